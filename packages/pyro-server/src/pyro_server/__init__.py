@@ -1,0 +1,4 @@
+"""pyro_server"""
+
+__version__ = "0.1.0"
+__all__: list[str] = []
