@@ -1,0 +1,3 @@
+from .config import main
+
+raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""Fixed names and numbers of the Pyro4 4.82 protocol."""
+
+from __future__ import annotations
+
+#: Pyro4 release whose wire format (and client-visible behaviour) we speak.
+PYRO4_VERSION = "4.82"
+#: Protocol version number in every message header.
+PROTOCOL_VERSION = 48
+
+DAEMON_NAME = "Pyro.Daemon"
+NAMESERVER_NAME = "Pyro.NameServer"
+FLAME_NAME = "Pyro.Flame"
+RESERVED_OBJECT_IDS = frozenset({DAEMON_NAME, NAMESERVER_NAME, FLAME_NAME})
+
+DEFAULT_NS_PORT = 9090
+DEFAULT_NS_BCPORT = 9091
+
+#: The exact datagram a client broadcasts to find a name server.
+BROADCAST_REQUEST = b"GET_NSURI"
+#: Pyro4 reads broadcast datagrams with a buffer of this size.
+BROADCAST_READ_SIZE = 100
+
+#: Class names that appear inside serialized data (they must be Pyro4's).
+WIRE_CLASS_URI = "Pyro4.core.URI"
+WIRE_CLASS_PROXY = "Pyro4.core.Proxy"
+WIRE_CLASS_DAEMON = "Pyro4.core.Daemon"
+WIRE_CLASS_EXCEPTION_WRAPPER = "Pyro4.futures._ExceptionWrapper"
+WIRE_ERRORS_MODULE = "Pyro4.errors"

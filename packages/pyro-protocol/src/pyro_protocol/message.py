@@ -1,0 +1,415 @@
+"""The Pyro4 4.82 message codec, sans I/O: bytes in, messages out, and back.
+
+Byte layout of the 24-byte header (all big-endian)::
+
+    offset size field
+         0    4 magic "PYRO"
+         4    2 protocol version, 48
+         6    2 message type (MSG_*)
+         8    2 flags (FLAGS_*)
+        10    2 sequence number
+        12    4 data size (signed; the payload's length as sent)
+        16    2 serializer id
+        18    2 annotations size (all chunks, with their 6-byte chunk headers)
+        20    2 reserved, 0
+        22    2 checksum: (type + 48 + data size + annotations size
+                           + serializer id + flags + seq + 0x34E9) & 0xFFFF
+
+Then annotation chunks (4 ASCII key bytes, u16 length, value) and the payload.
+:func:`encode` builds a message; :class:`MessageDecoder` is fed arbitrary byte
+chunks and yields whole :class:`Message` objects, refusing a bad header before
+it reads a body and never allocating more than it has received.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+import zlib
+from typing import Iterable, Mapping, Optional
+
+from .constants import PROTOCOL_VERSION
+from .errors import MessageTooLargeError, ProtocolError, SecurityError
+
+__all__ = [
+    "MSG_CONNECT",
+    "MSG_CONNECTOK",
+    "MSG_CONNECTFAIL",
+    "MSG_INVOKE",
+    "MSG_RESULT",
+    "MSG_PING",
+    "FLAGS_EXCEPTION",
+    "FLAGS_COMPRESSED",
+    "FLAGS_ONEWAY",
+    "FLAGS_BATCH",
+    "FLAGS_META_ON_CONNECT",
+    "FLAGS_ITEMSTREAMRESULT",
+    "FLAGS_KEEPSERIALIZED",
+    "HEADER_SIZE",
+    "Message",
+    "MessageDecoder",
+    "encode",
+    "parse_header",
+    "parse_annotations",
+    "hmac_digest",
+]
+
+MSG_CONNECT = 1
+MSG_CONNECTOK = 2
+MSG_CONNECTFAIL = 3
+MSG_INVOKE = 4
+MSG_RESULT = 5
+MSG_PING = 6
+MESSAGE_TYPES = frozenset(range(1, 7))
+
+FLAGS_EXCEPTION = 1 << 0
+FLAGS_COMPRESSED = 1 << 1
+FLAGS_ONEWAY = 1 << 2
+FLAGS_BATCH = 1 << 3
+FLAGS_META_ON_CONNECT = 1 << 4
+FLAGS_ITEMSTREAMRESULT = 1 << 5
+FLAGS_KEEPSERIALIZED = 1 << 6
+
+SERIALIZER_ID_PING = 42
+
+MAGIC = b"PYRO"
+HEADER_SIZE = 24
+_HEADER = struct.Struct("!4sHHHHiHHHH")
+_CHUNK_HEAD = struct.Struct("!4sH")
+_CHECKSUM_MAGIC = 0x34E9
+#: Pyro4 only compresses payloads at least this long (and only if it helps).
+COMPRESSION_THRESHOLD = 200
+#: The header's data size is a signed 32-bit field.
+MAX_DATA_SIZE = 2**31 - 1
+#: Annotations size is a u16 field, so all chunks together fit in this.
+MAX_ANNOTATIONS_SIZE = 0xFFFF
+#: Without a MAX_MESSAGE_SIZE, a compressed payload may inflate to at most this
+#: many bytes. It keeps a small zlib bomb (1 MiB inflating to 1 GiB) from
+#: costing more than this much memory; set MAX_MESSAGE_SIZE to allow larger.
+DEFAULT_MAX_INFLATED_SIZE = 64 * 1024 * 1024
+#: Inflate in steps of this size, so the cap is checked before memory is spent.
+_INFLATE_STEP = 1024 * 1024
+
+
+def _checksum(msg_type: int, flags: int, seq: int, data_size: int, serializer_id: int, annotations_size: int) -> int:
+    return (
+        msg_type + PROTOCOL_VERSION + data_size + annotations_size + serializer_id + flags + seq + _CHECKSUM_MAGIC
+    ) & 0xFFFF
+
+
+def hmac_digest(key: bytes, data: bytes, annotations: Mapping[str, bytes]) -> bytes:
+    """HMAC-SHA1 over the payload as sent, then annotation values sorted by key (not HMAC)."""
+    mac = hmac.new(key, data, digestmod=hashlib.sha1)
+    for name in sorted(annotations):
+        if name != "HMAC":
+            mac.update(annotations[name])
+    return mac.digest()
+
+
+class Message:
+    """One decoded message. ``data`` is the payload after decompression."""
+
+    __slots__ = ("type", "flags", "seq", "serializer_id", "data", "annotations", "wire_size")
+
+    def __init__(
+        self,
+        msg_type: int,
+        data: bytes,
+        serializer_id: int,
+        flags: int = 0,
+        seq: int = 0,
+        annotations: Optional[dict[str, bytes]] = None,
+        wire_size: int = 0,
+    ) -> None:
+        self.type = msg_type
+        self.flags = flags
+        self.seq = seq
+        self.serializer_id = serializer_id
+        self.data = data
+        self.annotations = annotations if annotations is not None else {}
+        self.wire_size = wire_size
+
+    def __repr__(self) -> str:
+        return (
+            f"<Message type={self.type} flags=0x{self.flags:04x} seq={self.seq} "
+            f"serializer={self.serializer_id} data={len(self.data)}B annotations={sorted(self.annotations)}>"
+        )
+
+
+def encode_annotations(annotations: Mapping[str, bytes]) -> bytes:
+    parts = []
+    for key, value in annotations.items():
+        if len(key) != 4:
+            raise ProtocolError(f"annotation key must be of length 4, got {key!r}")
+        if len(value) > 0xFFFF:
+            raise ProtocolError(f"annotation {key!r} is {len(value)} bytes, at most 65535 fit")
+        parts.append(_CHUNK_HEAD.pack(key.encode("ascii"), len(value)))
+        parts.append(bytes(value))
+    blob = b"".join(parts)
+    if len(blob) > MAX_ANNOTATIONS_SIZE:
+        raise ProtocolError(f"annotations take {len(blob)} bytes, at most 65535 fit in a message")
+    return blob
+
+
+def encode(
+    msg_type: int,
+    data: bytes,
+    serializer_id: int,
+    flags: int = 0,
+    seq: int = 0,
+    annotations: Optional[Mapping[str, bytes]] = None,
+    *,
+    compress: bool = False,
+    max_message_size: int = 0,
+    hmac_key: Optional[bytes] = None,
+) -> tuple[bytes, bytes]:
+    """Build a message. Returns ``(header_and_annotations, payload)``, to be sent back to back.
+
+    With ``compress`` the payload is zlib-compressed when it is at least 200
+    bytes and compression makes it smaller (Pyro4's rule).
+    """
+    if compress and len(data) >= COMPRESSION_THRESHOLD:
+        packed = zlib.compress(data)
+        if len(packed) < len(data):
+            data = packed
+            flags |= FLAGS_COMPRESSED
+    if hmac_key:
+        annotations = dict(annotations or {})
+        annotations.pop("HMAC", None)
+        annotations["HMAC"] = hmac_digest(hmac_key, data, annotations)
+    ann_blob = encode_annotations(annotations) if annotations else b""
+    data_size = len(data)
+    if data_size > MAX_DATA_SIZE:
+        raise ProtocolError(f"payload of {data_size} bytes does not fit a message (max {MAX_DATA_SIZE})")
+    if max_message_size and data_size + len(ann_blob) > max_message_size:
+        raise MessageTooLargeError(
+            f"max message size exceeded ({data_size + len(ann_blob)} where max={max_message_size})"
+        )
+    ann_size = len(ann_blob)
+    header = _HEADER.pack(
+        MAGIC,
+        PROTOCOL_VERSION,
+        msg_type,
+        flags,
+        seq,
+        data_size,
+        serializer_id,
+        ann_size,
+        0,
+        _checksum(msg_type, flags, seq, data_size, serializer_id, ann_size),
+    )
+    return (header + ann_blob if ann_blob else header), data
+
+
+def encode_bytes(msg_type: int, data: bytes, serializer_id: int, flags: int = 0, seq: int = 0,
+                 annotations: Optional[Mapping[str, bytes]] = None, **options: object) -> bytes:
+    """:func:`encode`, joined into one bytes object."""
+    head, body = encode(msg_type, data, serializer_id, flags, seq, annotations, **options)  # type: ignore[arg-type]
+    return head + body
+
+
+class Header:
+    """The fields of a validated 24-byte header."""
+
+    __slots__ = ("type", "flags", "seq", "data_size", "serializer_id", "annotations_size")
+
+    def __init__(self, msg_type: int, flags: int, seq: int, data_size: int, serializer_id: int, ann_size: int):
+        self.type = msg_type
+        self.flags = flags
+        self.seq = seq
+        self.data_size = data_size
+        self.serializer_id = serializer_id
+        self.annotations_size = ann_size
+
+    @property
+    def body_size(self) -> int:
+        return self.data_size + self.annotations_size
+
+
+def parse_header(header: bytes, max_message_size: int = 0) -> Header:
+    """Validate a 24-byte header; raise ProtocolError (or MessageTooLargeError) saying what is wrong."""
+    if len(header) != HEADER_SIZE:
+        raise ProtocolError(f"header must be {HEADER_SIZE} bytes, got {len(header)}")
+    magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _reserved, checksum = _HEADER.unpack(header)
+    if magic != MAGIC:
+        raise ProtocolError(f"invalid data or unsupported protocol version: bad magic {magic!r} (expected b'PYRO')")
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(
+            f"invalid data or unsupported protocol version: version {version} (this side speaks {PROTOCOL_VERSION})"
+        )
+    if checksum != _checksum(msg_type, flags, seq, data_size, ser_id, ann_size):
+        raise ProtocolError("header checksum mismatch")
+    if msg_type not in MESSAGE_TYPES:
+        raise ProtocolError(f"invalid msg type {msg_type} received")
+    if data_size < 0:
+        raise ProtocolError(f"invalid data size {data_size} in header (negative)")
+    if max_message_size and data_size + ann_size > max_message_size:
+        raise MessageTooLargeError(f"max message size exceeded ({data_size + ann_size} where max={max_message_size})")
+    return Header(msg_type, flags, seq, data_size, ser_id, ann_size)
+
+
+def parse_annotations(blob: bytes) -> dict[str, bytes]:
+    annotations: dict[str, bytes] = {}
+    view = memoryview(blob)
+    pos, end = 0, len(blob)
+    while pos < end:
+        if end - pos < 6:
+            raise ProtocolError(f"annotation chunk header truncated at offset {pos}")
+        key_raw, length = _CHUNK_HEAD.unpack_from(blob, pos)
+        pos += 6
+        if pos + length > end:
+            raise ProtocolError(f"annotation value of {length} bytes overruns the annotations block")
+        try:
+            key = key_raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise ProtocolError(f"annotation key {key_raw!r} is not ASCII") from None
+        annotations[key] = bytes(view[pos : pos + length])
+        pos += length
+    return annotations
+
+
+def inflate(data: bytes, limit: int) -> bytes:
+    """zlib-decompress ``data``, refusing (before allocating) to produce more than ``limit`` bytes."""
+    inflater = zlib.decompressobj()
+    parts = []
+    produced = 0
+    pending = data
+    try:
+        while True:
+            chunk = inflater.decompress(pending, min(_INFLATE_STEP, limit - produced + 1))
+            produced += len(chunk)
+            if produced > limit:
+                raise MessageTooLargeError(f"compressed payload inflates past the limit of {limit} bytes")
+            parts.append(chunk)
+            pending = inflater.unconsumed_tail
+            if not pending:
+                break
+        tail = inflater.flush()
+    except zlib.error as exc:
+        raise ProtocolError(f"invalid compressed payload: {exc}") from None
+    if not inflater.eof:
+        raise ProtocolError("invalid compressed payload: the zlib stream is incomplete")
+    if tail:
+        produced += len(tail)
+        if produced > limit:
+            raise MessageTooLargeError(f"compressed payload inflates past the limit of {limit} bytes")
+        parts.append(tail)
+    return b"".join(parts)
+
+
+def finish_message(
+    header: Header,
+    annotation_blob: bytes,
+    payload: bytes,
+    *,
+    hmac_key: Optional[bytes] = None,
+    max_inflated_size: int = DEFAULT_MAX_INFLATED_SIZE,
+) -> Message:
+    """Turn a header and its body bytes into a Message: annotations, HMAC check, inflate."""
+    annotations = parse_annotations(annotation_blob) if annotation_blob else {}
+    their_mac = annotations.get("HMAC")
+    if hmac_key:
+        if their_mac is None:
+            raise SecurityError("hmac key config not symmetric")
+        if not hmac.compare_digest(their_mac, hmac_digest(hmac_key, payload, annotations)):
+            raise SecurityError("message hmac mismatch")
+    elif their_mac is not None:
+        raise SecurityError("hmac key config not symmetric")
+    if header.flags & FLAGS_COMPRESSED:
+        payload = inflate(payload, max_inflated_size)
+    return Message(
+        header.type,
+        payload,
+        header.serializer_id,
+        header.flags,
+        header.seq,
+        annotations,
+        HEADER_SIZE + header.annotations_size + header.data_size,
+    )
+
+
+class MessageDecoder:
+    """Incremental decoder: :meth:`feed` it byte chunks of any size, get whole messages.
+
+    The header is validated (magic, version, checksum, type, size limit) as soon
+    as its 24 bytes are in, before any body byte is read. Body bytes are kept as
+    the chunks that arrived, so memory follows what was received, never what a
+    header claims. After an error the decoder is unusable (the stream is lost).
+    """
+
+    def __init__(
+        self,
+        max_message_size: int = 0,
+        hmac_key: Optional[bytes] = None,
+        max_inflated_size: Optional[int] = None,
+    ) -> None:
+        self.max_message_size = max_message_size
+        self.hmac_key = hmac_key
+        self.max_inflated_size = max_inflated_size or max_message_size or DEFAULT_MAX_INFLATED_SIZE
+        self._buffer = bytearray()
+        self._header: Optional[Header] = None
+        self._broken: Optional[Exception] = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet turned into a message."""
+        return len(self._buffer)
+
+    @property
+    def wanted(self) -> int:
+        """How many more bytes would complete the current header or message."""
+        if self._header is None:
+            return HEADER_SIZE - len(self._buffer)
+        return self._header.body_size - len(self._buffer)
+
+    @property
+    def in_message(self) -> bool:
+        """True while part of a message has arrived."""
+        return self._header is not None or bool(self._buffer)
+
+    def feed(self, data: bytes) -> list[Message]:
+        if self._broken is not None:
+            raise ProtocolError(f"decoder is unusable after an earlier error: {self._broken}")
+        self._buffer += data
+        messages = []
+        try:
+            while True:
+                if self._header is None:
+                    if len(self._buffer) < HEADER_SIZE:
+                        break
+                    self._header = parse_header(bytes(self._buffer[:HEADER_SIZE]), self.max_message_size)
+                    del self._buffer[:HEADER_SIZE]
+                header = self._header
+                if len(self._buffer) < header.body_size:
+                    break
+                ann_end = header.annotations_size
+                body_end = ann_end + header.data_size
+                annotation_blob = bytes(self._buffer[:ann_end])
+                payload = bytes(self._buffer[ann_end:body_end])
+                del self._buffer[:body_end]
+                self._header = None
+                messages.append(
+                    finish_message(
+                        header,
+                        annotation_blob,
+                        payload,
+                        hmac_key=self.hmac_key,
+                        max_inflated_size=self.max_inflated_size,
+                    )
+                )
+        except Exception as exc:
+            self._broken = exc
+            raise
+        return messages
+
+
+def iter_messages(chunks: Iterable[bytes], **options: object) -> list[Message]:
+    """Decode a whole byte stream given as chunks (convenience for tests and tools)."""
+    decoder = MessageDecoder(**options)  # type: ignore[arg-type]
+    messages: list[Message] = []
+    for chunk in chunks:
+        messages.extend(decoder.feed(chunk))
+    if decoder.in_message:
+        raise ProtocolError(f"stream ends inside a message ({decoder.buffered} bytes left over)")
+    return messages

@@ -1,0 +1,287 @@
+"""The thin socket layer both ends share: connect, listen, read exactly N bytes,
+send a message's parts in one go, TLS contexts. The only I/O in this package."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import ssl
+from typing import Any, Optional, Union
+
+from .config import Config, config
+from .errors import CommunicationError, ConnectionClosedError, TimeoutError
+from .message import HEADER_SIZE, Message, finish_message, parse_header
+from .uri import URI
+
+__all__ = [
+    "connect",
+    "create_connection",
+    "create_server_socket",
+    "recv_exactly",
+    "receive_message",
+    "send_message",
+    "close_socket",
+    "client_ssl_context",
+    "server_ssl_context",
+    "set_nodelay",
+]
+
+#: Payloads up to this size are read with one preallocated buffer; larger ones grow
+#: as bytes arrive, so a lying size field cannot make us allocate what never comes.
+_PREALLOCATE_LIMIT = 1024 * 1024
+#: Below this, header and payload are joined and sent with one sendall.
+_JOIN_LIMIT = 64 * 1024
+LISTEN_BACKLOG = 100
+
+
+def _timeout_value(timeout: Optional[float]) -> Optional[float]:
+    return timeout if timeout else None
+
+
+def set_nodelay(sock: socket.socket) -> None:
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
+def create_connection(
+    host: str,
+    port: int,
+    timeout: Optional[float] = None,
+    ssl_context: Optional[ssl.SSLContext] = None,
+    server_hostname: Optional[str] = None,
+) -> socket.socket:
+    """TCP (v4 or v6) connection with TCP_NODELAY and keepalive; CommunicationError names the address."""
+    try:
+        sock = socket.create_connection((host, port), timeout=_timeout_value(timeout))
+    except socket.timeout:
+        raise TimeoutError(f"connecting to {host}:{port} timed out") from None
+    except OSError as exc:
+        raise CommunicationError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from None
+    set_nodelay(sock)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    return _wrap_client(sock, ssl_context, server_hostname or host, f"{host}:{port}")
+
+
+def connect_unix(path: str, timeout: Optional[float] = None, ssl_context: Optional[ssl.SSLContext] = None) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(_timeout_value(timeout))
+    try:
+        sock.connect(path)
+    except socket.timeout:
+        sock.close()
+        raise TimeoutError(f"connecting to unix socket {path} timed out") from None
+    except OSError as exc:
+        sock.close()
+        raise CommunicationError(f"cannot connect to unix socket {path}: {exc.strerror or exc}") from None
+    return _wrap_client(sock, ssl_context, None, f"./u:{path}")
+
+
+def _wrap_client(
+    sock: socket.socket, ssl_context: Optional[ssl.SSLContext], hostname: Optional[str], where: str
+) -> socket.socket:
+    if ssl_context is None:
+        return sock
+    try:
+        return ssl_context.wrap_socket(sock, server_hostname=hostname if ssl_context.check_hostname else None)
+    except (ssl.SSLError, OSError) as exc:
+        sock.close()
+        raise CommunicationError(f"TLS handshake with {where} failed: {exc}") from None
+
+
+def connect(uri: URI, timeout: Optional[float] = None, ssl_context: Optional[ssl.SSLContext] = None) -> socket.socket:
+    """Open a connection to the location of a ``PYRO:`` uri."""
+    if uri.sockname:
+        return connect_unix(uri.sockname, timeout, ssl_context)
+    if not uri.host or uri.port is None:
+        raise CommunicationError(f"uri {uri} has no location to connect to")
+    return create_connection(uri.host, uri.port, timeout, ssl_context)
+
+
+def close_socket(sock: Optional[socket.socket]) -> None:
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError):
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
+def recv_exactly(sock: socket.socket, size: int) -> bytes:
+    """Read exactly ``size`` bytes. ConnectionClosedError on EOF, TimeoutError on a timeout."""
+    try:
+        if size <= _PREALLOCATE_LIMIT:
+            data = sock.recv(size)
+            if len(data) == size:
+                return data
+            if not data and size:
+                raise ConnectionClosedError("receiving: connection lost")
+            buffer = bytearray(data)
+            while len(buffer) < size:
+                chunk = sock.recv(size - len(buffer))
+                if not chunk:
+                    raise ConnectionClosedError("receiving: connection lost")
+                buffer += chunk
+            return bytes(buffer)
+        return _recv_growing(sock, size)
+    except socket.timeout:
+        raise TimeoutError("receiving: timeout") from None
+    except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as exc:
+        raise ConnectionClosedError(f"receiving: connection lost: {exc}") from None
+    except ssl.SSLError as exc:
+        raise ConnectionClosedError(f"receiving: TLS error: {exc}") from None
+    except OSError as exc:
+        if exc.errno in (errno.EBADF, errno.ENOTCONN):
+            raise ConnectionClosedError(f"receiving: socket closed: {exc}") from None
+        raise ConnectionClosedError(f"receiving: {exc}") from None
+
+
+def _recv_growing(sock: socket.socket, size: int) -> bytes:
+    buffer = bytearray(_PREALLOCATE_LIMIT)
+    view = memoryview(buffer)
+    filled = 0
+    while filled < size:
+        if filled == len(buffer):
+            view.release()
+            buffer.extend(bytes(min(len(buffer), size - len(buffer))))
+            view = memoryview(buffer)
+        count = sock.recv_into(view[filled:], len(buffer) - filled)
+        if not count:
+            view.release()
+            raise ConnectionClosedError("receiving: connection lost")
+        filled += count
+    view.release()
+    return bytes(buffer)
+
+
+def receive_message(
+    sock: socket.socket,
+    max_message_size: int = 0,
+    hmac_key: Optional[bytes] = None,
+    max_inflated_size: Optional[int] = None,
+) -> Message:
+    """Blocking read of one whole message (header validated before the body is read)."""
+    header = parse_header(recv_exactly(sock, HEADER_SIZE), max_message_size)
+    annotations = recv_exactly(sock, header.annotations_size) if header.annotations_size else b""
+    payload = recv_exactly(sock, header.data_size) if header.data_size else b""
+    options: dict[str, Any] = {"hmac_key": hmac_key}
+    if max_inflated_size or max_message_size:
+        options["max_inflated_size"] = max_inflated_size or max_message_size
+    return finish_message(header, annotations, payload, **options)
+
+
+def send_message(sock: socket.socket, head: bytes, body: bytes) -> None:
+    """Send header(+annotations) and payload in one system call where possible."""
+    try:
+        if len(body) < _JOIN_LIMIT or not hasattr(sock, "sendmsg") or isinstance(sock, ssl.SSLSocket):
+            sock.sendall(head + body if body else head)
+            return
+        _sendmsg_all(sock, [head, body])
+    except socket.timeout:
+        raise TimeoutError("sending: timeout") from None
+    except (OSError, ValueError) as exc:
+        raise ConnectionClosedError(f"sending: connection lost: {exc}") from None
+
+
+def _sendmsg_all(sock: socket.socket, parts: list[Union[bytes, memoryview]]) -> None:
+    views = [memoryview(part) for part in parts if len(part)]
+    while views:
+        sent = sock.sendmsg(views)
+        while views and sent >= len(views[0]):
+            sent -= len(views[0])
+            views.pop(0)
+        if views and sent:
+            views[0] = views[0][sent:]
+
+
+def create_server_socket(
+    host: Optional[str] = None,
+    port: int = 0,
+    unixsocket: Optional[str] = None,
+    reuse: bool = True,
+    ipv6: Optional[bool] = None,
+) -> socket.socket:
+    """A listening socket on (host, port) or a unix socket path; ``port=0`` picks a free port."""
+    if unixsocket:
+        if os.path.exists(unixsocket):
+            os.remove(unixsocket)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(unixsocket)
+        sock.listen(LISTEN_BACKLOG)
+        return sock
+    host = host or config.HOST
+    family = _server_family(host, ipv6)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if reuse:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        address: Any = _bind_address(host, port, family)
+        sock.bind(address)
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise CommunicationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def _server_family(host: str, ipv6: Optional[bool]) -> socket.AddressFamily:
+    if ipv6 is not None:
+        return socket.AF_INET6 if ipv6 else socket.AF_INET
+    if ":" in host:
+        return socket.AF_INET6
+    if host in ("", "0.0.0.0"):
+        return socket.AF_INET
+    prefer = int(config.PREFER_IP_VERSION)
+    wanted = {4: socket.AF_INET, 6: socket.AF_INET6}.get(prefer, socket.AF_UNSPEC)
+    try:
+        infos = socket.getaddrinfo(host, None, wanted, socket.SOCK_STREAM)
+    except socket.gaierror:
+        infos = socket.getaddrinfo(host, None, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    return infos[0][0]
+
+
+def _bind_address(host: str, port: int, family: socket.AddressFamily) -> Any:
+    info = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    return info[0][4]
+
+
+def _passwd(text: str) -> Optional[str]:
+    return text or None
+
+
+def client_ssl_context(cfg: Config = config) -> ssl.SSLContext:
+    """Client TLS: verifies the server against SSL_CACERTS (or the system store), with hostname checks."""
+    cafile = capath = None
+    if cfg.SSL_CACERTS:
+        if os.path.isdir(cfg.SSL_CACERTS):
+            capath = cfg.SSL_CACERTS
+        else:
+            cafile = cfg.SSL_CACERTS
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile, capath=capath)
+    if cfg.SSL_CLIENTCERT:
+        context.load_cert_chain(cfg.SSL_CLIENTCERT, cfg.SSL_CLIENTKEY or None, _passwd(cfg.SSL_CLIENTKEYPASSWD))
+    return context
+
+
+def server_ssl_context(cfg: Config = config) -> ssl.SSLContext:
+    """Server TLS from SSL_SERVERCERT/KEY; with SSL_REQUIRECLIENTCERT, clients need a cert signed by SSL_CACERTS."""
+    if not cfg.SSL_SERVERCERT:
+        raise CommunicationError("SSL is on but SSL_SERVERCERT is not set")
+    cafile = capath = None
+    if cfg.SSL_CACERTS:
+        if os.path.isdir(cfg.SSL_CACERTS):
+            capath = cfg.SSL_CACERTS
+        else:
+            cafile = cfg.SSL_CACERTS
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=cafile, capath=capath)
+    context.load_cert_chain(cfg.SSL_SERVERCERT, cfg.SSL_SERVERKEY or None, _passwd(cfg.SSL_SERVERKEYPASSWD))
+    if cfg.SSL_REQUIRECLIENTCERT:
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
