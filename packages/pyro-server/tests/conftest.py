@@ -33,6 +33,7 @@ def pyro4() -> Iterator[Any]:
     yield Pyro4
     for item, value in saved.items():
         setattr(Pyro4.config, item, value)
+    vars(Pyro4.socketutil)["__ssl_client_context"] = None
 
 
 @contextlib.contextmanager

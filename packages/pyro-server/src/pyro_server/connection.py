@@ -38,6 +38,7 @@ class ClientConnection:
         self.keep_open = True
         self.closed = False
         self.pending: list[Message] = []
+        self.tls_pending = isinstance(sock, ssl.SSLSocket)
         sock.setblocking(False)
 
     def fileno(self) -> int:
@@ -54,6 +55,10 @@ class ClientConnection:
 
         Returns False when the peer closed the connection. Raises ProtocolError for garbage.
         """
+        if self.tls_pending and not self._continue_tls_handshake():
+            return False
+        if self.tls_pending:
+            return True
         while True:
             want = min(max(self.decoder.wanted, _MIN_READ), _MAX_READ)
             try:
@@ -70,6 +75,20 @@ class ClientConnection:
                 return True
             if isinstance(self.sock, ssl.SSLSocket) and not self.sock.pending() and len(data) < want:
                 return True
+
+    def _continue_tls_handshake(self) -> bool:
+        """Advance the server side TLS handshake; False if it failed (certificate refused, say)."""
+        assert isinstance(self.sock, ssl.SSLSocket)
+        try:
+            self.sock.do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return True
+        except (ssl.SSLError, OSError) as exc:
+            log.warning("TLS handshake with %s failed: %s", self.addr, exc)
+            return False
+        self.tls_pending = False
+        self.last_activity = time.monotonic()
+        return True
 
     def wait_readable(self, timeout: float) -> bool:
         if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():

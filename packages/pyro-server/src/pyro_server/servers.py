@@ -189,10 +189,10 @@ class ServerBase:
         transport.set_nodelay(sock)
         if self.ssl_context is not None:
             try:
-                sock.settimeout(max(1.0, float(config.COMMTIMEOUT) or self.daemon.handshake_timeout))
-                sock = self.ssl_context.wrap_socket(sock, server_side=True)
+                # the TLS handshake itself happens in the connection's non-blocking reads
+                sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
             except (ssl.SSLError, OSError) as exc:
-                log.warning("TLS handshake with %s failed: %s", addr, exc)
+                log.warning("TLS setup for %s failed: %s", addr, exc)
                 sock.close()
                 return None
         return self._adopt(sock, addr)
