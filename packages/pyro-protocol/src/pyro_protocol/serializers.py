@@ -461,6 +461,7 @@ class JsonSerializer(SerializerBase):
 
 
 _MARSHAL_ATOMS = (type(None), bool, int, float, complex, str, bytes, bytearray)
+_MARSHAL_NATIVE = frozenset(_MARSHAL_ATOMS + (list, tuple, dict, set, frozenset))
 
 
 def _marshallable(value: Any) -> Any:
@@ -480,6 +481,8 @@ def _marshallable(value: Any) -> Any:
         return str(value)
     if isinstance(value, array.array):
         return value.tounicode() if value.typecode == "u" else value.tolist()
+    if kind is memoryview:
+        return value.tobytes()
     if kind in (datetime.datetime, datetime.date, datetime.time, datetime.timedelta, decimal.Decimal):
         raise SerializeError(f"marshal cannot serialize {kind.__name__}")
     return _marshallable(class_to_dict(value))
@@ -492,6 +495,9 @@ class MarshalSerializer(SerializerBase):
     name = "marshal"
 
     def _dumps(self, data: Any) -> bytes:
+        if type(data) not in _MARSHAL_NATIVE:
+            # marshal would write array.array, memoryview and other buffers as bytes
+            data = _marshallable(data)
         try:
             return marshal.dumps(data)
         except ValueError:
@@ -501,7 +507,13 @@ class MarshalSerializer(SerializerBase):
         return recreate_classes(marshal.loads(data))
 
     def _dumps_call(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:
-        call = (obj, method, list(vargs), kwargs)
+        # like Pyro4, every top-level argument is made marshallable (array.array -> list or str, ...)
+        args = [value if type(value) in _MARSHAL_NATIVE else _marshallable(value) for value in vargs]
+        if kwargs:
+            kwargs = {
+                key: value if type(value) in _MARSHAL_NATIVE else _marshallable(value) for key, value in kwargs.items()
+            }
+        call = (obj, method, args, kwargs)
         try:
             return marshal.dumps(call)
         except ValueError:
