@@ -7,9 +7,8 @@ import pickle
 import subprocess
 import sys
 
-import pytest
-
 import pyro_protocol
+import pytest
 from pyro_protocol import Config, config
 from pyro_protocol.config import ITEM_DEFAULTS
 
@@ -230,7 +229,7 @@ def run_config_module(env_overrides: dict[str, str]) -> subprocess.CompletedProc
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYRO_")}
     env.update(env_overrides)
     return subprocess.run(
-        [sys.executable, "-m", "pyro_protocol.config"], env=env, capture_output=True, text=True, timeout=30,
+        [sys.executable, "-m", "pyro_protocol.config"], env=env, capture_output=True, text=True, timeout=30, check=False,
     )
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import threading
 import uuid
 
-import pytest
-
 import pyro_protocol
+import pytest
 from pyro_protocol import errors
 from pyro_protocol.context import CallContext, current_context
 
@@ -100,11 +99,12 @@ def test_track_resource_needs_a_server_client():
         context.track_resource(object())
 
     class Client:
-        tracked_resources: set = set()
+        def __init__(self) -> None:
+            self.tracked_resources: set[object] = set()
 
-    context.client = Client()
+    client = context.client = Client()
     resource = object()
     context.track_resource(resource)
-    assert resource in Client.tracked_resources
+    assert resource in client.tracked_resources
     context.untrack_resource(resource)
-    assert resource not in Client.tracked_resources
+    assert resource not in client.tracked_resources

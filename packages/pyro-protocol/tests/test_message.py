@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
-
 from pyro_protocol import message
 from pyro_protocol.errors import MessageTooLargeError, ProtocolError, SecurityError
 from pyro_protocol.message import MessageDecoder, encode, encode_bytes, parse_header

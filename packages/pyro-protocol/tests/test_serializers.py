@@ -22,7 +22,6 @@ import pytest
 import serpent
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from pyro_protocol import URI, constants, serializers
 from pyro_protocol.errors import (
     CommunicationError,
@@ -231,7 +230,7 @@ def test_datetime_date_decimal_uuid(name, utc_timezone):
 
 
 def test_msgpack_refuses_aware_datetime():
-    aware = datetime.datetime(2020, 1, 2, tzinfo=datetime.timezone.utc)
+    aware = datetime.datetime(2020, 1, 2, tzinfo=datetime.UTC)
     with pytest.raises(SerializeError, match="msgpack cannot serialize datetime with timezone info"):
         serializers.get_serializer("msgpack").dumps(aware)
     assert roundtrip("serpent", aware) == "2020-01-02T00:00:00+00:00"
@@ -264,8 +263,8 @@ def test_time_timedelta(name):
 def test_arrays(name):
     assert roundtrip(name, array.array("i", [1, 2])) == [1, 2]
     assert roundtrip(name, array.array("u", "ab")) == "ab"
-    obj, method, args, kwargs = roundtrip_call(name, "o", "m", (array.array("d", [1.5]),), {"k": array.array("u", "x")})
-    assert (list(args), kwargs) == ([[1.5]], {"k": "x"})
+    call = roundtrip_call(name, "o", "m", (array.array("d", [1.5]),), {"k": array.array("u", "x")})
+    assert (list(call[2]), call[3]) == ([[1.5]], {"k": "x"})
 
 
 def test_ordered_dict():
@@ -692,7 +691,7 @@ def test_pyro4_pickles_load_as_ours(name):
 
 
 def test_cloudpickle_still_pickles_functions_by_value_next_to_a_uri():
-    function = lambda x: x + 1  # noqa: E731 - a lambda is what cloudpickle exists for
+    function = lambda x: x + 1
     data = serializers.get_serializer("cloudpickle").dumps([function, URI("PYRO:x@h:1")])
     loaded_function, uri = pickle.loads(data)
     assert loaded_function(1) == 2

@@ -9,9 +9,13 @@ import zlib
 from collections.abc import Iterator
 
 import pytest
-
 from pyro_protocol import URI, errors, message, transport
-from pyro_protocol.errors import CommunicationError, ConnectionClosedError, MessageTooLargeError, SecurityError
+from pyro_protocol.errors import (
+    CommunicationError,
+    ConnectionClosedError,
+    MessageTooLargeError,
+    SecurityError,
+)
 
 WAIT = 10.0  # seconds; every blocking step in these tests is bounded by it
 
@@ -144,7 +148,7 @@ def test_receive_message_eof_in_header(pair):
 
 
 def test_receive_message_timeout(pair):
-    left, right = pair
+    _, right = pair
     right.settimeout(0.1)
     with pytest.raises(errors.TimeoutError):
         transport.receive_message(right)
@@ -198,7 +202,7 @@ def test_send_to_closed_peer_is_connection_closed():
 
 
 def test_send_timeout(pair):
-    left, right = pair
+    left, _ = pair
     left.settimeout(0.1)
     with pytest.raises(errors.TimeoutError, match="sending: timeout"):
         transport.send_message(left, b"", bytes(64 * 1024 * 1024))  # nobody reads: the buffers fill up

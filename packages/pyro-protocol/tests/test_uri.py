@@ -8,7 +8,6 @@ import pickle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from pyro_protocol import URI, PyroError
 
 
@@ -149,9 +148,9 @@ def test_equality():
     assert URI("PYRONAME:obj@host:1") != URI("PYRO:obj@host:1")
     assert URI("PYRO:obj@./u:/a") != URI("PYRO:obj@./u:/b")
     assert URI("PYRO:obj@host:1") != "PYRO:obj@host:1"
-    assert not (URI("PYRO:obj@host:1") == "PYRO:obj@host:1")
+    assert (URI("PYRO:obj@host:1") == "PYRO:obj@host:1") is False
     assert URI("PYRO:obj@host:1").__eq__("x") is NotImplemented
-    assert not (URI("PYRO:obj@host:1") != URI("PYRO:obj@host:1"))
+    assert (URI("PYRO:obj@host:1") != URI("PYRO:obj@host:1")) is False
 
 
 def test_hashing():

@@ -12,9 +12,13 @@ from typing import Any, NamedTuple
 
 import pytest
 import serpent
-
 from pyro_protocol import URI, constants, message, serializers
-from pyro_protocol.errors import ExceptionWrapper, ProtocolError, SecurityError, SerializeError
+from pyro_protocol.errors import (
+    ExceptionWrapper,
+    ProtocolError,
+    SecurityError,
+    SerializeError,
+)
 
 VECTOR_DIR = Path(__file__).parent / "data" / "pyro4-vectors"
 HMAC_KEY = b"secretkey"
@@ -70,7 +74,7 @@ class Vector(NamedTuple):
         if "; body text: " in rest:
             body_text = rest.split("; body text: ", 1)[1]
             # a note may follow the body: " Not sent at all with json (...): ..."
-            body_text = re.sub(r" Not sent at all with \w+ \(.*$", "", body_text, flags=re.S)
+            body_text = re.sub(r" Not sent at all with \w+ \(.*$", "", body_text, flags=re.DOTALL)
             if body_text.endswith("(truncated in this description)"):
                 body_text = None
         return Expected(
@@ -515,7 +519,7 @@ def _echo_value(description: str) -> Any:
     """The Python value a types-echo description names, e.g. ``echo(b'\\x00\\x01ab') request``."""
     match = re.match(r"echo\((.*)\) request with \w+", description)
     assert match, description
-    return eval(match.group(1), {"datetime": datetime, "decimal": decimal, "uuid": uuid})  # noqa: S307
+    return eval(match.group(1), {"datetime": datetime, "decimal": decimal, "uuid": uuid})
 
 
 def _documented_reply_value(description: str) -> Any:
@@ -523,7 +527,7 @@ def _documented_reply_value(description: str) -> Any:
     sentence = description.split(". The 16-byte", 1)[0]
     match = re.search(r"decodes it as (.+?)(?: \([^()]*\))?\.?$", sentence)
     assert match, description
-    return eval(match.group(1), {"datetime": datetime, "inf": float("inf")})  # noqa: S307
+    return eval(match.group(1), {"datetime": datetime, "inf": float("inf")})
 
 
 CLIENT_VECTORS = [v for v in MESSAGES if v.expected().msg_type in (message.MSG_CONNECT, message.MSG_INVOKE)]

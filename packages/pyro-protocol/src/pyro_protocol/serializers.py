@@ -644,7 +644,7 @@ class _Pyro4NamesMixin:
         self.memoize(cls)  # type: ignore[attr-defined]
 
 
-class _Pyro4NamesPickler(_Pyro4NamesMixin, pickle._Pickler):  # type: ignore[name-defined,misc]
+class _Pyro4NamesPickler(_Pyro4NamesMixin, pickle._Pickler):
     """Pure-Python pickler that writes our URI/Proxy/error classes under Pyro4's module paths."""
 
 
