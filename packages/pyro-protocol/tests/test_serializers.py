@@ -780,3 +780,40 @@ def test_unregister_pickle_name_removes_both_directions():
 def test_wire_class_names():
     assert constants.WIRE_CLASS_URI == "Pyro4.core.URI"
     assert constants.WIRE_CLASS_EXCEPTION_WRAPPER == "Pyro4.futures._ExceptionWrapper"
+
+
+@pytest.mark.parametrize("name", DICT_BASED)
+@pytest.mark.parametrize(
+    "classname, expected",
+    [("ValueError", ValueError), ("builtins.KeyError", KeyError), ("exceptions.TypeError", TypeError),
+     ("NamingError", NamingError), ("Pyro4.errors.SecurityError", SecurityError)],
+)
+def test_exception_class_names_pyro4_accepts(name, classname, expected):
+    serializer = serializers.get_serializer(name)
+    payload = serializer.dumps({"__class__": classname, "__exception__": True, "args": ["why"], "attributes": {}})
+    result = serializer.loads(payload)
+    assert type(result) is expected and result.args == ("why",)
+
+
+@pytest.mark.parametrize("name", DICT_BASED)
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        ({"__class__": "Pyro4.core.URI", "state": 5}, "invalid state for Pyro4.core.URI"),
+        ({"__class__": "Pyro4.core.URI", "state": ["PYRO", "x"]}, "invalid state for Pyro4.core.URI"),
+        ({"__class__": "Pyro4.core.URI"}, "invalid state for Pyro4.core.URI"),
+        ({"__class__": "Pyro4.errors.Bogus", "__exception__": True, "args": []}, "unsupported serialized class"),
+        ({"__class__": "builtins.print", "__exception__": True, "args": []}, "unsupported serialized class"),
+        ({"__class__": "Pyro4.futures._ExceptionWrapper", "exception": 5}, "no exception dict"),
+        ({"__class__": 5}, "unsupported serialized class: 5"),
+    ],
+)
+def test_malformed_class_dicts_are_serialize_errors(name, data, match):
+    serializer = serializers.get_serializer(name)
+    with pytest.raises(SerializeError, match=match):
+        serializer.loads(serializer.dumps(data))
+
+
+def test_serpent_nan_class_dict():
+    loaded = serializers.get_serializer("serpent").loads(b"{'__class__':'float','value':'nan'}")
+    assert math.isnan(loaded)

@@ -9,6 +9,7 @@ import zlib
 from collections.abc import Iterator
 
 import pytest
+import pyro_protocol
 from pyro_protocol import URI, errors, message, transport
 from pyro_protocol.errors import (
     CommunicationError,
@@ -320,3 +321,81 @@ def test_close_socket_is_forgiving():
     transport.close_socket(None)
     right.close()
     assert left.fileno() == -1
+
+
+# -- TLS -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_files(tmp_path):
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_cert = ca.issue_cert("127.0.0.1", "localhost")
+    client_cert = ca.issue_cert("client@example.org")
+    files = {
+        "ca": tmp_path / "ca.pem",
+        "server": tmp_path / "server.pem",
+        "client": tmp_path / "client.pem",
+        "other_ca": tmp_path / "other-ca.pem",
+    }
+    ca.cert_pem.write_to_path(str(files["ca"]))
+    server_cert.private_key_and_cert_chain_pem.write_to_path(str(files["server"]))
+    client_cert.private_key_and_cert_chain_pem.write_to_path(str(files["client"]))
+    trustme.CA().cert_pem.write_to_path(str(files["other_ca"]))
+    return {name: str(path) for name, path in files.items()}
+
+
+def tls_config(files: dict[str, str], cacerts: str, require_client_cert: bool = False):
+    cfg = pyro_protocol.Config(useenvironment=False)
+    cfg.SSL = True
+    cfg.SSL_SERVERCERT = files["server"]
+    cfg.SSL_CACERTS = cacerts
+    cfg.SSL_CLIENTCERT = files["client"]
+    cfg.SSL_REQUIRECLIENTCERT = require_client_cert
+    return cfg
+
+
+def serve_one_tls(server: socket.socket, context, results: list) -> None:
+    accepted, _ = server.accept()
+    with accepted:
+        accepted.settimeout(WAIT)
+        try:
+            with context.wrap_socket(accepted, server_side=True) as tls:
+                request = transport.receive_message(tls)
+                transport.send_message(tls, *message.encode(message.MSG_PING, b"pong", 42, 0, request.seq))
+                results.append(request.data)
+        except (OSError, CommunicationError) as exc:
+            results.append(exc)
+
+
+@pytest.mark.parametrize("require_client_cert", [False, True])
+def test_tls_round_trip(tls_files, require_client_cert):
+    cfg = tls_config(tls_files, tls_files["ca"], require_client_cert)
+    results: list = []
+    with transport.create_server_socket("127.0.0.1", 0) as server:
+        port = server.getsockname()[1]
+        thread = in_thread(serve_one_tls, server, transport.server_ssl_context(cfg), results)
+        with transport.connect(URI(f"PYRO:obj@127.0.0.1:{port}"), WAIT, transport.client_ssl_context(cfg)) as client:
+            transport.send_message(client, *message.encode(message.MSG_PING, b"ping", 42, 0, 1))
+            assert transport.receive_message(client).data == b"pong"
+        finish(thread)
+    assert results == [b"ping"]
+
+
+def test_tls_with_an_untrusted_server_is_refused(tls_files):
+    server_cfg = tls_config(tls_files, tls_files["ca"])
+    client_cfg = tls_config(tls_files, tls_files["other_ca"])
+    results: list = []
+    with transport.create_server_socket("127.0.0.1", 0) as server:
+        port = server.getsockname()[1]
+        thread = in_thread(serve_one_tls, server, transport.server_ssl_context(server_cfg), results)
+        with pytest.raises(CommunicationError, match=f"TLS handshake with 127.0.0.1:{port} failed"):
+            transport.connect(URI(f"PYRO:obj@127.0.0.1:{port}"), WAIT, transport.client_ssl_context(client_cfg))
+        finish(thread)
+    assert len(results) == 1 and isinstance(results[0], OSError)
+
+
+def test_tls_server_needs_a_certificate():
+    cfg = pyro_protocol.Config(useenvironment=False)
+    with pytest.raises(CommunicationError, match="SSL_SERVERCERT is not set"):
+        transport.server_ssl_context(cfg)
