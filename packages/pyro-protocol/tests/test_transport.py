@@ -8,8 +8,8 @@ import threading
 import zlib
 from collections.abc import Iterator
 
-import pytest
 import pyro_protocol
+import pytest
 from pyro_protocol import URI, errors, message, transport
 from pyro_protocol.errors import (
     CommunicationError,
