@@ -142,9 +142,13 @@ def encode_annotations(annotations: Mapping[str, bytes]) -> bytes:
     for key, value in annotations.items():
         if len(key) != 4:
             raise ProtocolError(f"annotation key must be of length 4, got {key!r}")
+        try:
+            key_bytes = key.encode("ascii")
+        except UnicodeEncodeError:
+            raise ProtocolError(f"annotation key must be 4 ASCII characters, got {key!r}") from None
         if len(value) > 0xFFFF:
             raise ProtocolError(f"annotation {key!r} is {len(value)} bytes, at most 65535 fit")
-        parts.append(_CHUNK_HEAD.pack(key.encode("ascii"), len(value)))
+        parts.append(_CHUNK_HEAD.pack(key_bytes, len(value)))
         parts.append(bytes(value))
     blob = b"".join(parts)
     if len(blob) > MAX_ANNOTATIONS_SIZE:
@@ -187,6 +191,9 @@ def encode(
             f"max message size exceeded ({data_size + len(ann_blob)} where max={max_message_size})"
         )
     ann_size = len(ann_blob)
+    for field, value in (("msg_type", msg_type), ("flags", flags), ("seq", seq), ("serializer_id", serializer_id)):
+        if not 0 <= value <= 0xFFFF:
+            raise ProtocolError(f"{field} {value} does not fit the 16-bit header field (0..65535)")
     header = _HEADER.pack(
         MAGIC,
         PROTOCOL_VERSION,
