@@ -137,7 +137,14 @@ class Message:
         )
 
 
+_CORR_CHUNK_HEAD = _CHUNK_HEAD.pack(b"CORR", 16)
+
+
 def encode_annotations(annotations: Mapping[str, bytes]) -> bytes:
+    if len(annotations) == 1:
+        corr = annotations.get("CORR")
+        if corr is not None and len(corr) == 16:
+            return _CORR_CHUNK_HEAD + corr  # every daemon reply carries just this
     parts = []
     for key, value in annotations.items():
         if len(key) != 4:
@@ -368,7 +375,7 @@ class MessageDecoder:
         """How many more bytes would complete the current header or message."""
         if self._header is None:
             return HEADER_SIZE - len(self._buffer)
-        return self._header.body_size - len(self._buffer)
+        return self._header.annotations_size + self._header.data_size - len(self._buffer)
 
     @property
     def in_message(self) -> bool:
@@ -378,23 +385,38 @@ class MessageDecoder:
     def feed(self, data: bytes) -> list[Message]:
         if self._broken is not None:
             raise ProtocolError(f"decoder is unusable after an earlier error: {self._broken}")
-        self._buffer += data
+        if self._buffer:
+            self._buffer += data
+            with memoryview(self._buffer) as view:
+                messages, used = self._decode(view)
+            del self._buffer[:used]
+        else:
+            # common case: the chunk holds whole messages; decode it without copying it first
+            with memoryview(data) as view:
+                messages, used = self._decode(view)
+                if used < len(data):
+                    self._buffer += view[used:]
+        return messages
+
+    def _decode(self, view: memoryview) -> tuple[list[Message], int]:
         messages = []
+        pos, end = 0, len(view)
         try:
             while True:
-                if self._header is None:
-                    if len(self._buffer) < HEADER_SIZE:
-                        break
-                    self._header = parse_header(bytes(self._buffer[:HEADER_SIZE]), self.max_message_size)
-                    del self._buffer[:HEADER_SIZE]
                 header = self._header
-                if len(self._buffer) < header.body_size:
+                if header is None:
+                    if end - pos < HEADER_SIZE:
+                        break
+                    header = parse_header(bytes(view[pos : pos + HEADER_SIZE]), self.max_message_size)
+                    pos += HEADER_SIZE
+                    self._header = header
+                if end - pos < header.annotations_size + header.data_size:
                     break
-                ann_end = header.annotations_size
+                ann_end = pos + header.annotations_size
                 body_end = ann_end + header.data_size
-                annotation_blob = bytes(self._buffer[:ann_end])
-                payload = bytes(self._buffer[ann_end:body_end])
-                del self._buffer[:body_end]
+                annotation_blob = bytes(view[pos:ann_end]) if header.annotations_size else b""
+                payload = bytes(view[ann_end:body_end])
+                pos = body_end
                 self._header = None
                 messages.append(
                     finish_message(
@@ -408,7 +430,7 @@ class MessageDecoder:
         except Exception as exc:
             self._broken = exc
             raise
-        return messages
+        return messages, pos
 
 
 def iter_messages(chunks: Iterable[bytes], **options: object) -> list[Message]:

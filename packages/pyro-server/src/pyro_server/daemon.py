@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Optional, Union
 from pyro_protocol import constants, serializers, transport
 from pyro_protocol import message as wire
 from pyro_protocol.config import config
-from pyro_protocol.context import current_context
+from pyro_protocol.context import current_context, new_correlation_bytes
 from pyro_protocol.errors import (
     CommunicationError,
     DaemonError,
@@ -91,7 +91,13 @@ class _Stream:
 
 
 def _is_streamable(value: Any) -> bool:
+    kind = type(value)
+    if kind in _PLAIN_VALUE_TYPES:
+        return False
     return inspect.isgenerator(value) or isinstance(value, collections.abc.Iterator)
+
+
+_PLAIN_VALUE_TYPES = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict, set})
 
 
 def _format_traceback(exc: BaseException, detailed: bool) -> list[str]:
@@ -413,8 +419,8 @@ class Daemon:
             self._connect_fail(conn, reason, msg.seq, _MARSHAL_ID)
             return False
         corr = msg.annotations.get("CORR")
-        correlation_id = uuid.UUID(bytes=corr) if corr and len(corr) == 16 else uuid.uuid4()
-        current_context.correlation_id = correlation_id
+        correlation = corr if corr and len(corr) == 16 else new_correlation_bytes()
+        current_context.set_correlation_bytes(correlation)
         current_context.client = conn
         current_context.client_sock_addr = conn.addr
         serializer = serializers.get_serializer_by_id(msg.serializer_id)
@@ -433,7 +439,7 @@ class Daemon:
             log.info("handshake from %s refused: %s", conn.addr, reason)
             self._connect_fail(conn, reason, msg.seq, msg.serializer_id)
             return False
-        annotations = self._reply_annotations(correlation_id)
+        annotations = self._reply_annotations(correlation)
         try:
             head, body = wire.encode(
                 wire.MSG_CONNECTOK, body, msg.serializer_id, flags, msg.seq, annotations,
@@ -450,10 +456,10 @@ class Daemon:
     def _accepts(self, serializer_id: int) -> bool:
         return serializers.serializer_name(serializer_id) in config.SERIALIZERS_ACCEPTED
 
-    def _reply_annotations(self, correlation_id: Optional[uuid.UUID], extra: Optional[dict[str, bytes]] = None) -> dict[str, bytes]:
+    def _reply_annotations(self, correlation: Optional[bytes], extra: Optional[dict[str, bytes]] = None) -> dict[str, bytes]:
         annotations = dict(extra) if extra else {}
-        if correlation_id is not None:
-            annotations["CORR"] = correlation_id.bytes
+        if correlation is not None:
+            annotations["CORR"] = correlation
         hook = self.annotations()
         if hook:
             annotations.update(hook)
@@ -471,11 +477,12 @@ class Daemon:
         ctx.annotations = msg.annotations
         ctx.response_annotations = {}
         corr = msg.annotations.get("CORR")
-        ctx.correlation_id = uuid.UUID(bytes=corr) if corr and len(corr) == 16 else uuid.uuid4()
+        correlation = corr if corr and len(corr) == 16 else new_correlation_bytes()
+        ctx.set_correlation_bytes(correlation)
         if msg.type == wire.MSG_PING:
             head, body = wire.encode(
                 wire.MSG_PING, b"pong", msg.serializer_id, 0, msg.seq,
-                self._reply_annotations(ctx.correlation_id), hmac_key=self._pyroHmacKey,
+                self._reply_annotations(correlation), hmac_key=self._pyroHmacKey,
             )
             conn.send(head, body)
             return True
@@ -524,7 +531,7 @@ class Daemon:
             head, body = wire.encode(
                 wire.MSG_RESULT, serializer.dumps(result), msg.serializer_id,
                 msg.flags & wire.FLAGS_BATCH, msg.seq,
-                self._reply_annotations(ctx.correlation_id, ctx.response_annotations),
+                self._reply_annotations(correlation, ctx.response_annotations),
                 compress=bool(config.COMPRESSION), max_message_size=int(config.MAX_MESSAGE_SIZE),
                 hmac_key=self._pyroHmacKey,
             )
