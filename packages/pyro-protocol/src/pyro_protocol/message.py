@@ -87,7 +87,7 @@ MAX_ANNOTATIONS_SIZE = 0xFFFF
 #: Without a MAX_MESSAGE_SIZE, a compressed payload may inflate to at most this
 #: many bytes. It keeps a small zlib bomb (1 MiB inflating to 1 GiB) from
 #: costing more than this much memory; set MAX_MESSAGE_SIZE to allow larger.
-DEFAULT_MAX_INFLATED_SIZE = 64 * 1024 * 1024
+DEFAULT_MAX_INFLATED_SIZE = 16 * 1024 * 1024
 #: Inflate in steps of this size, so the cap is checked before memory is spent.
 _INFLATE_STEP = 1024 * 1024
 
@@ -294,7 +294,7 @@ def inflate(data: bytes, limit: int) -> bytes:
             chunk = inflater.decompress(pending, min(_INFLATE_STEP, limit - produced + 1))
             produced += len(chunk)
             if produced > limit:
-                raise MessageTooLargeError(f"compressed payload inflates past the limit of {limit} bytes")
+                raise MessageTooLargeError(f"compressed payload inflates past the limit of {limit} bytes (a larger MAX_MESSAGE_SIZE raises it)")
             parts.append(chunk)
             pending = inflater.unconsumed_tail
             if not pending:
@@ -307,7 +307,7 @@ def inflate(data: bytes, limit: int) -> bytes:
     if tail:
         produced += len(tail)
         if produced > limit:
-            raise MessageTooLargeError(f"compressed payload inflates past the limit of {limit} bytes")
+            raise MessageTooLargeError(f"compressed payload inflates past the limit of {limit} bytes (a larger MAX_MESSAGE_SIZE raises it)")
         parts.append(tail)
     return b"".join(parts)
 
