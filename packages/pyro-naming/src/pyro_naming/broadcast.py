@@ -15,6 +15,8 @@ daemon's request loop (``daemon.combine(bcserver)``: it offers ``sockets`` and
 from __future__ import annotations
 
 import logging
+import select
+import selectors
 import socket
 import threading
 from typing import Any, Iterable, Optional, Union
@@ -28,10 +30,9 @@ __all__ = ["BroadcastServer"]
 
 log = logging.getLogger("pyro.naming")
 
-#: The responder's own thread waits at most this long per receive, so it notices close().
+#: processRequest() waits at most this long for a datagram; so does each round of the thread's select.
 THREAD_POLL = 0.5
 _ANY_ADDRESSES = ("0.0.0.0", "::")
-_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 def _interface_address_towards(peer: str) -> str:
@@ -59,6 +60,7 @@ class BroadcastServer:
         self.transportServer = self  # so a Pyro4 daemon can combine() us too
         self.running = True
         self._thread: Optional[threading.Thread] = None
+        self._wakeup: Optional[tuple[socket.socket, socket.socket]] = None
         log.info("name server broadcast responder on %s", self.locationStr)
 
     @staticmethod
@@ -70,7 +72,7 @@ class BroadcastServer:
             if not ipv6:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
             sock.bind((host, port))
-            sock.settimeout(THREAD_POLL)
+            sock.setblocking(False)
         except OSError as exc:
             sock.close()
             raise CommunicationError(f"cannot bind the broadcast server to {host or '*'}:{port}: {exc.strerror or exc}") from None
@@ -94,20 +96,28 @@ class BroadcastServer:
     def events(self, eventsockets: Iterable[Any]) -> None:
         """Called by a request loop when our socket is readable: answer what has arrived."""
         for _ in eventsockets:
-            self._answer_one(_DONTWAIT)
+            self._answer_one()
 
     def processRequest(self) -> None:  # noqa: N802 - Pyro4's name
         """Wait (up to a short timeout) for one datagram and answer it if it is a request."""
-        self._answer_one(0)
-
-    def _answer_one(self, flags: int) -> None:
         try:
-            data, addr = self.sock.recvfrom(BROADCAST_READ_SIZE, flags)
-        except (socket.timeout, BlockingIOError, InterruptedError):
+            readable, _, _ = select.select([self.sock], [], [], THREAD_POLL)
+        except (OSError, ValueError):  # closed meanwhile
+            return
+        if readable:
+            self._answer_one()
+
+    def _answer_one(self) -> None:
+        """Read one datagram without waiting and answer it if it is a request."""
+        try:
+            data, addr = self.sock.recvfrom(BROADCAST_READ_SIZE)
+        except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             if self.running:
                 log.debug("broadcast receive failed: %s", exc)
+            return
+        if not self.running:
             return
         if data != BROADCAST_REQUEST:
             log.debug("ignoring a %d-byte datagram from %s", len(data), addr[0])
@@ -133,22 +143,35 @@ class BroadcastServer:
 
     def runInThread(self) -> threading.Thread:  # noqa: N802 - Pyro4's name
         """Answer requests in a background thread until :meth:`close`."""
+        self._wakeup = socket.socketpair()
         self._thread = threading.Thread(target=self._loop, name="pyro-ns-broadcast", daemon=True)
         self._thread.start()
         return self._thread
 
     def _loop(self) -> None:
-        while self.running:
-            self.processRequest()
+        assert self._wakeup is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.sock, selectors.EVENT_READ)
+            selector.register(self._wakeup[0], selectors.EVENT_READ)
+            while self.running:
+                for key, _ in selector.select(THREAD_POLL):
+                    if key.fileobj is self.sock and self.running:
+                        self._answer_one()
 
     def close(self) -> None:
         """Stop answering and release the socket. Idempotent."""
         if not self.running and self.sock.fileno() == -1:
             return
         self.running = False
+        if self._wakeup is not None:
+            self._wakeup[1].send(b"!")
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=THREAD_POLL * 4)
         self._thread = None
+        if self._wakeup is not None:
+            for end in self._wakeup:
+                end.close()
+            self._wakeup = None
         self.sock.close()
         log.debug("broadcast responder closed")
 

@@ -106,7 +106,11 @@ class ServerBase:
             self._adopt(connected_socket, connected_socket.getpeername() if connected_socket.family != socket.AF_UNIX else "", handshake_done=True)
             return
         host = host if host is not None else str(config.HOST)
-        self.listen_sock = transport.create_server_socket(host, port, unixsocket, bool(config.SOCK_REUSE))
+        try:
+            self.listen_sock = transport.create_server_socket(host, port, unixsocket, bool(config.SOCK_REUSE))
+        except BaseException:
+            self.waker.close()  # the daemon never comes to life: nobody else would close it
+            raise
         self.listen_sock.setblocking(False)
         if unixsocket:
             self.location_str = f"./u:{unixsocket}"
