@@ -275,7 +275,8 @@ class ThreadServer(ServerBase):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.poller_selector = selectors.DefaultSelector()
-        self.poller_selector.register(self.waker.reader, selectors.EVENT_READ, None)
+        # Not the loop's waker: the poller would drain it first and leave the request
+        # loop asleep for a whole select timeout after shutdown(). It has its own waker.
         self.handback: queue.SimpleQueue[ClientConnection] = queue.SimpleQueue()
         self.work: queue.SimpleQueue[Optional[ClientConnection]] = queue.SimpleQueue()
         self.workers: set[threading.Thread] = set()
@@ -377,10 +378,7 @@ class ThreadServer(ServerBase):
                 raise
             for key, _ in events:
                 if key.data is None:
-                    if key.fileobj is self.poller_waker.reader:
-                        self.poller_waker.drain()
-                    else:
-                        self.waker.drain()
+                    self.poller_waker.drain()
                     continue
                 conn = key.data
                 selector.unregister(conn.sock)
