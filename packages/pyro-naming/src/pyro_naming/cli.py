@@ -282,7 +282,7 @@ def nsc_main(argv: Optional[list[str]] = None) -> int:
         print("Locating name server...")
     try:
         nameserver = _locate(host, options.port, _hmac_key(options.key))
-    except PyroError as exc:
+    except Exception as exc:  # whatever the client raises: say it, don't crash
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
