@@ -6,10 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
-from types import FrameType
 from typing import Any, Callable, Optional, TextIO
 
 from pyro_protocol.errors import PyroError
@@ -23,6 +20,7 @@ log = logging.getLogger("pyro.naming")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # a second Ctrl-C/SIGTERM forced the stop: 128 + SIGINT, as shells do
 
 
 def _setup_logging() -> None:
@@ -63,35 +61,20 @@ def _ns_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupt_on_sigterm() -> Callable[[], None]:
-    """Make SIGTERM stop the name server like Ctrl-C does. Returns a function that undoes it."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def stop(signum: int, frame: Optional[FrameType]) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once is enough; we are on our way out
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    return lambda: signal.signal(signal.SIGTERM, previous)
-
-
 def ns_main(argv: Optional[list[str]] = None) -> int:
     """``pyro-ns``: run a name server until Ctrl-C or SIGTERM. Exit code 0 after a clean stop."""
     options = _ns_parser().parse_args(argv)
     _setup_logging()
-    restore = _interrupt_on_sigterm()
     try:
         startNSloop(options.host, options.port, enableBroadcast=options.enablebc, bchost=options.bchost,
                     bcport=options.bcport, unixsocket=options.unixsocket, nathost=options.nathost,
                     natport=options.natport, storage=options.storage, hmac=_hmac_key(options.key))
     except KeyboardInterrupt:
-        print("NS shut down.")
+        print("NS interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (PyroError, ValueError, OSError) as exc:
         print(f"error: cannot start the name server: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    finally:
-        restore()
     return EXIT_OK
 
 

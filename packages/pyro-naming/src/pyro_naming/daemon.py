@@ -3,10 +3,14 @@ loop) and ``startNSloop`` (runs until shut down, like the ``pyro-ns`` command)."
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
 import sys
-from typing import Any, Optional, Union
+import threading
+from types import FrameType
+from typing import Any, Callable, Iterator, Optional, Union
 
 from pyro_protocol.config import config
 from pyro_protocol.constants import NAMESERVER_NAME
@@ -161,25 +165,58 @@ def startNSloop(  # noqa: N802 - Pyro4's name
     storage: Union[str, Storage, None] = None,
     hmac: Union[str, bytes, None] = None,
 ) -> None:
-    """Start a name server, print where it is, and serve until shut down (or Ctrl-C).
+    """Start a name server, print where it is, and serve until shut down.
 
     The broadcast responder (not for loopback, IPv6 or unix sockets) runs in the
-    daemon's own request loop.
+    daemon's own request loop. Called in the main thread, SIGTERM and Ctrl-C
+    (unless the program has its own handlers for them) end the loop gracefully.
     """
     ns_uri, daemon, bcserver, refusal = _start(True, host, port, enableBroadcast, bchost, bcport,
                                                unixsocket, nathost, natport, storage, hmac)
     try:
-        _banner(daemon, bcserver, refusal if enableBroadcast else None, unixsocket, hmac)
-        if bcserver is not None:
-            daemon.combine(bcserver)
-        daemon.requestLoop()
-    except KeyboardInterrupt:
-        log.info("name server interrupted")
+        with _stopped_by_signals(daemon) as keep_running:  # before the banner: it says "ready"
+            _banner(daemon, bcserver, refusal if enableBroadcast else None, unixsocket, hmac)
+            if bcserver is not None:
+                daemon.combine(bcserver)
+            daemon.requestLoop(keep_running)
     finally:
         daemon.close()
         if bcserver is not None:
             bcserver.close()
     _say("NS shut down.")
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(daemon: Daemon) -> Iterator[Callable[[], bool]]:
+    """For the loop's duration, SIGTERM and SIGINT only set a flag and wake the loop.
+
+    No exception is thrown into whatever the main thread is doing at that moment
+    (a KeyboardInterrupt halfway through starting a thread leaves the daemon
+    unable to close). A second signal does raise KeyboardInterrupt, to force it.
+    Handlers the program installed itself are left alone; all are restored after.
+    """
+    requested: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: True
+        return
+
+    def stop(signum: int, frame: Optional[FrameType]) -> None:
+        if requested:
+            raise KeyboardInterrupt
+        requested.append(signum)
+        log.info("signal %d: shutting down the name server", signum)
+        daemon.transportServer.wakeup()
+
+    defaults = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+    previous = {}
+    for signum, default in defaults.items():
+        if signal.getsignal(signum) is default:
+            previous[signum] = signal.signal(signum, stop)
+    try:
+        yield lambda: not requested
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _banner(daemon: NameServerDaemon, bcserver: Optional[BroadcastServer], refusal: Optional[str],
