@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-
 from pyro_naming import DbmStorage, MemoryStorage, NameServerDaemon, SqlStorage, Storage
 from pyro_protocol.config import config
 

@@ -5,8 +5,8 @@ import threading
 import time
 
 import pytest
-
 from pyro_naming import BroadcastServer, startNS
+from pyro_naming import daemon as naming_daemon
 from pyro_protocol import constants
 from pyro_protocol.config import config
 from pyro_protocol.errors import CommunicationError
@@ -138,23 +138,38 @@ def test_start_ns_skips_broadcast_for_loopback_and_unix_sockets(tmp_path):
         assert bcserver is None
 
 
-def test_start_ns_with_broadcast_on_a_non_loopback_bind(free_port, pyro4, run):
-    """Bound to 0.0.0.0 (so not loopback) the responder exists; we only ever talk to it via 127.0.0.1."""
+def test_start_ns_with_broadcast_when_not_on_loopback(free_port, pyro4, run, monkeypatch):
+    """As if bound to a LAN address (tests bind loopback only, so the address check is told otherwise)."""
+    monkeypatch.setattr(naming_daemon, "_listening_address", lambda daemon: ("192.0.2.10", socket.AF_INET))
     port = free_port(udp=True)
-    uri, daemon, bcserver = startNS(host="0.0.0.0", port=0, bchost="127.0.0.1", bcport=port)
-    try:
-        assert bcserver is not None and bcserver.getPort() == port
+    uri, daemon, bcserver = startNS(host="127.0.0.1", port=0, bchost="127.0.0.1", bcport=port)
+    with daemon, bcserver:
+        assert bcserver.getPort() == port
         daemon.combine(bcserver)
         with run(daemon), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             probe.settimeout(5)
             reply = ask(probe, port).decode("latin-1")
-            assert reply == str(daemon.uriFor(constants.NAMESERVER_NAME, nat=False))
-    finally:
-        bcserver.close()
-        daemon.close()
-    uri, daemon, bcserver = startNS(host="0.0.0.0", port=0, enableBroadcast=False)
+            assert reply == str(daemon.uriFor(constants.NAMESERVER_NAME, nat=False)) == str(uri)
+    uri, daemon, bcserver = startNS(host="127.0.0.1", port=0, enableBroadcast=False)
     with daemon:
         assert bcserver is None
+
+
+@pytest.mark.parametrize(
+    "address, family, strict, refusal",
+    [
+        ("192.0.2.10", socket.AF_INET, True, None),
+        ("127.0.0.1", socket.AF_INET, False, "localhost"),
+        ("127.0.1.1", socket.AF_INET, True, "localhost"),
+        ("::1", socket.AF_INET6, True, "IPv6"),
+        ("::1", socket.AF_INET6, False, None),  # startNS only skips 127.x (spec 6.4)
+        ("2001:db8::1", socket.AF_INET6, True, "IPv6"),
+    ],
+)
+def test_when_the_broadcast_responder_is_not_started(monkeypatch, address, family, strict, refusal):
+    monkeypatch.setattr(naming_daemon, "_listening_address", lambda daemon: (address, family))
+    assert naming_daemon._broadcast_refusal(None, None, strict) == refusal
+    assert naming_daemon._broadcast_refusal(None, "/tmp/ns.sock", strict) == "Unix domain socket"
 
 
 def test_many_requests_in_parallel(bcserver):

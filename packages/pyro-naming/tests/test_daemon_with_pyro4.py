@@ -6,7 +6,6 @@ import threading
 import time
 
 import pytest
-
 from pyro_naming import BroadcastServer, NameServerDaemon, SqlStorage, startNS
 from pyro_protocol import constants
 from pyro_protocol.config import config

@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-
 from pyro_naming import NameServer
 from pyro_naming.nameserver import NAMESERVER_NAME
 from pyro_protocol.errors import NamingError, PyroError

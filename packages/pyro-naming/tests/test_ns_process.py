@@ -3,11 +3,10 @@
 import re
 import signal
 import socket
-import sys
 import subprocess
+import sys
 
 import pytest
-
 from pyro_server import Daemon
 
 SERIALIZERS = ["serpent", "json", "marshal", "msgpack"]

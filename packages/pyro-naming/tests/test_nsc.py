@@ -4,7 +4,6 @@
 import io
 
 import pytest
-
 from pyro_naming.cli import NSC_COMMANDS, nsc_main, run_nsc_command
 from pyro_protocol import constants
 

@@ -171,8 +171,8 @@ def startNSloop(  # noqa: N802 - Pyro4's name
     daemon's own request loop. Called in the main thread, SIGTERM and Ctrl-C
     (unless the program has its own handlers for them) end the loop gracefully.
     """
-    ns_uri, daemon, bcserver, refusal = _start(True, host, port, enableBroadcast, bchost, bcport,
-                                               unixsocket, nathost, natport, storage, hmac)
+    _, daemon, bcserver, refusal = _start(True, host, port, enableBroadcast, bchost, bcport,
+                                          unixsocket, nathost, natport, storage, hmac)
     try:
         with _stopped_by_signals(daemon) as keep_running:  # before the banner: it says "ready"
             _banner(daemon, bcserver, refusal if enableBroadcast else None, unixsocket, hmac)

@@ -107,12 +107,17 @@ def _closed_error(kind: str) -> NamingError:
     return NamingError(f"the {kind} storage is closed")
 
 
+#: Pyro4's two tables, so either name server can take over the other's file.
 _SQL_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS pyro_names ("
-    " id INTEGER PRIMARY KEY, name NVARCHAR NOT NULL UNIQUE, uri NVARCHAR NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS pyro_metadata ("
-    " object INTEGER NOT NULL, metadata NVARCHAR NOT NULL,"
-    " FOREIGN KEY(object) REFERENCES pyro_names(id))",
+    (
+        "CREATE TABLE IF NOT EXISTS pyro_names ("
+        " id INTEGER PRIMARY KEY, name NVARCHAR NOT NULL UNIQUE, uri NVARCHAR NOT NULL)"
+    ),
+    (
+        "CREATE TABLE IF NOT EXISTS pyro_metadata ("
+        " object INTEGER NOT NULL, metadata NVARCHAR NOT NULL,"
+        " FOREIGN KEY(object) REFERENCES pyro_names(id))"
+    ),
 )
 
 
@@ -277,7 +282,7 @@ class DbmStorage(Storage):
     def entries(self) -> dict[str, Entry]:
         with self._lock:
             db = self._handle()
-            raw = {key: db[key] for key in db.keys()}
+            raw = {key: db[key] for key in db.keys()}  # noqa: SIM118 - not every dbm backend can be iterated
         return {key.decode("utf-8"): _decode_dbm_value(value) for key, value in raw.items()}
 
     def count(self) -> int:
