@@ -1,4 +1,28 @@
-"""pyro_naming"""
+"""pyro_naming: the Pyro name server (Pyro4 4.82 wire compatible) as a standalone service.
+
+``pyro-ns`` (or ``python -m pyro_naming``) runs one; ``pyro-nsc`` controls it;
+:func:`startNS` embeds one in your own program.
+"""
+
+from .autoclean import AutoCleaner
+from .broadcast import BroadcastServer
+from .daemon import NameServerDaemon, startNS, startNSloop
+from .nameserver import NameServer
+from .storage import DbmStorage, Entry, MemoryStorage, SqlStorage, Storage, make_storage
 
 __version__ = "0.1.0"
-__all__: list[str] = []
+
+__all__ = [
+    "NameServer",
+    "NameServerDaemon",
+    "BroadcastServer",
+    "AutoCleaner",
+    "startNS",
+    "startNSloop",
+    "Storage",
+    "Entry",
+    "MemoryStorage",
+    "SqlStorage",
+    "DbmStorage",
+    "make_storage",
+]

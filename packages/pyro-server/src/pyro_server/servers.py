@@ -106,7 +106,11 @@ class ServerBase:
             self._adopt(connected_socket, connected_socket.getpeername() if connected_socket.family != socket.AF_UNIX else "", handshake_done=True)
             return
         host = host if host is not None else str(config.HOST)
-        self.listen_sock = transport.create_server_socket(host, port, unixsocket, bool(config.SOCK_REUSE))
+        try:
+            self.listen_sock = transport.create_server_socket(host, port, unixsocket, bool(config.SOCK_REUSE))
+        except BaseException:
+            self.waker.close()  # the daemon never comes to life: nobody else would close it
+            raise
         self.listen_sock.setblocking(False)
         if unixsocket:
             self.location_str = f"./u:{unixsocket}"
@@ -271,7 +275,8 @@ class ThreadServer(ServerBase):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.poller_selector = selectors.DefaultSelector()
-        self.poller_selector.register(self.waker.reader, selectors.EVENT_READ, None)
+        # Not the loop's waker: the poller would drain it first and leave the request
+        # loop asleep for a whole select timeout after shutdown(). It has its own waker.
         self.handback: queue.SimpleQueue[ClientConnection] = queue.SimpleQueue()
         self.work: queue.SimpleQueue[Optional[ClientConnection]] = queue.SimpleQueue()
         self.workers: set[threading.Thread] = set()
@@ -373,10 +378,7 @@ class ThreadServer(ServerBase):
                 raise
             for key, _ in events:
                 if key.data is None:
-                    if key.fileobj is self.poller_waker.reader:
-                        self.poller_waker.drain()
-                    else:
-                        self.waker.drain()
+                    self.poller_waker.drain()
                     continue
                 conn = key.data
                 selector.unregister(conn.sock)

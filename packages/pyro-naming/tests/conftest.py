@@ -1,0 +1,241 @@
+"""Shared fixtures: config snapshots, the genuine Pyro4 package, free ports, a name server
+daemon in a thread, storages of every kind, and ``python -m pyro_naming`` as a process."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from pyro_naming import DbmStorage, MemoryStorage, NameServerDaemon, SqlStorage, Storage
+from pyro_protocol.config import config
+
+STORAGE_KINDS = ["memory", "sql", "dbm"]
+#: How long a test waits for a process or thread to come up or go away.
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+
+
+@pytest.fixture(autouse=True)
+def restore_config() -> Iterator[None]:
+    """Every test may change the global config; it is put back afterwards."""
+    saved = config.asDict()
+    yield
+    for item, value in saved.items():
+        setattr(config, item, value)
+
+
+@pytest.fixture()
+def pyro4() -> Iterator[Any]:
+    """The genuine Pyro4 4.82 package, with its config restored after the test."""
+    import Pyro4
+
+    saved = Pyro4.config.asDict()
+    yield Pyro4
+    for item, value in saved.items():
+        setattr(Pyro4.config, item, value)
+
+
+def _free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture()
+def free_port() -> Callable[..., int]:
+    """``free_port()`` a free TCP port on 127.0.0.1; ``free_port(udp=True)`` a free UDP port."""
+    return lambda udp=False: _free_port(socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+
+
+def make_storage_of(kind: str, directory: Path) -> Storage:
+    if kind == "memory":
+        return MemoryStorage()
+    if kind == "sql":
+        return SqlStorage(str(directory / "names.sqlite"))
+    return DbmStorage(str(directory / "names.dbm"))
+
+
+@pytest.fixture()
+def new_storage(tmp_path: Path) -> Iterator[Callable[[str], Storage]]:
+    """``new_storage(kind)`` opens a storage of that kind in the test's tmp dir; all are closed afterwards."""
+    opened: list[Storage] = []
+
+    def open_one(kind: str) -> Storage:
+        store = make_storage_of(kind, tmp_path)
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture(params=STORAGE_KINDS)
+def storage(request: pytest.FixtureRequest, new_storage: Callable[[str], Storage]) -> Storage:
+    """One storage of each kind (the test runs once per kind)."""
+    return new_storage(request.param)
+
+
+@contextlib.contextmanager
+def running(daemon: Any) -> Iterator[Any]:
+    """Serve ``daemon.requestLoop`` in a thread for the block; shut it down and close it after."""
+    thread = threading.Thread(target=daemon.requestLoop, daemon=True)
+    thread.start()
+    try:
+        yield daemon
+    finally:
+        daemon.shutdown()
+        thread.join(timeout=STOP_TIMEOUT)
+        daemon.close()
+        assert not thread.is_alive(), "request loop did not stop"
+
+
+@pytest.fixture()
+def run() -> Callable[[Any], Any]:
+    """``with run(daemon):`` serves the daemon in a background thread for the block."""
+    return running
+
+
+@pytest.fixture()
+def name_server() -> Iterator[Callable[..., NameServerDaemon]]:
+    """``name_server(**kwargs)`` -> a NameServerDaemon on 127.0.0.1, served in a thread until the test ends."""
+    stack = contextlib.ExitStack()
+
+    def start(**kwargs: Any) -> NameServerDaemon:
+        kwargs.setdefault("host", "127.0.0.1")
+        kwargs.setdefault("port", 0)
+        daemon = NameServerDaemon(**kwargs)
+        stack.enter_context(running(daemon))
+        return daemon
+
+    with stack:
+        yield start
+
+
+class NsProcess:
+    """``python -m pyro_naming`` in a child process, its output collected line by line."""
+
+    def __init__(self, args: list[str]) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYRO_")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pyro_naming", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def output(self) -> str:
+        with self._changed:
+            return "\n".join(self.lines)
+
+    def wait_for_line(self, prefix: str, timeout: float = START_TIMEOUT) -> str:
+        """The first output line starting with ``prefix``; fails after ``timeout`` or if the process ends."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for line in self.lines:
+                    if line.startswith(prefix):
+                        return line
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    raise AssertionError(f"no line starting with {prefix!r}; output so far:\n{chr(10).join(self.lines)}")
+                self._changed.wait(min(remaining, 0.2))
+
+    @property
+    def uri(self) -> str:
+        return self.wait_for_line("URI = ").split(" = ", 1)[1]
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Send ``sig``, wait for the exit (kill after STOP_TIMEOUT); returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(timeout=STOP_TIMEOUT)
+        self._reader.join(timeout=STOP_TIMEOUT)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return code
+
+    def wait(self, timeout: float = STOP_TIMEOUT) -> int:
+        """Wait for the process to end by itself (killed after ``timeout``)."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        return self.stop(signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def ns_processes() -> Iterator[Callable[..., NsProcess]]:
+    started: list[NsProcess] = []
+
+    def start(*args: str) -> NsProcess:
+        process = NsProcess(list(args))
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()
+
+
+@pytest.fixture()
+def ns_process() -> Iterator[Callable[..., NsProcess]]:
+    """``ns_process(*args)`` starts ``python -m pyro_naming *args``; every process is stopped afterwards."""
+    with ns_processes() as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def shared_ns_process() -> Iterator[NsProcess]:
+    """One name server process on 127.0.0.1 (memory storage, no broadcast) shared by a module."""
+    with ns_processes() as start:
+        process = start("-n", "127.0.0.1", "-p", "0", "-x")
+        process.wait_for_line("URI = ")
+        yield process
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
+    """Poll ``condition`` until it is truthy (returns it) or ``timeout`` passes (returns the last value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+@pytest.fixture()
+def eventually() -> Callable[..., Any]:
+    """``eventually(condition, timeout=5.0)``: poll until truthy, bounded in time."""
+    return wait_until
