@@ -487,11 +487,11 @@ class ThreadServer(ServerBase):
             workers = list(self.workers)
         for _ in workers:
             self.work.put(None)
-        if self.poller is not None and self.poller is not threading.current_thread():
+        if self.poller is not None and self.poller.ident is not None and self.poller is not threading.current_thread():
             self.poller.join(timeout=2.0)
         current = threading.current_thread()
         for worker in workers:
-            if worker is not current:
+            if worker is not current and worker.ident is not None:
                 worker.join(timeout=2.0)
         try:
             self.poller_selector.close()
