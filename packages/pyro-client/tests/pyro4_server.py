@@ -56,6 +56,9 @@ class Container:
     """Exposes container dunders."""
 
     def __init__(self):
+        self.reset()
+
+    def reset(self):
         self._items = ["a", "b", "c"]
 
     def __len__(self):

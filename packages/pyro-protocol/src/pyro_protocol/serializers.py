@@ -261,6 +261,8 @@ def dict_to_class(data: dict[str, Any]) -> Any:
         return uri
     if classname == constants.WIRE_CLASS_EXCEPTION_WRAPPER:
         exception = data.get("exception")
+        if isinstance(exception, BaseException):
+            return ExceptionWrapper(exception)  # msgpack's object hook converted the inner dict already
         if not isinstance(exception, dict):
             raise SerializeError(f"invalid {classname}: no exception dict")
         return ExceptionWrapper(dict_to_class(exception))
