@@ -23,6 +23,8 @@ SERVER_SCRIPT = HERE / "pyro4_server.py"
 NAMESERVER_SCRIPT = HERE / "pyro4_nameserver.py"
 #: Seconds a Pyro4 subprocess gets to print its uris (importing Pyro4 takes most of it).
 STARTUP_TIMEOUT = 20.0
+#: Proxies in tests get this socket timeout, so a misbehaving peer fails a test instead of hanging it.
+CALL_TIMEOUT = 15.0
 #: The serializers every feature is tested with (pickle is tested separately).
 SERIALIZERS = ["serpent", "json", "marshal", "msgpack"]
 
@@ -30,7 +32,7 @@ SERIALIZERS = ["serpent", "json", "marshal", "msgpack"]
 class Pyro4Process:
     """A Pyro4 script running in a subprocess; ``lines`` holds what it printed up to READY."""
 
-    def __init__(self, script: Path, *args: str) -> None:
+    def __init__(self, script: Path, *args: str, pass_fds: tuple[int, ...] = ()) -> None:
         self.script = script
         self.args = args
         self.lines: dict[str, list[str]] = {}
@@ -38,6 +40,7 @@ class Pyro4Process:
             [sys.executable, str(script), *args],
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
+            pass_fds=pass_fds,
         )
         try:
             self._read_until_ready()
@@ -95,6 +98,7 @@ class Pyro4Process:
 def clean_config_and_context() -> Iterator[None]:
     """Every test starts from the defaults and may change config freely."""
     config.reset(useenvironment=False)
+    config.COMMTIMEOUT = CALL_TIMEOUT
     yield
     config.reset(useenvironment=False)
     current_context.correlation_id = None
@@ -121,8 +125,8 @@ def start_server() -> Iterator[Callable[..., Pyro4Process]]:
     """Start extra Pyro4 daemons (with options) that are killed at the end of the test."""
     started: list[Pyro4Process] = []
 
-    def start(*args: str) -> Pyro4Process:
-        server = Pyro4Process(SERVER_SCRIPT, *args)
+    def start(*args: str, pass_fds: tuple[int, ...] = ()) -> Pyro4Process:
+        server = Pyro4Process(SERVER_SCRIPT, *args, pass_fds=pass_fds)
         started.append(server)
         return server
 

@@ -3,11 +3,12 @@
 Prints ``URI <name> <uri>`` for every registered object, then ``READY``, and
 serves until killed (or until a test makes it crash on purpose).
 
-    python pyro4_server.py [--port N] [--hmac KEY] [--ssl CERT KEY] [--no-streaming]
+    python pyro4_server.py [--port N] [--hmac KEY] [--ssl CERT KEY] [--no-streaming] [--connected-fd FD]
 """
 
 import argparse
 import os
+import socket
 import sys
 import threading
 import time
@@ -188,13 +189,24 @@ class Hidden:
         return 1
 
 
+def serve_connected_socket(fd):
+    sock = socket.socket(fileno=fd)
+    daemon = Pyro4.Daemon(connected_socket=sock)
+    daemon.register(Calc(daemon), "calc")
+    print("READY", flush=True)
+    daemon.requestLoop()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--hmac")
     parser.add_argument("--ssl", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--no-streaming", action="store_true")
+    parser.add_argument("--connected-fd", type=int, help="serve one inherited, connected socket")
     args = parser.parse_args()
+    if args.connected_fd is not None:
+        return serve_connected_socket(args.connected_fd)
     if args.no_streaming:
         Pyro4.config.ITER_STREAMING = False
     if args.ssl:

@@ -590,6 +590,15 @@ class _Pyro4NamesPickler(pickle._Pickler):  # type: ignore[name-defined,misc]
         replacer = _type_replacements.get(type(obj))
         if replacer is not None:
             obj = replacer(obj)
+        if isinstance(obj, type) and obj in _pickle_names:
+            # Straight to save_global: dill, once imported, puts its own saver for
+            # classes in the shared dispatch table, which would bypass the override.
+            memoized = self.memo.get(id(obj))
+            if memoized is not None:
+                self.write(self.get(memoized[0]))
+            else:
+                self.save_global(obj)
+            return
         super().save(obj, save_persistent_id)
 
     def save_global(self, obj: Any, name: Optional[str] = None) -> None:
