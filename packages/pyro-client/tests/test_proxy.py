@@ -330,3 +330,14 @@ def test_asynchronous_mode_switch(pyro4_server, proxies):
     assert result.wait(5) and result.value == 4
     calc._pyroAsync(False)
     assert calc.add(3, 3) == 6
+
+
+def test_remote_exception_does_not_keep_the_proxy_alive(pyro4_server):
+    calc = Proxy(pyro4_server.uri("calc"))
+    try:
+        calc.divide(1, 0)
+    except ZeroDivisionError:
+        pass
+    sock = calc._pyroConnection
+    del calc
+    assert sock.fileno() == -1

@@ -600,7 +600,10 @@ class Proxy:
                 self._pyro_close()
                 raise
             if msg.flags & _SPECIAL_REPLY:
-                return self._pyro_special_result(msg, result)
+                try:
+                    return self._pyro_special_result(msg, result)
+                finally:
+                    result = None  # no cycle exception -> traceback -> this frame -> exception
             return result
 
     def _pyro_special_result(self, msg: Any, result: Any) -> Any:
@@ -614,7 +617,10 @@ class Proxy:
             raise ProtocolError(f"exception reply does not hold an exception but a {type(result).__name__}")
         if isinstance(result, CommunicationError):
             self._pyro_close()  # the daemon closes the connection after such a reply
-        raise result
+        try:
+            raise result
+        finally:
+            result = None  # no cycle exception -> traceback -> this frame -> exception
 
     def _pyro_call_retrying(self, name: str, args: Any, kwargs: Any) -> Any:
         """A call that is re-sent up to ``_pyroMaxRetries`` times after a lost connection or timeout."""
