@@ -7,7 +7,6 @@ import time
 import uuid
 
 import pytest
-
 from pyro_client import AsyncResult, Future, FutureResult, current_context
 from pyro_protocol.errors import ExceptionWrapper
 
@@ -31,7 +30,11 @@ def test_calls_return_at_once_and_run_in_parallel(async_calc):
 
 
 def test_then_chains_on_the_value(async_calc):
-    result = async_calc.add(1, 2).then(lambda value: value * 10).then(lambda value, extra: value + extra, 5)
+    result = (
+        async_calc.add(1, 2)
+        .then(lambda value: value * 10)
+        .then(lambda value, extra: value + extra, 5)
+    )
     assert result.value == 35
 
 
@@ -44,9 +47,13 @@ def test_then_after_the_value_arrived(async_calc):
 
 def test_remote_exception_is_raised_by_value_and_given_to_iferror(async_calc):
     seen = []
-    result = async_calc.divide(1, 0).iferror(seen.append).then(lambda value: pytest.fail("not called"))
+    result = (
+        async_calc.divide(1, 0)
+        .iferror(seen.append)
+        .then(lambda value: pytest.fail("not called"))
+    )
     with pytest.raises(ZeroDivisionError):
-        result.value
+        result.get_value()
     assert len(seen) == 1 and isinstance(seen[0], ZeroDivisionError)
 
 
@@ -61,7 +68,7 @@ def test_iferror_after_the_failure_arrived(async_calc):
 def test_failing_chained_call_becomes_the_error(async_calc):
     result = async_calc.add(1, 1).then(lambda value: value / 0)
     with pytest.raises(ZeroDivisionError):
-        result.value
+        result.get_value()
 
 
 def test_oneway_method_in_asynchronous_mode(async_calc, wait, proxies, pyro4_server):
@@ -106,7 +113,7 @@ def test_future_error_handler():
 
     result = Future(broken).iferror(seen.append)()
     with pytest.raises(KeyError):
-        result.value
+        result.get_value()
     assert isinstance(seen[0], KeyError)
 
 
@@ -128,7 +135,7 @@ def test_future_delay_and_cancel():
     assert cancelled.cancel()
     assert result.wait(2)
     with pytest.raises(RuntimeError, match="cancelled"):
-        result.value
+        result.get_value()
 
 
 def test_cancelled_future_cannot_start():
@@ -146,7 +153,7 @@ def test_future_result_set_by_hand():
     failed = FutureResult()
     failed.value = ExceptionWrapper(ValueError("wrapped"))
     with pytest.raises(ValueError, match="wrapped"):
-        failed.value
+        failed.get_value()
 
 
 def test_many_futures_all_finish():

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from pyro_client import (
     CommunicationError,
     NamingError,
-    Proxy,
     ProtocolError,
+    Proxy,
     PyroError,
     StreamResultIterator,
     batch,
@@ -23,7 +22,9 @@ SEQUENCE = {"serpent": tuple, "marshal": tuple, "json": list, "msgpack": list}
 def test_add_and_echo(calc, serializer):
     assert calc.add(1, 2) == 3
     assert calc.add("a", "b") == "ab"
-    assert calc.echo({"key": [1, 2.5, None, True, "héllo"]}) == {"key": [1, 2.5, None, True, "héllo"]}
+    assert calc.echo({"key": [1, 2.5, None, True, "héllo"]}) == {
+        "key": [1, 2.5, None, True, "héllo"]
+    }
     assert calc.echo((1, 2)) == SEQUENCE[serializer]((1, 2))
 
 
@@ -44,7 +45,9 @@ def test_lazy_connection_and_metadata_from_handshake(calc):
 def test_unknown_name_is_refused_locally(calc):
     calc._pyroBind()
     seq = calc._pyroSeq
-    with pytest.raises(AttributeError, match="no exposed attribute or method 'nonexisting'"):
+    with pytest.raises(
+        AttributeError, match="no exposed attribute or method 'nonexisting'"
+    ):
         calc.nonexisting()
     assert calc._pyroSeq == seq  # nothing was sent
 
@@ -145,7 +148,10 @@ def test_iterating_over_a_remote_iterator_object(pyro4_server, proxies, serializ
     counter = proxies(pyro4_server.uri("counter"), serializer)
     counter.reset(3)
     assert next(counter) == 1  # the remote __next__
-    assert list(counter) == [2, 3]  # the remote __iter__ returns the iterator itself: Pyro4 streams it
+    assert list(counter) == [
+        2,
+        3,
+    ]  # the remote __iter__ returns the iterator itself: Pyro4 streams it
     with pytest.raises(StopIteration):
         next(counter)
 
@@ -211,7 +217,9 @@ def test_unknown_object_is_rejected(pyro4_server, proxies, serializer):
     uri = pyro4_server.uri("calc").replace("calc@", "no.such.object@")
     proxy = proxies(uri, serializer)
     location = uri.split("@")[1]
-    with pytest.raises(CommunicationError, match=f"connection to {location} rejected: unknown object"):
+    with pytest.raises(
+        CommunicationError, match=f"connection to {location} rejected: unknown object"
+    ):
         proxy.anything()
     assert proxy._pyroConnection is None
 
@@ -224,7 +232,9 @@ def test_calls_without_metadata(calc):
     assert calc._pyroMethods == set()
     with pytest.raises(AttributeError):
         calc.no_such_method()  # only the daemon can tell now
-    assert calc.fire(3) is None  # not known to be oneway: sent as a normal call, answered with None
+    assert (
+        calc.fire(3) is None
+    )  # not known to be oneway: sent as a normal call, answered with None
 
 
 def test_pickle_serializer(pyro4_server, proxies):

@@ -6,7 +6,6 @@ import threading
 import time
 
 import pytest
-
 from pyro_client import CommunicationError, ConnectionClosedError
 
 
@@ -92,4 +91,4 @@ def test_async_call_to_a_dead_daemon(start_server, proxies):
     result = calc.add(1, 2)
     assert result.wait(10)
     with pytest.raises(CommunicationError):
-        result.value
+        result.get_value()

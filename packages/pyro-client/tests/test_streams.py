@@ -5,14 +5,15 @@ from __future__ import annotations
 import gc
 
 import pytest
-
 from pyro_client import ConnectionClosedError, PyroError, StreamResultIterator
 
 
 def stream_is_gone(calc, stream_id):
     """True when the daemon no longer knows the stream (asked over another connection)."""
     try:
-        calc._pyroInvoke("get_next_stream_item", [stream_id], {}, objectId="Pyro.Daemon")
+        calc._pyroInvoke(
+            "get_next_stream_item", [stream_id], {}, objectId="Pyro.Daemon"
+        )
     except PyroError as exc:
         return "item stream terminated" in str(exc)
     return False
@@ -55,7 +56,9 @@ def test_dropping_the_iterator_closes_the_stream(calc, proxies, pyro4_server, wa
     assert wait_until_gone(wait, other, stream_id)
 
 
-def test_closing_while_the_proxy_is_busy_uses_another_connection(calc, proxies, pyro4_server, wait):
+def test_closing_while_the_proxy_is_busy_uses_another_connection(
+    calc, proxies, pyro4_server, wait
+):
     items = calc.generator(10)
     next(items)
     with calc._pyro_lock:  # as if the garbage collector ran in the middle of a call
@@ -82,13 +85,21 @@ def test_iterator_keeps_a_dropped_proxy_working(pyro4_server):
     sock = calc._pyroConnection
     del calc
     assert list(items) == [0, 1, 2, 3]
-    assert sock.fileno() == -1  # finished: the last reference to the proxy went, and its connection
+    assert (
+        sock.fileno() == -1
+    )  # finished: the last reference to the proxy went, and its connection
 
 
 def test_two_streams_on_one_connection(calc):
     first = calc.generator(3)
     second = calc.generator(2)
-    assert [next(first), next(second), next(first), next(second), next(first)] == [0, 0, 1, 1, 2]
+    assert [next(first), next(second), next(first), next(second), next(first)] == [
+        0,
+        0,
+        1,
+        1,
+        2,
+    ]
     assert isinstance(first, StreamResultIterator) and first.streamId != second.streamId
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 
-import pytest
-
 import pyro_client
+import pytest
 from pyro_client import config, excepthook, formatTraceback, getPyroTraceback, util
 
 
@@ -24,7 +23,9 @@ def test_remote_traceback_follows_the_local_one(pyro4_server, proxies):
     lines = getPyroTraceback(ex_type, ex_value, ex_tb)
     text = "".join(lines)
     local_end = text.index("ZeroDivisionError: division by zero\n")
-    header = text.index(" +--- This exception occured remotely (Pyro) - Remote traceback:\n")
+    header = text.index(
+        " +--- This exception occured remotely (Pyro) - Remote traceback:\n"
+    )
     assert local_end < header
     remote = text[header:].splitlines()
     assert remote[1] == " | Traceback (most recent call last):"
@@ -54,9 +55,15 @@ def test_local_exception_has_only_the_local_traceback():
 
 def test_exception_object_alone():
     error = ValueError("just me")
-    error._pyroTraceback = ["Traceback (most recent call last):\n", "  File 'x'\nValueError: just me\n"]
+    error._pyroTraceback = [
+        "Traceback (most recent call last):\n",
+        "  File 'x'\nValueError: just me\n",
+    ]
     text = "".join(getPyroTraceback(error))
-    assert " | Traceback (most recent call last):\n |   File 'x'\n | ValueError: just me\n" in text
+    assert (
+        " | Traceback (most recent call last):\n |   File 'x'\n | ValueError: just me\n"
+        in text
+    )
     with pytest.raises(TypeError):
         formatTraceback("not an exception type")
 
@@ -92,4 +99,11 @@ def test_excepthook_prints_both_tracebacks(pyro4_server, proxies, capsys):
 def test_util_names_are_reexported():
     assert pyro_client.getPyroTraceback is util.getPyroTraceback
     assert pyro_client.excepthook is util.excepthook
-    assert set(pyro_client.__all__) >= {"Proxy", "BatchProxy", "batch", "Future", "FutureResult", "locateNS"}
+    assert set(pyro_client.__all__) >= {
+        "Proxy",
+        "BatchProxy",
+        "batch",
+        "Future",
+        "FutureResult",
+        "locateNS",
+    }

@@ -49,7 +49,7 @@ class BatchProxy:
     def __enter__(self) -> BatchProxy:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         pass
 
     def __copy__(self) -> BatchProxy:
@@ -57,10 +57,15 @@ class BatchProxy:
         clone.__calls = list(self.__calls)
         return clone
 
-    def __call__(self, oneway: bool = False, asynchronous: bool = False) -> Optional[Any]:
+    def __call__(
+        self, oneway: bool = False, asynchronous: bool = False
+    ) -> Optional[Any]:
         if oneway and asynchronous:
             raise PyroError("async oneway calls make no sense")
-        calls, self.__calls = self.__calls, []  # the batch proxy can be reused afterwards
+        calls, self.__calls = (
+            self.__calls,
+            [],
+        )  # the batch proxy can be reused afterwards
         if asynchronous:
             result = FutureResult()
             submit(_run_batch, self.__proxy, calls, result)
@@ -71,7 +76,9 @@ class BatchProxy:
         return _results(results)
 
     def __repr__(self) -> str:
-        return f"<BatchProxy with {len(self.__calls)} queued calls for {self.__proxy!r}>"
+        return (
+            f"<BatchProxy with {len(self.__calls)} queued calls for {self.__proxy!r}>"
+        )
 
 
 def _results(results: Any) -> Iterator[Any]:
@@ -81,7 +88,9 @@ def _results(results: Any) -> Iterator[Any]:
         yield result
 
 
-def _run_batch(proxy: Any, calls: list[tuple[str, Any, Any]], result: FutureResult) -> None:
+def _run_batch(
+    proxy: Any, calls: list[tuple[str, Any, Any]], result: FutureResult
+) -> None:
     try:
         results = proxy._pyroInvokeBatch(calls)
     except Exception as exc:

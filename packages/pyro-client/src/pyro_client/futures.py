@@ -12,7 +12,12 @@ from typing import Any, Callable, Optional
 
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context
-from pyro_protocol.errors import CommunicationError, ConnectionClosedError, ExceptionWrapper, TimeoutError
+from pyro_protocol.errors import (
+    CommunicationError,
+    ConnectionClosedError,
+    ExceptionWrapper,
+    TimeoutError,
+)
 
 __all__ = ["Future", "FutureResult", "AsyncResult", "AsyncRemoteMethod", "submit"]
 
@@ -32,7 +37,9 @@ class _WorkerPool:
 
     def __init__(self, max_workers: int) -> None:
         self.max_workers = max_workers
-        self._tasks: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]]] = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]]] = (
+            queue.SimpleQueue()
+        )
         self._lock = threading.Lock()
         self._workers = 0
         self._idle = 0  # waiting workers not yet promised to a submitted task
@@ -44,7 +51,9 @@ class _WorkerPool:
                 self._idle -= 1
             elif self._workers < self.max_workers:
                 self._workers += 1
-                threading.Thread(target=self._work, name="pyro-async", daemon=True).start()
+                threading.Thread(
+                    target=self._work, name="pyro-async", daemon=True
+                ).start()
             else:
                 self._backlog += 1
         self._tasks.put((function, args))
@@ -82,7 +91,9 @@ class FutureResult:
     def __init__(self) -> None:
         self._ready = threading.Event()
         self._value: Any = None
-        self.callchain: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+        self.callchain: list[
+            tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+        ] = []
         self.valueLock = threading.Lock()
         self.exceptionhandler: Optional[Callable[[BaseException], Any]] = None
 
@@ -114,7 +125,12 @@ class FutureResult:
         if isinstance(value, ExceptionWrapper):
             self._report(value.exception)
 
-    value = property(get_value, set_value, None, "The result; reading it waits for it, and raises if the call failed.")
+    value = property(
+        get_value,
+        set_value,
+        None,
+        "The result; reading it waits for it, and raises if the call failed.",
+    )
 
     def set_cancelled(self) -> None:
         self.set_value(ExceptionWrapper(RuntimeError("future has been cancelled")))
@@ -137,7 +153,11 @@ class FutureResult:
         """Have ``exceptionhandler(exception)`` called if the call (or a chained call) fails."""
         self.exceptionhandler = exceptionhandler
         with self.valueLock:
-            failed = self._value if self._ready.is_set() and isinstance(self._value, ExceptionWrapper) else None
+            failed = (
+                self._value
+                if self._ready.is_set() and isinstance(self._value, ExceptionWrapper)
+                else None
+            )
         if failed is not None:
             self._report(failed.exception)
         return self
@@ -148,13 +168,17 @@ class FutureResult:
             try:
                 handler(exception)
             except Exception:
-                log.exception("error in the exception handler of an asynchronous result")
+                log.exception(
+                    "error in the exception handler of an asynchronous result"
+                )
 
 
 AsyncResult = FutureResult
 
 
-def _apply(call: Callable[..., Any], value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _apply(
+    call: Callable[..., Any], value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     try:
         return call(value, *args, **kwargs)
     except Exception as exc:
@@ -171,7 +195,9 @@ class Future:
 
     def __init__(self, somecallable: Callable[..., Any]) -> None:
         self.callable = somecallable
-        self.chain: Optional[list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]] = []
+        self.chain: Optional[
+            list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
+        ] = []
         self.exceptionhandler: Optional[Callable[[BaseException], Any]] = None
         self.call_delay = 0.0
         self.cancelled = False
@@ -188,7 +214,13 @@ class Future:
         submit(self._run, result, chain, args, kwargs)
         return result
 
-    def _run(self, result: FutureResult, chain: list[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def _run(
+        self,
+        result: FutureResult,
+        chain: list[Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
         deadline = time.monotonic() + self.call_delay
         while not self.cancelled and time.monotonic() < deadline:
             self._wakeup.wait(deadline - time.monotonic())
@@ -256,7 +288,12 @@ class AsyncRemoteMethod:
 
 
 def _run_remote_call(
-    proxy: Any, name: str, args: Any, kwargs: Any, result: FutureResult, context: tuple[Any, dict[str, bytes]]
+    proxy: Any,
+    name: str,
+    args: Any,
+    kwargs: Any,
+    result: FutureResult,
+    context: tuple[Any, dict[str, bytes]],
 ) -> None:
     current_context.correlation_id, current_context.annotations = context
     retries = proxy._pyroMaxRetries if name not in proxy._pyroOneway else 0
@@ -286,7 +323,9 @@ def _call_on_copy(proxy: Any, name: str, args: Any, kwargs: Any) -> Any:
         worker._pyroRelease()
         raise
     if isinstance(value, StreamResultIterator):
-        value.owns_proxy = True  # the stream needs the connection; it releases it when done
+        value.owns_proxy = (
+            True  # the stream needs the connection; it releases it when done
+        )
     else:
         worker._pyroRelease()
     return value

@@ -25,7 +25,9 @@ log = logging.getLogger("pyro.client.naming")
 BROADCAST_TIMEOUT = 0.7
 BROADCAST_ROUNDS = 3
 #: Send errors that only mean "this broadcast address does not work here".
-_IGNORED_SEND_ERRORS = frozenset({errno.EADDRNOTAVAIL, errno.EADDRINUSE, errno.ENETUNREACH, errno.EHOSTUNREACH})
+_IGNORED_SEND_ERRORS = frozenset(
+    {errno.EADDRNOTAVAIL, errno.EADDRINUSE, errno.ENETUNREACH, errno.EHOSTUNREACH}
+)
 _DEBIAN_HOST_ADDRESS = "127.0.1.1"
 
 
@@ -49,7 +51,9 @@ def locateNS(  # noqa: N802 - Pyro4's name
     return _direct(host, port or config.NS_PORT, hmac_key)
 
 
-def _try_local_hosts(port: Optional[int], hmac_key: Union[str, bytes, None]) -> Optional[Proxy]:
+def _try_local_hosts(
+    port: Optional[int], hmac_key: Union[str, bytes, None]
+) -> Optional[Proxy]:
     ns_host = config.NS_HOST
     if ns_host not in ("localhost", "::1") and not ns_host.startswith("127."):
         return None
@@ -60,7 +64,10 @@ def _try_local_hosts(port: Optional[int], hmac_key: Union[str, bytes, None]) -> 
     else:
         hosts = [ns_host]
     for host in hosts:
-        proxy = _nameserver_proxy(f"PYRO:{constants.NAMESERVER_NAME}@{host}:{port or config.NS_PORT}", hmac_key)
+        proxy = _nameserver_proxy(
+            f"PYRO:{constants.NAMESERVER_NAME}@{host}:{port or config.NS_PORT}",
+            hmac_key,
+        )
         try:
             proxy._pyroBind()
             return proxy
@@ -113,7 +120,7 @@ def _receive_reply(sock: socket.socket) -> Optional[str]:
         sock.settimeout(remaining)
         try:
             data, _ = sock.recvfrom(constants.BROADCAST_READ_SIZE)
-        except socket.timeout:
+        except TimeoutError:
             return None
         text = data.decode("iso-8859-1")
         try:

@@ -34,9 +34,16 @@ class StreamResultIterator:
         if proxy is None:
             raise StopIteration
         if proxy._pyroConnection is None:
-            raise ConnectionClosedError("the proxy for this stream result has been closed")
+            raise ConnectionClosedError(
+                "the proxy for this stream result has been closed"
+            )
         try:
-            return proxy._pyroInvoke("get_next_stream_item", [self.streamId], {}, objectId=constants.DAEMON_NAME)
+            return proxy._pyroInvoke(
+                "get_next_stream_item",
+                [self.streamId],
+                {},
+                objectId=constants.DAEMON_NAME,
+            )
         except CommunicationError:
             raise  # the connection is gone; the daemon keeps the stream only for a while
         except BaseException:
@@ -87,4 +94,10 @@ def _send_close_stream(proxy: Any, stream_id: str) -> None:
 
 
 def _invoke_close(proxy: Any, stream_id: str) -> None:
-    proxy._pyroInvoke("close_stream", [stream_id], {}, flags=FLAGS_ONEWAY, objectId=constants.DAEMON_NAME)
+    proxy._pyroInvoke(
+        "close_stream",
+        [stream_id],
+        {},
+        flags=FLAGS_ONEWAY,
+        objectId=constants.DAEMON_NAME,
+    )

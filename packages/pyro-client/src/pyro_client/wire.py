@@ -8,6 +8,7 @@ requests, so bytes past the end of the reply mean the peer broke the protocol.
 
 from __future__ import annotations
 
+import builtins
 import socket
 import ssl
 from typing import Optional
@@ -31,17 +32,24 @@ class ReplyReader:
         self._buffer = bytearray(BUFFER_SIZE)
         self._view = memoryview(self._buffer)
 
-    def receive(self, sock: socket.socket, max_message_size: int = 0, hmac_key: Optional[bytes] = None) -> Message:
+    def receive(
+        self,
+        sock: socket.socket,
+        max_message_size: int = 0,
+        hmac_key: Optional[bytes] = None,
+    ) -> Message:
         try:
             return self._receive(sock, max_message_size, hmac_key)
-        except socket.timeout:
+        except builtins.TimeoutError:
             raise TimeoutError("receiving: timeout") from None
         except ssl.SSLError as exc:
             raise ConnectionClosedError(f"receiving: TLS error: {exc}") from None
         except OSError as exc:
             raise ConnectionClosedError(f"receiving: connection lost: {exc}") from None
 
-    def _receive(self, sock: socket.socket, max_message_size: int, hmac_key: Optional[bytes]) -> Message:
+    def _receive(
+        self, sock: socket.socket, max_message_size: int, hmac_key: Optional[bytes]
+    ) -> Message:
         view = self._view
         filled = self._fill(sock, 0, HEADER_SIZE)
         header = parse_header(bytes(view[:HEADER_SIZE]), max_message_size)
@@ -50,13 +58,17 @@ class ReplyReader:
         if total <= BUFFER_SIZE:
             filled = self._fill(sock, filled, total)
             if filled != total:
-                raise ProtocolError(f"received {filled - total} bytes past the end of the reply")
+                raise ProtocolError(
+                    f"received {filled - total} bytes past the end of the reply"
+                )
             annotations = bytes(view[HEADER_SIZE:ann_end])
             payload = bytes(view[ann_end:total])
         else:
             annotations, payload = self._receive_large(sock, filled, ann_end, total)
         options = {"max_inflated_size": max_message_size} if max_message_size else {}
-        return finish_message(header, annotations, payload, hmac_key=hmac_key, **options)
+        return finish_message(
+            header, annotations, payload, hmac_key=hmac_key, **options
+        )
 
     def _fill(self, sock: socket.socket, filled: int, wanted: int) -> int:
         """Receive until at least ``wanted`` bytes are in the buffer; returns how many are."""
@@ -68,9 +80,13 @@ class ReplyReader:
             filled += count
         return filled
 
-    def _receive_large(self, sock: socket.socket, filled: int, ann_end: int, total: int) -> tuple[bytes, bytes]:
+    def _receive_large(
+        self, sock: socket.socket, filled: int, ann_end: int, total: int
+    ) -> tuple[bytes, bytes]:
         if filled > total:
-            raise ProtocolError(f"received {filled - total} bytes past the end of the reply")
+            raise ProtocolError(
+                f"received {filled - total} bytes past the end of the reply"
+            )
         have = bytes(self._view[HEADER_SIZE:filled])
         rest = recv_exactly(sock, total - filled)
         body = have + rest
