@@ -232,9 +232,8 @@ def test_calls_without_metadata(calc):
     assert calc._pyroMethods == set()
     with pytest.raises(AttributeError):
         calc.no_such_method()  # only the daemon can tell now
-    assert (
-        calc.fire(3) is None
-    )  # not known to be oneway: sent as a normal call, answered with None
+    # not known to be oneway: sent as a normal call, answered with None
+    assert calc.fire(3) is None
 
 
 def test_pickle_serializer(pyro4_server, proxies):

@@ -102,10 +102,8 @@ def test_pyroname_without_location_uses_the_configured_name_server(ns_address, p
 
 
 def test_broadcast_finds_pyro4s_responder(pyro4_nameserver, unused_port):
-    config.NS_HOST, config.NS_PORT = (
-        "localhost",
-        unused_port,
-    )  # the direct try fails first
+    # the direct try on NS_HOST fails first
+    config.NS_HOST, config.NS_PORT = "localhost", unused_port
     config.BROADCAST_ADDRS = "127.0.0.1"
     config.NS_BCPORT = int(pyro4_nameserver.value("BCPORT"))
     with locateNS() as ns:

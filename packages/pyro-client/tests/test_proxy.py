@@ -246,9 +246,8 @@ def test_correlation_id_and_annotations(pyro4_server, proxies):
     current_context.correlation_id = None
     info = calc.context_info()
     assert "XUSR" not in info["annotations"] and "CORR" not in info["annotations"]
-    assert (
-        len(current_context.response_annotations["CORR"]) == 16
-    )  # the daemon made one up
+    # the daemon made one up
+    assert len(current_context.response_annotations["CORR"]) == 16
 
 
 class HookedProxy(Proxy):
@@ -322,9 +321,8 @@ def test_connected_socket_mode(start_server):
         )
         theirs.close()
         proxy = Proxy("calc", connected_socket=ours)
-        assert (
-            "add" in proxy._pyroMethods
-        )  # fetched with get_metadata: there is no handshake
+        # fetched with get_metadata: there is no handshake
+        assert "add" in proxy._pyroMethods
         assert proxy.add(1, 2) == 3
         assert list(proxy.generator(3)) == [0, 1, 2]
         proxy._pyroRelease()

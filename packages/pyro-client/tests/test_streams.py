@@ -85,9 +85,8 @@ def test_iterator_keeps_a_dropped_proxy_working(pyro4_server):
     sock = calc._pyroConnection
     del calc
     assert list(items) == [0, 1, 2, 3]
-    assert (
-        sock.fileno() == -1
-    )  # finished: the last reference to the proxy went, and its connection
+    # finished: the last reference to the proxy went, and with it the connection
+    assert sock.fileno() == -1
 
 
 def test_two_streams_on_one_connection(calc):

@@ -62,10 +62,8 @@ class BatchProxy:
     ) -> Optional[Any]:
         if oneway and asynchronous:
             raise PyroError("async oneway calls make no sense")
-        calls, self.__calls = (
-            self.__calls,
-            [],
-        )  # the batch proxy can be reused afterwards
+        # take the queued calls: the batch proxy can be reused afterwards
+        calls, self.__calls = self.__calls, []
         if asynchronous:
             result = FutureResult()
             submit(_run_batch, self.__proxy, calls, result)

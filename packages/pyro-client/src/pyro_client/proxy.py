@@ -135,9 +135,8 @@ class Proxy:
             uri = URI(uri)
         elif not isinstance(uri, URI):
             raise TypeError("expected Pyro URI")
-        serializers.get_serializer(
-            config.SERIALIZER
-        )  # fail now if the configured one is unavailable
+        # fail now, not at the first call, if the configured serializer is unavailable
+        serializers.get_serializer(config.SERIALIZER)
         self._pyro_init_state(uri, set(), set(), set(), None, "hello", None)
         if connected_socket is not None:
             self._pyro_adopt_socket(connected_socket)
@@ -240,9 +239,8 @@ class Proxy:
     def _pyro_forget_methods(self) -> None:
         """Drop cached method objects (metadata or mode changed)."""
         cached = self._pyro_cached
-        for name in cached:
-            self.__dict__.pop(name, None)
-        cached.clear()
+        while cached:  # pop() one by one: another thread may be adding names meanwhile
+            self.__dict__.pop(cached.pop(), None)
 
     # -- dunder methods of the remote object ---------------------------------------------
 
@@ -502,9 +500,8 @@ class Proxy:
         payload: dict[str, Any] = {"handshake": self._pyroHandshake}
         flags = 0
         if config.METADATA:
-            payload["object"] = (
-                uri.object
-            )  # the resolved id: only used for the metadata
+            # the resolved id; the daemon only uses it to send the metadata
+            payload["object"] = uri.object
             flags = FLAGS_META_ON_CONNECT
         head, body = encode(
             MSG_CONNECT,
@@ -681,9 +678,8 @@ class Proxy:
     def _pyro_call_retrying(self, name: str, args: Any, kwargs: Any) -> Any:
         """A call that is re-sent up to ``_pyroMaxRetries`` times after a lost connection or timeout."""
         if name in self._pyroOneway:
-            return self._pyroInvoke(
-                name, args, kwargs
-            )  # never repeated: it may have run already
+            # never repeated: it may have run already
+            return self._pyroInvoke(name, args, kwargs)
         attempts = self._pyroMaxRetries + 1
         for attempt in range(attempts):
             try:
