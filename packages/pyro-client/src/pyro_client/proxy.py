@@ -470,7 +470,7 @@ class Proxy:
         sock = transport.connect(uri, self._pyro_timeout, ssl_context)
         try:
             msg = self._pyro_exchange_connect(sock, uri)
-            response = (
+            response: Any = (
                 serializers.get_serializer_by_id(msg.serializer_id).loads(msg.data)
                 if msg.data
                 else "?"

@@ -593,9 +593,9 @@ class _Pyro4NamesPickler(pickle._Pickler):  # type: ignore[name-defined,misc]
         if isinstance(obj, type) and obj in _pickle_names:
             # Straight to save_global: dill, once imported, puts its own saver for
             # classes in the shared dispatch table, which would bypass the override.
-            memoized = self.memo.get(id(obj))
+            memoized = self.memo.get(id(obj))  # type: ignore[attr-defined]
             if memoized is not None:
-                self.write(self.get(memoized[0]))
+                self.write(self.get(memoized[0]))  # type: ignore[attr-defined]
             else:
                 self.save_global(obj)
             return
