@@ -106,6 +106,10 @@ class Calc:
         return [list(args), kwargs]
 
     @Pyro4.expose
+    def text(self, size):
+        return "x" * size
+
+    @Pyro4.expose
     def sleep(self, seconds):
         time.sleep(seconds)
         return seconds

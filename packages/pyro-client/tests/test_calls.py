@@ -276,6 +276,24 @@ def test_message_size_limit_refuses_before_sending(calc):
     assert calc.echo("small") == "small"
 
 
+def test_large_arguments_and_results(calc):
+    text = "abcdefghij" * 50_000  # larger than the reply buffer: read as it arrives
+    assert calc.echo(text) == text
+    assert len(calc.text(1_000_000)) == 1_000_000
+    assert calc.add(1, 2) == 3
+
+
+def test_oversized_reply_is_refused_and_the_connection_dropped(calc):
+    from pyro_client import MessageTooLargeError, config
+
+    config.MAX_MESSAGE_SIZE = 2000
+    assert calc.text(100) == "x" * 100
+    with pytest.raises(MessageTooLargeError):
+        calc.text(5000)
+    assert calc._pyroConnection is None
+    assert calc.text(200) == "x" * 200
+
+
 def test_serializer_can_change_between_calls(calc):
     # the proxy's serializer changes between calls: each request names its own
     calc._pyroSerializer = "json"
