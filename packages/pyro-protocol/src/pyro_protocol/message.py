@@ -87,7 +87,7 @@ MAX_ANNOTATIONS_SIZE = 0xFFFF
 #: Without a MAX_MESSAGE_SIZE, a compressed payload may inflate to at most this
 #: many bytes. It keeps a small zlib bomb (1 MiB inflating to 1 GiB) from
 #: costing more than this much memory; set MAX_MESSAGE_SIZE to allow larger.
-DEFAULT_MAX_INFLATED_SIZE = 64 * 1024 * 1024
+DEFAULT_MAX_INFLATED_SIZE = 16 * 1024 * 1024
 #: Inflate in steps of this size, so the cap is checked before memory is spent.
 _INFLATE_STEP = 1024 * 1024
 
@@ -137,14 +137,25 @@ class Message:
         )
 
 
+_CORR_CHUNK_HEAD = _CHUNK_HEAD.pack(b"CORR", 16)
+
+
 def encode_annotations(annotations: Mapping[str, bytes]) -> bytes:
+    if len(annotations) == 1:
+        corr = annotations.get("CORR")
+        if corr is not None and len(corr) == 16:
+            return _CORR_CHUNK_HEAD + corr  # every daemon reply carries just this
     parts = []
     for key, value in annotations.items():
         if len(key) != 4:
             raise ProtocolError(f"annotation key must be of length 4, got {key!r}")
+        try:
+            key_bytes = key.encode("ascii")
+        except UnicodeEncodeError:
+            raise ProtocolError(f"annotation key must be 4 ASCII characters, got {key!r}") from None
         if len(value) > 0xFFFF:
             raise ProtocolError(f"annotation {key!r} is {len(value)} bytes, at most 65535 fit")
-        parts.append(_CHUNK_HEAD.pack(key.encode("ascii"), len(value)))
+        parts.append(_CHUNK_HEAD.pack(key_bytes, len(value)))
         parts.append(bytes(value))
     blob = b"".join(parts)
     if len(blob) > MAX_ANNOTATIONS_SIZE:
@@ -187,6 +198,9 @@ def encode(
             f"max message size exceeded ({data_size + len(ann_blob)} where max={max_message_size})"
         )
     ann_size = len(ann_blob)
+    for field, value in (("msg_type", msg_type), ("flags", flags), ("seq", seq), ("serializer_id", serializer_id)):
+        if not 0 <= value <= 0xFFFF:
+            raise ProtocolError(f"{field} {value} does not fit the 16-bit header field (0..65535)")
     header = _HEADER.pack(
         MAGIC,
         PROTOCOL_VERSION,
@@ -280,7 +294,7 @@ def inflate(data: bytes, limit: int) -> bytes:
             chunk = inflater.decompress(pending, min(_INFLATE_STEP, limit - produced + 1))
             produced += len(chunk)
             if produced > limit:
-                raise MessageTooLargeError(f"compressed payload inflates past the limit of {limit} bytes")
+                raise MessageTooLargeError(f"compressed payload inflates past the limit of {limit} bytes (a larger MAX_MESSAGE_SIZE raises it)")
             parts.append(chunk)
             pending = inflater.unconsumed_tail
             if not pending:
@@ -293,7 +307,7 @@ def inflate(data: bytes, limit: int) -> bytes:
     if tail:
         produced += len(tail)
         if produced > limit:
-            raise MessageTooLargeError(f"compressed payload inflates past the limit of {limit} bytes")
+            raise MessageTooLargeError(f"compressed payload inflates past the limit of {limit} bytes (a larger MAX_MESSAGE_SIZE raises it)")
         parts.append(tail)
     return b"".join(parts)
 
@@ -361,7 +375,7 @@ class MessageDecoder:
         """How many more bytes would complete the current header or message."""
         if self._header is None:
             return HEADER_SIZE - len(self._buffer)
-        return self._header.body_size - len(self._buffer)
+        return self._header.annotations_size + self._header.data_size - len(self._buffer)
 
     @property
     def in_message(self) -> bool:
@@ -371,23 +385,38 @@ class MessageDecoder:
     def feed(self, data: bytes) -> list[Message]:
         if self._broken is not None:
             raise ProtocolError(f"decoder is unusable after an earlier error: {self._broken}")
-        self._buffer += data
+        if self._buffer:
+            self._buffer += data
+            with memoryview(self._buffer) as view:
+                messages, used = self._decode(view)
+            del self._buffer[:used]
+        else:
+            # common case: the chunk holds whole messages; decode it without copying it first
+            with memoryview(data) as view:
+                messages, used = self._decode(view)
+                if used < len(data):
+                    self._buffer += view[used:]
+        return messages
+
+    def _decode(self, view: memoryview) -> tuple[list[Message], int]:
         messages = []
+        pos, end = 0, len(view)
         try:
             while True:
-                if self._header is None:
-                    if len(self._buffer) < HEADER_SIZE:
-                        break
-                    self._header = parse_header(bytes(self._buffer[:HEADER_SIZE]), self.max_message_size)
-                    del self._buffer[:HEADER_SIZE]
                 header = self._header
-                if len(self._buffer) < header.body_size:
+                if header is None:
+                    if end - pos < HEADER_SIZE:
+                        break
+                    header = parse_header(bytes(view[pos : pos + HEADER_SIZE]), self.max_message_size)
+                    pos += HEADER_SIZE
+                    self._header = header
+                if end - pos < header.annotations_size + header.data_size:
                     break
-                ann_end = header.annotations_size
+                ann_end = pos + header.annotations_size
                 body_end = ann_end + header.data_size
-                annotation_blob = bytes(self._buffer[:ann_end])
-                payload = bytes(self._buffer[ann_end:body_end])
-                del self._buffer[:body_end]
+                annotation_blob = bytes(view[pos:ann_end]) if header.annotations_size else b""
+                payload = bytes(view[ann_end:body_end])
+                pos = body_end
                 self._header = None
                 messages.append(
                     finish_message(
@@ -401,7 +430,7 @@ class MessageDecoder:
         except Exception as exc:
             self._broken = exc
             raise
-        return messages
+        return messages, pos
 
 
 def iter_messages(chunks: Iterable[bytes], **options: object) -> list[Message]:

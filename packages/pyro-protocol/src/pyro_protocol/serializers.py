@@ -50,6 +50,7 @@ __all__ = [
     "register_type_replacement",
     "unregister_type_replacement",
     "register_pickle_name",
+    "unregister_pickle_name",
     "class_to_dict",
     "dict_to_class",
     "exception_to_dict",
@@ -123,6 +124,13 @@ def register_pickle_name(clazz: type, module: str, name: str) -> None:
     """Pickle ``clazz`` as the global ``module.name`` and map that name back to it on unpickling."""
     _pickle_names[clazz] = (module, name)
     _pickle_classes[(module, name)] = clazz
+
+
+def unregister_pickle_name(clazz: type) -> None:
+    """Undo :func:`register_pickle_name` for ``clazz``."""
+    wire_name = _pickle_names.pop(clazz, None)
+    if wire_name is not None and _pickle_classes.get(wire_name) is clazz:
+        del _pickle_classes[wire_name]
 
 
 # ---------------------------------------------------------------------------------------
@@ -262,7 +270,8 @@ def dict_to_class(data: dict[str, Any]) -> Any:
     if classname == constants.WIRE_CLASS_EXCEPTION_WRAPPER:
         exception = data.get("exception")
         if isinstance(exception, BaseException):
-            return ExceptionWrapper(exception)  # msgpack's object hook converted the inner dict already
+            # msgpack's object hook converts the inner map before the wrapper's
+            return ExceptionWrapper(exception)
         if not isinstance(exception, dict):
             raise SerializeError(f"invalid {classname}: no exception dict")
         return ExceptionWrapper(dict_to_class(exception))
@@ -452,6 +461,7 @@ class JsonSerializer(SerializerBase):
 
 
 _MARSHAL_ATOMS = (type(None), bool, int, float, complex, str, bytes, bytearray)
+_MARSHAL_NATIVE = frozenset(_MARSHAL_ATOMS + (list, tuple, dict, set, frozenset))
 
 
 def _marshallable(value: Any) -> Any:
@@ -471,6 +481,8 @@ def _marshallable(value: Any) -> Any:
         return str(value)
     if isinstance(value, array.array):
         return value.tounicode() if value.typecode == "u" else value.tolist()
+    if kind is memoryview:
+        return value.tobytes()
     if kind in (datetime.datetime, datetime.date, datetime.time, datetime.timedelta, decimal.Decimal):
         raise SerializeError(f"marshal cannot serialize {kind.__name__}")
     return _marshallable(class_to_dict(value))
@@ -483,6 +495,9 @@ class MarshalSerializer(SerializerBase):
     name = "marshal"
 
     def _dumps(self, data: Any) -> bytes:
+        if type(data) not in _MARSHAL_NATIVE:
+            # marshal would write array.array, memoryview and other buffers as bytes
+            data = _marshallable(data)
         try:
             return marshal.dumps(data)
         except ValueError:
@@ -492,7 +507,13 @@ class MarshalSerializer(SerializerBase):
         return recreate_classes(marshal.loads(data))
 
     def _dumps_call(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:
-        call = (obj, method, list(vargs), kwargs)
+        # like Pyro4, every top-level argument is made marshallable (array.array -> list or str, ...)
+        args = [value if type(value) in _MARSHAL_NATIVE else _marshallable(value) for value in vargs]
+        if kwargs:
+            kwargs = {
+                key: value if type(value) in _MARSHAL_NATIVE else _marshallable(value) for key, value in kwargs.items()
+            }
+        call = (obj, method, args, kwargs)
         try:
             return marshal.dumps(call)
         except ValueError:
@@ -576,54 +597,69 @@ class _Pyro4NamesNeeded(Exception):
     """Raised inside the fast pickler when the data holds a class with a Pyro4 wire name."""
 
 
+def _needs_pyro4_names(obj: Any) -> bool:
+    kind = type(obj)
+    if kind in _pickle_names or kind in _type_replacements:
+        return True
+    return kind is type and obj in _pickle_names
+
+
 class _FastPickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
-        if type(obj) in _pickle_names or type(obj) in _type_replacements:
+        if _needs_pyro4_names(obj):
             raise _Pyro4NamesNeeded
         return NotImplemented
 
 
-class _Pyro4NamesPickler(pickle._Pickler):  # type: ignore[name-defined,misc]
-    """Pure-Python pickler that writes our URI/Proxy/error classes under Pyro4's module paths."""
+class _Pyro4NamesMixin:
+    """For pure-Python picklers: write our URI/Proxy/error classes under Pyro4's module paths.
+
+    Classes are caught in :meth:`save` itself, not in ``save_global``: dill replaces
+    the pure-Python pickler's type dispatch process-wide on import, and its
+    replacement calls ``pickle._Pickler.save_global`` directly.
+    """
 
     def save(self, obj: Any, save_persistent_id: bool = True) -> None:
         replacer = _type_replacements.get(type(obj))
         if replacer is not None:
             obj = replacer(obj)
-        if isinstance(obj, type) and obj in _pickle_names:
-            # Straight to save_global: dill, once imported, puts its own saver for
-            # classes in the shared dispatch table, which would bypass the override.
-            memoized = self.memo.get(id(obj))  # type: ignore[attr-defined]
-            if memoized is not None:
-                self.write(self.get(memoized[0]))  # type: ignore[attr-defined]
-            else:
-                self.save_global(obj)
+        if type(obj) is type and obj in _pickle_names:
+            self._save_wire_class(obj)
             return
-        super().save(obj, save_persistent_id)
+        super().save(obj, save_persistent_id)  # type: ignore[misc]
 
-    def save_global(self, obj: Any, name: Optional[str] = None) -> None:
-        wire_name = _pickle_names.get(obj) if isinstance(obj, type) else None
-        if wire_name is None:
-            super().save_global(obj, name)
+    def _save_wire_class(self, cls: type) -> None:
+        memo = self.memo  # type: ignore[attr-defined]
+        known = memo.get(id(cls))
+        if known is not None:
+            self.write(self.get(known[0]))  # type: ignore[attr-defined]
             return
-        module, qualname = wire_name
-        if self.proto >= 4:
-            self.save(module)
-            self.save(qualname)
-            self.write(pickle.STACK_GLOBAL)
+        module, qualname = _pickle_names[cls]
+        if self.proto >= 4:  # type: ignore[attr-defined]
+            super().save(module)  # type: ignore[misc]
+            super().save(qualname)  # type: ignore[misc]
+            self.write(pickle.STACK_GLOBAL)  # type: ignore[attr-defined]
         else:
-            self.write(pickle.GLOBAL + module.encode("utf-8") + b"\n" + qualname.encode("utf-8") + b"\n")
-        self.memoize(obj)
+            self.write(pickle.GLOBAL + module.encode("utf-8") + b"\n" + qualname.encode("utf-8") + b"\n")  # type: ignore[attr-defined]
+        self.memoize(cls)  # type: ignore[attr-defined]
+
+
+class _Pyro4NamesPickler(_Pyro4NamesMixin, pickle._Pickler):
+    """Pure-Python pickler that writes our URI/Proxy/error classes under Pyro4's module paths."""
+
+
+def _find_wire_class(module: str, name: str) -> Optional[type]:
+    ours = _pickle_classes.get((module, name))
+    if ours is not None:
+        return ours
+    if module == constants.WIRE_ERRORS_MODULE:
+        return PYRO_ERRORS.get(name)
+    return None
 
 
 class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        ours = _pickle_classes.get((module, name))
-        if ours is not None:
-            return ours
-        if module == constants.WIRE_ERRORS_MODULE and name in PYRO_ERRORS:
-            return PYRO_ERRORS[name]
-        return super().find_class(module, name)
+        return _find_wire_class(module, name) or super().find_class(module, name)
 
 
 class PickleSerializer(SerializerBase):
@@ -648,6 +684,42 @@ class PickleSerializer(SerializerBase):
         return _Unpickler(io.BytesIO(data)).load()
 
 
+def _cloudpickle_picklers(cloudpickle: Any) -> tuple[type, type]:
+    """cloudpickle's (C) pickler with the wire-name check, and a pure-Python one with Pyro4 names.
+
+    cloudpickle only customizes pickling through ``reducer_override`` (functions and
+    classes by value) and its ``dispatch_table``; the pure-Python pickler honours
+    both, so it borrows them to write cloudpickle's forms plus Pyro4's class paths.
+    """
+    base = cloudpickle.Pickler
+
+    class FastCloudPickler(base):  # type: ignore[misc,valid-type]
+        def reducer_override(self, obj: Any) -> Any:
+            if _needs_pyro4_names(obj):
+                raise _Pyro4NamesNeeded
+            return super().reducer_override(obj)
+
+    helpers = {
+        name: value
+        for name, value in vars(base).items()
+        if callable(value) and name.startswith("_") and not name.startswith("__")
+    }
+
+    class CloudPyro4NamesPickler(_Pyro4NamesPickler):
+        dispatch_table = base.dispatch_table
+
+        def __init__(self, file: Any, protocol: int) -> None:
+            super().__init__(file, protocol)
+            self.globals_ref: dict[int, Any] = {}
+
+        def reducer_override(self, obj: Any) -> Any:
+            return base.reducer_override(self, obj)
+
+    for name, helper in helpers.items():
+        setattr(CloudPyro4NamesPickler, name, helper)
+    return FastCloudPickler, CloudPyro4NamesPickler
+
+
 class CloudpickleSerializer(PickleSerializer):
     """cloudpickle: like pickle, and can send functions and classes by value."""
 
@@ -656,9 +728,16 @@ class CloudpickleSerializer(PickleSerializer):
 
     def __init__(self) -> None:
         self.cloudpickle = _require("cloudpickle")
+        self._fast_pickler, self._names_pickler = _cloudpickle_picklers(self.cloudpickle)
 
     def _dumps(self, data: Any) -> bytes:
-        return self.cloudpickle.dumps(data, protocol=self._protocol())  # type: ignore[no-any-return]
+        stream = io.BytesIO()
+        try:
+            self._fast_pickler(stream, self._protocol()).dump(data)
+        except _Pyro4NamesNeeded:
+            stream = io.BytesIO()
+            self._names_pickler(stream, self._protocol()).dump(data)
+        return stream.getvalue()
 
 
 class DillSerializer(PickleSerializer):
@@ -670,11 +749,23 @@ class DillSerializer(PickleSerializer):
     def __init__(self) -> None:
         self.dill = _require("dill")
 
+        class DillPyro4NamesPickler(_Pyro4NamesMixin, self.dill.Pickler):  # type: ignore[misc,name-defined]
+            pass
+
+        class DillUnpickler(self.dill.Unpickler):  # type: ignore[misc,name-defined]
+            def find_class(self, module: str, name: str) -> Any:
+                return _find_wire_class(module, name) or super().find_class(module, name)
+
+        self._pickler = DillPyro4NamesPickler
+        self._unpickler = DillUnpickler
+
     def _dumps(self, data: Any) -> bytes:
-        return self.dill.dumps(data, protocol=int(config.DILL_PROTOCOL_VERSION))  # type: ignore[no-any-return]
+        stream = io.BytesIO()
+        self._pickler(stream, int(config.DILL_PROTOCOL_VERSION)).dump(data)
+        return stream.getvalue()
 
     def _loads(self, data: bytes) -> Any:
-        return self.dill.loads(data)
+        return self._unpickler(io.BytesIO(data)).load()
 
 
 _SERIALIZER_CLASSES: dict[str, type[SerializerBase]] = {

@@ -213,8 +213,12 @@ def create_server_socket(
         if os.path.exists(unixsocket):
             os.remove(unixsocket)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(unixsocket)
-        sock.listen(LISTEN_BACKLOG)
+        try:
+            sock.bind(unixsocket)
+            sock.listen(LISTEN_BACKLOG)
+        except OSError as exc:
+            sock.close()
+            raise CommunicationError(f"cannot listen on unix socket {unixsocket}: {exc.strerror or exc}") from None
         return sock
     host = host or config.HOST
     family = _server_family(host, ipv6)

@@ -16,7 +16,7 @@ import socket
 import sys
 from typing import Any
 
-from . import constants
+from .. import constants
 
 __all__ = ["Config", "config", "ITEM_DEFAULTS"]
 
@@ -129,11 +129,11 @@ class Config:
 
     def dump(self) -> str:
         """A readable listing of the version, environment and every effective item."""
-        from . import __version__  # late: the package imports this module
+        from .. import __version__  # late: the package imports this module
 
         lines = [
             f"Pyro version: {__version__} (Pyro4 {constants.PYRO4_VERSION} wire protocol)",
-            f"Loaded from: {os.path.dirname(os.path.abspath(__file__))}",
+            f"Loaded from: {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}",
             f"Python version: {platform.python_implementation()} {platform.python_version()} ({platform.system()}, {os.name})",
             f"Protocol version: {constants.PROTOCOL_VERSION}",
             "Currently active configuration settings:",

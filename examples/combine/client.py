@@ -1,0 +1,7 @@
+import sys
+
+import pyro_client
+
+for uri in sys.argv[1:]:
+    with pyro_client.Proxy(uri) as thing:
+        print(thing.whoami())

@@ -1,0 +1,110 @@
+"""The error hierarchy (spec 3.8), the package's public names, and the per-thread call context."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pyro_protocol
+import pytest
+from pyro_protocol import errors
+from pyro_protocol.context import CallContext, current_context
+
+HIERARCHY = {
+    "PyroError": Exception,
+    "CommunicationError": errors.PyroError,
+    "ConnectionClosedError": errors.CommunicationError,
+    "TimeoutError": errors.CommunicationError,
+    "ProtocolError": errors.CommunicationError,
+    "MessageTooLargeError": errors.ProtocolError,
+    "SerializeError": errors.ProtocolError,
+    "NamingError": errors.PyroError,
+    "DaemonError": errors.PyroError,
+    "SecurityError": errors.PyroError,
+}
+
+
+@pytest.mark.parametrize("name, parent", HIERARCHY.items())
+def test_error_hierarchy(name, parent):
+    cls = getattr(errors, name)
+    assert cls.__bases__ == (parent,)
+    assert errors.PYRO_ERRORS[name] is cls
+    assert getattr(pyro_protocol, name) is cls
+
+
+def test_pyro_errors_lists_exactly_the_wire_names():
+    assert set(errors.PYRO_ERRORS) == set(HIERARCHY)
+
+
+def test_pyro_timeout_error_is_not_the_builtin():
+    assert errors.TimeoutError is not TimeoutError
+    assert not issubclass(errors.TimeoutError, OSError)
+
+
+def test_exception_wrapper():
+    wrapper = errors.ExceptionWrapper(ValueError("v"))
+    assert repr(wrapper) == "<ExceptionWrapper ValueError('v')>"
+    with pytest.raises(ValueError, match="v"):
+        wrapper.raiseIt()
+    assert wrapper.__getstate__() == {"exception": wrapper.exception}
+
+
+def test_public_names_exist():
+    for name in pyro_protocol.__all__:
+        assert hasattr(pyro_protocol, name), name
+    assert pyro_protocol.__version__ == "0.1.0"
+
+
+def test_call_context_defaults():
+    context = CallContext()
+    assert (context.client, context.seq, context.msg_flags, context.serializer_id) == (None, 0, 0, 0)
+    assert context.annotations == {} and context.response_annotations == {}
+    assert context.correlation_id is None
+
+
+def test_call_context_is_per_thread():
+    current_context.correlation_id = uuid.UUID(int=1)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(current_context.correlation_id))
+    thread.start()
+    thread.join(10)
+    try:
+        assert seen == [None]
+        assert current_context.correlation_id == uuid.UUID(int=1)
+    finally:
+        current_context.correlation_id = None
+
+
+def test_call_context_carried_to_another_thread():
+    source = CallContext()
+    source.seq = 9
+    source.annotations = {"XTRA": b"1"}
+    snapshot = source.to_global()
+    seen = []
+
+    def worker() -> None:
+        target = CallContext()
+        target.from_global(snapshot)
+        seen.append((target.seq, target.annotations))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(10)
+    assert seen == [(9, {"XTRA": b"1"})]
+
+
+def test_track_resource_needs_a_server_client():
+    context = CallContext()
+    with pytest.raises(RuntimeError, match="only possible inside a call on a server"):
+        context.track_resource(object())
+
+    class Client:
+        def __init__(self) -> None:
+            self.tracked_resources: set[object] = set()
+
+    client = context.client = Client()
+    resource = object()
+    context.track_resource(resource)
+    assert resource in client.tracked_resources
+    context.untrack_resource(resource)
+    assert resource not in client.tracked_resources

@@ -1,0 +1,757 @@
+"""The Daemon: registry of Pyro objects, URIs, and what happens to each request."""
+
+from __future__ import annotations
+
+import collections.abc
+import inspect
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable, Optional, Union
+
+from pyro_protocol import constants, serializers, transport
+from pyro_protocol import message as wire
+from pyro_protocol.config import config
+from pyro_protocol.context import current_context, new_correlation_bytes
+from pyro_protocol.errors import (
+    CommunicationError,
+    DaemonError,
+    ProtocolError,
+    PyroError,
+    SecurityError,
+    SerializeError,
+)
+from pyro_protocol.message import Message, MessageDecoder
+from pyro_protocol.uri import URI
+
+from .connection import ClientConnection
+from .decorators import expose
+from .exposure import (
+    get_attribute,
+    get_exposed_members,
+    get_exposed_property_value,
+    set_exposed_property_value,
+)
+
+__all__ = ["Daemon", "DaemonObject", "serveSimple"]
+
+log = logging.getLogger("pyro.server")
+
+#: A connection must finish its handshake within this many seconds, even when
+#: COMMTIMEOUT is 0, so silent or slow peers cannot pile up.
+HANDSHAKE_TIMEOUT = 10.0
+#: Oneway calls (with ONEWAY_THREADED) run on a pool of at most this many threads.
+ONEWAY_WORKERS = 16
+_MARSHAL_ID = serializers.SERIALIZER_IDS["marshal"]
+
+
+@expose
+class DaemonObject:
+    """The daemon's own remote interface, registered as ``Pyro.Daemon``."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def registered(self) -> list[str]:
+        return list(self.daemon.objectsById)
+
+    def ping(self) -> None:
+        pass
+
+    def info(self) -> str:
+        return (
+            f"{constants.DAEMON_NAME} bound on {self.daemon.locationStr}, NAT {self.daemon.natLocationStr}, "
+            f"{len(self.daemon.objectsById)} objects registered. Servertype: {self.daemon.transportServer}"
+        )
+
+    def get_metadata(self, objectId: str, as_lists: bool = False) -> dict[str, Any]:
+        return self.daemon._get_metadata(objectId, as_lists)
+
+    def get_next_stream_item(self, streamId: str) -> Any:
+        return self.daemon._next_stream_item(streamId)
+
+    def close_stream(self, streamId: str) -> None:
+        self.daemon._close_stream(streamId)
+
+
+class _Stream:
+    __slots__ = ("iterator", "connection", "created", "detached_at")
+
+    def __init__(self, iterator: Any, connection: Optional[ClientConnection]) -> None:
+        self.iterator = iterator
+        self.connection = connection
+        self.created = time.monotonic()
+        self.detached_at: Optional[float] = None
+
+
+def _is_streamable(value: Any) -> bool:
+    kind = type(value)
+    if kind in _PLAIN_VALUE_TYPES:
+        return False
+    return inspect.isgenerator(value) or isinstance(value, collections.abc.Iterator)
+
+
+_PLAIN_VALUE_TYPES = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict, set})
+
+
+def _format_traceback(exc: BaseException, detailed: bool) -> list[str]:
+    if not detailed:
+        return traceback.format_exception(type(exc), exc, exc.__traceback__)
+    lines = ["Traceback (most recent call last, with local variables):\n"]
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        code = frame.f_code
+        lines.append(f'  File "{code.co_filename}", line {tb.tb_lineno}, in {code.co_name}\n')
+        for name, value in sorted(frame.f_locals.items()):
+            try:
+                text = repr(value)
+            except Exception as repr_error:
+                text = f"<unrepresentable: {repr_error}>"
+            if len(text) > 500:
+                text = text[:500] + "..."
+            lines.append(f"      {name} = {text}\n")
+        tb = tb.tb_next
+    lines.extend(traceback.format_exception_only(type(exc), exc))
+    return lines
+
+
+class Daemon:
+    """Publishes objects for remote calls: ``uri = daemon.register(obj); daemon.requestLoop()``."""
+
+    def __init__(
+        self,
+        host: Optional[str] = None,
+        port: int = 0,
+        unixsocket: Optional[str] = None,
+        nathost: Optional[str] = None,
+        natport: Optional[int] = None,
+        interface: type = DaemonObject,
+        connected_socket: Optional[socket.socket] = None,
+    ) -> None:
+        if connected_socket is not None and (host or port or unixsocket):
+            raise ValueError("when using a connected_socket, don't give host, port or unixsocket")
+        if unixsocket and (host or port):
+            raise ValueError("give either a unixsocket or host/port, not both")
+        if nathost is None and config.NATHOST:
+            nathost, natport = config.NATHOST, natport if natport is not None else config.NATPORT
+        if natport is not None and nathost is None:
+            raise ValueError("must also give nathost when giving natport")
+        self._pyroHmacKey: Optional[bytes] = None
+        self.objectsById: dict[str, Any] = {}
+        self.streaming_responses: dict[str, _Stream] = {}
+        self._streams_lock = threading.Lock()
+        self._single_instances: dict[type, Any] = {}
+        self._instances_lock = threading.Lock()
+        self._shutting_down = False
+        self._closed = False
+        self._oneway_pool: Optional[ThreadPoolExecutor] = None
+        self._oneway_lock = threading.Lock()
+        self.handshake_timeout = HANDSHAKE_TIMEOUT
+        self.__mustshutdown = threading.Event()
+        self.__loopstopped = threading.Event()
+        self.__loopstopped.set()
+
+        from .servers import make_server  # late: servers import this module
+
+        self.transportServer = make_server(
+            self, str(config.SERVERTYPE), host, port, unixsocket, connected_socket
+        )
+        self.locationStr = self.transportServer.location_str
+        self.natLocationStr: Optional[str] = None
+        if nathost:
+            if natport == 0 and not self.transportServer.bound_port:
+                raise ValueError("natport 0 needs a TCP daemon (it repeats the bound port)")
+            port_out = natport or self.transportServer.bound_port
+            self.natLocationStr = f"[{nathost}]:{port_out}" if ":" in nathost else f"{nathost}:{port_out}"
+        self.register(interface(self), constants.DAEMON_NAME)
+        log.debug("daemon created on %s (%s server)", self.locationStr, config.SERVERTYPE)
+
+    # -- configuration -----------------------------------------------------------------
+
+    @property
+    def _pyroHmacKey(self) -> Optional[bytes]:  # noqa: N802 - Pyro4's name
+        return self.__hmac_key
+
+    @_pyroHmacKey.setter
+    def _pyroHmacKey(self, value: Union[str, bytes, None]) -> None:  # noqa: N802
+        self.__hmac_key = value.encode("utf-8") if isinstance(value, str) else value
+
+    @property
+    def sock(self) -> Optional[socket.socket]:
+        return self.transportServer.listen_sock
+
+    @property
+    def sockets(self) -> list[Any]:
+        """Every socket the daemon listens on, for use in your own event loop with :meth:`events`."""
+        return self.transportServer.sockets
+
+    def events(self, eventsockets: Iterable[Any]) -> None:
+        """Handle the activity on the given sockets (from your own select loop)."""
+        self.transportServer.events(list(eventsockets))
+
+    def combine(self, daemon: Any) -> None:
+        """Serve another daemon (or the name server's broadcast server) from this daemon's loop."""
+        self.transportServer.combine(daemon)
+
+    # -- registry ----------------------------------------------------------------------
+
+    def register(self, obj_or_class: Any, objectId: Optional[str] = None, force: bool = False) -> URI:
+        """Publish an object (one instance for everyone) or a class (instances by instance mode)."""
+        if objectId is not None:
+            if not isinstance(objectId, str):
+                raise TypeError("objectId must be a string or None")
+        else:
+            objectId = "obj_" + uuid.uuid4().hex
+        if inspect.isclass(obj_or_class):
+            instancing = getattr(obj_or_class, "_pyroInstancing", ("session", None))
+            if instancing[0] not in ("session", "single", "percall"):
+                raise ValueError(f"invalid instance mode {instancing[0]!r} on {obj_or_class.__name__}")
+        elif type(obj_or_class).__module__ == "builtins":
+            raise DaemonError(
+                f"cannot register an object of builtin type {type(obj_or_class).__name__}: "
+                "it can't hold the _pyroId/_pyroDaemon attributes; wrap it in a class"
+            )
+        if not force:
+            if getattr(obj_or_class, "_pyroId", "") and not inspect.isclass(obj_or_class) or (
+                inspect.isclass(obj_or_class) and "_pyroId" in vars(obj_or_class) and obj_or_class._pyroId
+            ):
+                raise DaemonError("object or class already has a Pyro id")
+            if objectId in self.objectsById:
+                raise DaemonError("an object or class is already registered with that id")
+        try:
+            obj_or_class._pyroId = objectId
+            obj_or_class._pyroDaemon = self
+        except (AttributeError, TypeError):
+            raise DaemonError(
+                f"cannot register {type(obj_or_class).__name__}: it does not allow custom attributes "
+                "(__slots__ without _pyroId and _pyroDaemon?)"
+            ) from None
+        if not inspect.isclass(obj_or_class) and config.AUTOPROXY:
+            serializers.register_type_replacement(type(obj_or_class), _autoproxy)
+        self.objectsById[objectId] = obj_or_class
+        return self.uriFor(objectId)
+
+    def unregister(self, objectOrId: Any) -> None:
+        """Remove an object (or the object with that id) from the daemon."""
+        if objectOrId is None:
+            raise ValueError("object or objectid argument expected")
+        object_id = objectOrId if isinstance(objectOrId, str) else getattr(objectOrId, "_pyroId", None)
+        if object_id is None:
+            raise DaemonError("object isn't registered")
+        if object_id == constants.DAEMON_NAME:
+            return
+        obj = self.objectsById.pop(object_id, None)
+        if obj is not None:
+            for attribute in ("_pyroId", "_pyroDaemon"):
+                try:
+                    delattr(obj, attribute)
+                except AttributeError:
+                    pass
+            with self._instances_lock:
+                if inspect.isclass(obj):
+                    self._single_instances.pop(obj, None)
+
+    def uriFor(self, objectOrId: Any, nat: bool = True) -> URI:  # noqa: N802 - Pyro4's name
+        """The URI of a registered object (or an id); the NAT address unless ``nat=False``."""
+        if not isinstance(objectOrId, str):
+            objectOrId = getattr(objectOrId, "_pyroId", None)
+            if objectOrId is None or objectOrId not in self.objectsById:
+                raise DaemonError("object isn't registered in this daemon")
+        location = self.natLocationStr if nat and self.natLocationStr else self.locationStr
+        return URI(f"PYRO:{objectOrId}@{location}")
+
+    def proxyFor(self, objectOrId: Any, nat: bool = True) -> Any:  # noqa: N802 - Pyro4's name
+        """A client Proxy for a registered object, with its metadata already filled in."""
+        from pyro_client import Proxy  # the server acts as a client here
+
+        uri = self.uriFor(objectOrId, nat)
+        proxy = Proxy(uri)
+        obj = self.objectsById.get(uri.object)
+        if obj is None:
+            raise DaemonError("object isn't registered in this daemon")
+        meta = get_exposed_members(obj)
+        proxy._pyroOneway = set(meta["oneway"])
+        proxy._pyroMethods = set(meta["methods"])
+        proxy._pyroAttrs = set(meta["attrs"])
+        return proxy
+
+    # -- overridable hooks -------------------------------------------------------------
+
+    def validateHandshake(self, conn: ClientConnection, data: Any) -> Any:  # noqa: N802 - Pyro4's name
+        """Check a client's handshake data; raise to refuse it. The return value goes back to the client."""
+        return "hello"
+
+    def clientDisconnect(self, conn: ClientConnection) -> None:  # noqa: N802 - Pyro4's name
+        """Called when a client connection ends."""
+
+    def housekeeping(self) -> None:
+        """Called periodically from the request loop (about every POLLTIMEOUT seconds)."""
+
+    def annotations(self) -> dict[str, bytes]:
+        """Extra annotations to put on every reply message."""
+        return {}
+
+    # -- the request loop --------------------------------------------------------------
+
+    def requestLoop(self, loopCondition: Callable[[], bool] = lambda: True) -> None:  # noqa: N802
+        """Serve requests until :meth:`shutdown` is called or ``loopCondition()`` is false."""
+        self.__mustshutdown.clear()
+        self.__loopstopped.clear()
+        try:
+            self.transportServer.loop(lambda: not self.__mustshutdown.is_set() and loopCondition())
+        finally:
+            self.__loopstopped.set()
+        log.debug("daemon request loop ended")
+
+    def shutdown(self) -> None:
+        """Stop the request loop. Idempotent; safe from a remote call and from another thread."""
+        if self._shutting_down:
+            return
+        self._shutting_down = True
+        self.__mustshutdown.set()
+        self.transportServer.wakeup()
+        in_loop_thread = self.transportServer.is_loop_thread()
+        if not in_loop_thread and not self.transportServer.is_worker_thread():
+            self.__loopstopped.wait(timeout=5.0)
+        with self._streams_lock:
+            self.streaming_responses.clear()
+        self._shutting_down = False
+
+    def close(self) -> None:
+        """Shut down and release every socket and thread. Idempotent."""
+        if self._closed:
+            return
+        self.shutdown()
+        self._closed = True
+        self.transportServer.close()
+        with self._oneway_lock:
+            if self._oneway_pool is not None:
+                self._oneway_pool.shutdown(wait=False)
+                self._oneway_pool = None
+        for obj in list(self.objectsById.values()):
+            for attribute in ("_pyroId", "_pyroDaemon"):
+                try:
+                    delattr(obj, attribute)
+                except AttributeError:
+                    pass
+        self.objectsById.clear()
+
+    def __enter__(self) -> Daemon:
+        if self._closed:
+            raise PyroError("cannot reuse a closed daemon")
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if not self._closed:
+                self.transportServer.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} at 0x{id(self):x}; {self.locationStr}; {len(self.objectsById)} objects>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # a daemon travels only as an unusable placeholder (Pyro4.core.Daemon)
+
+    # -- connections (called by the server types) --------------------------------------
+
+    def _new_connection(self, sock: socket.socket, addr: Any) -> ClientConnection:
+        decoder = MessageDecoder(int(config.MAX_MESSAGE_SIZE), self._pyroHmacKey)
+        return ClientConnection(sock, addr, decoder, float(config.COMMTIMEOUT))
+
+    def _connection_closed(self, conn: ClientConnection) -> None:
+        """The end of a connection: hooks, session instances, lingering streams."""
+        if conn.closed and not conn.pyroInstances and not conn.tracked_resources and getattr(conn, "_cleaned", False):
+            return
+        conn._cleaned = True  # type: ignore[attr-defined]
+        try:
+            self.clientDisconnect(conn)
+        except Exception:
+            log.exception("error in clientDisconnect hook")
+        self._detach_streams(conn)
+        conn.close()
+
+    def _handle(self, conn: ClientConnection, msg: Message) -> bool:
+        """Process one message of a connection; False means: close the connection now."""
+        if not conn.handshake_done:
+            return self._handshake(conn, msg)
+        return self._request(conn, msg)
+
+    def _protocol_failure(self, conn: ClientConnection, error: Exception) -> None:
+        """The peer sent bytes we cannot read. Before the handshake it gets a CONNECTFAIL."""
+        log.warning("closing connection from %s: %s", conn.addr, error)
+        if not conn.handshake_done:
+            self._connect_fail(conn, str(error), 0, _MARSHAL_ID)
+
+    # -- handshake ---------------------------------------------------------------------
+
+    def _connect_fail(self, conn: ClientConnection, reason: str, seq: int, serializer_id: int) -> None:
+        try:
+            serializer = serializers.get_serializer_by_id(serializer_id)
+        except SerializeError:
+            serializer, serializer_id = serializers.get_serializer("marshal"), _MARSHAL_ID
+        try:
+            head, body = wire.encode(
+                wire.MSG_CONNECTFAIL, serializer.dumps(reason), serializer_id, 0, seq,
+                self._reply_annotations(None), hmac_key=self._pyroHmacKey,
+            )
+            conn.send(head, body)
+        except Exception as exc:
+            log.debug("could not send CONNECTFAIL to %s: %s", conn.addr, exc)
+
+    def _handshake(self, conn: ClientConnection, msg: Message) -> bool:
+        if msg.type != wire.MSG_CONNECT:
+            self._connect_fail(conn, f"invalid msg type {msg.type} received", 0, _MARSHAL_ID)
+            return False
+        if not self._accepts(msg.serializer_id):
+            reason = f"message used serializer that is not accepted: {msg.serializer_id}"
+            self._connect_fail(conn, reason, msg.seq, _MARSHAL_ID)
+            return False
+        corr = msg.annotations.get("CORR")
+        correlation = corr if corr and len(corr) == 16 else new_correlation_bytes()
+        current_context.set_correlation_bytes(correlation)
+        current_context.client = conn
+        current_context.client_sock_addr = conn.addr
+        serializer = serializers.get_serializer_by_id(msg.serializer_id)
+        try:
+            data = serializer.loads(msg.data)
+            if not isinstance(data, dict):
+                raise ProtocolError("handshake payload must be a dict")
+            response = self.validateHandshake(conn, data["handshake"])
+            flags = 0
+            if msg.flags & wire.FLAGS_META_ON_CONNECT:
+                flags = wire.FLAGS_META_ON_CONNECT
+                response = {"handshake": response, "meta": self._get_metadata(data["object"], as_lists=True)}
+            body = serializer.dumps(response)
+        except Exception as exc:
+            reason = f"{exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else str(exc)
+            log.info("handshake from %s refused: %s", conn.addr, reason)
+            self._connect_fail(conn, reason, msg.seq, msg.serializer_id)
+            return False
+        annotations = self._reply_annotations(correlation)
+        try:
+            head, body = wire.encode(
+                wire.MSG_CONNECTOK, body, msg.serializer_id, flags, msg.seq, annotations,
+                compress=bool(config.COMPRESSION), max_message_size=int(config.MAX_MESSAGE_SIZE),
+                hmac_key=self._pyroHmacKey,
+            )
+            conn.send(head, body)
+        except (CommunicationError, OSError) as exc:
+            log.info("handshake reply to %s failed: %s", conn.addr, exc)
+            return False
+        conn.handshake_done = True
+        return True
+
+    def _accepts(self, serializer_id: int) -> bool:
+        return serializers.serializer_name(serializer_id) in config.SERIALIZERS_ACCEPTED
+
+    def _reply_annotations(self, correlation: Optional[bytes], extra: Optional[dict[str, bytes]] = None) -> dict[str, bytes]:
+        annotations = dict(extra) if extra else {}
+        if correlation is not None:
+            annotations["CORR"] = correlation
+        hook = self.annotations()
+        if hook:
+            annotations.update(hook)
+        return annotations
+
+    # -- requests ----------------------------------------------------------------------
+
+    def _request(self, conn: ClientConnection, msg: Message) -> bool:
+        ctx = current_context
+        ctx.client = conn
+        ctx.client_sock_addr = conn.addr
+        ctx.seq = msg.seq
+        ctx.msg_flags = msg.flags
+        ctx.serializer_id = msg.serializer_id
+        ctx.annotations = msg.annotations
+        ctx.response_annotations = {}
+        corr = msg.annotations.get("CORR")
+        correlation = corr if corr and len(corr) == 16 else new_correlation_bytes()
+        ctx.set_correlation_bytes(correlation)
+        if msg.type == wire.MSG_PING:
+            head, body = wire.encode(
+                wire.MSG_PING, b"pong", msg.serializer_id, 0, msg.seq,
+                self._reply_annotations(correlation), hmac_key=self._pyroHmacKey,
+            )
+            conn.send(head, body)
+            return True
+        if msg.type != wire.MSG_INVOKE:
+            log.warning("closing connection from %s: invalid msg type %d received", conn.addr, msg.type)
+            return False
+        oneway = bool(msg.flags & wire.FLAGS_ONEWAY)
+        try:
+            serializer = serializers.get_serializer_by_id(msg.serializer_id)
+        except SerializeError:
+            log.warning("closing connection from %s: unknown serializer id %d", conn.addr, msg.serializer_id)
+            return False
+        is_callback = False
+        try:
+            if not self._accepts(msg.serializer_id):
+                raise SerializeError(
+                    f"message used serializer that is not accepted: {msg.serializer_id} "
+                    f"(this daemon accepts {', '.join(sorted(config.SERIALIZERS_ACCEPTED))})"
+                )
+            if msg.flags & wire.FLAGS_KEEPSERIALIZED:
+                raise DaemonError("serialized-blob calls (FLAGS_KEEPSERIALIZED) are not supported by this daemon")
+            object_id, method, vargs, kwargs = serializer.loadsCall(msg.data)
+            obj = self.objectsById.get(object_id)
+            if obj is None:
+                raise DaemonError("unknown object")
+            if inspect.isclass(obj):
+                obj = self._instance_for(obj, conn)
+            if msg.flags & wire.FLAGS_BATCH:
+                result = self._run_batch(obj, vargs, oneway)
+            elif method == "__getattr__":
+                result = get_exposed_property_value(obj, vargs[0])
+            elif method == "__setattr__":
+                set_exposed_property_value(obj, vargs[0], vargs[1])
+                result = None
+            else:
+                function = get_attribute(obj, method)
+                is_callback = bool(getattr(function, "_pyroCallback", False))
+                if oneway and config.ONEWAY_THREADED:
+                    self._run_oneway(function, vargs, kwargs)
+                    return True
+                result = function(*vargs, **(kwargs or {}))
+            if oneway:
+                return True
+            if _is_streamable(result) and not msg.flags & wire.FLAGS_BATCH:
+                return self._start_stream(conn, msg, serializer, result)
+            head, body = wire.encode(
+                wire.MSG_RESULT, serializer.dumps(result), msg.serializer_id,
+                msg.flags & wire.FLAGS_BATCH, msg.seq,
+                self._reply_annotations(correlation, ctx.response_annotations),
+                compress=bool(config.COMPRESSION), max_message_size=int(config.MAX_MESSAGE_SIZE),
+                hmac_key=self._pyroHmacKey,
+            )
+        except Exception as exc:
+            if oneway:
+                log.warning("oneway call from %s failed: %s: %s", conn.addr, type(exc).__name__, exc)
+                return True
+            return self._send_exception(conn, msg, serializer, exc, is_callback)
+        conn.send(head, body)
+        return True
+
+    def _send_exception(self, conn: ClientConnection, msg: Message, serializer: Any, exc: Exception, is_callback: bool) -> bool:
+        exc._pyroTraceback = _format_traceback(exc, bool(config.DETAILED_TRACEBACK))  # type: ignore[attr-defined]
+        if isinstance(exc, (CommunicationError, SecurityError)):
+            log.warning("error handling a request from %s: %s", conn.addr, exc)
+        else:
+            log.debug("remote call raised %s: %s", type(exc).__name__, exc)
+        try:
+            body = serializer.dumps(exc)
+        except Exception as serialize_error:
+            replacement = PyroError(
+                f"Error serializing exception: {serialize_error}. "
+                f"Original exception: {type(exc).__name__}: {exc}"
+            )
+            replacement._pyroTraceback = exc._pyroTraceback  # type: ignore[attr-defined]
+            body = serializer.dumps(replacement)
+        head, body = wire.encode(
+            wire.MSG_RESULT, body, msg.serializer_id, wire.FLAGS_EXCEPTION, msg.seq,
+            self._reply_annotations(None), hmac_key=self._pyroHmacKey,
+        )
+        conn.send(head, body)
+        if is_callback:
+            log.error("callback method raised %s: %s; closing the connection", type(exc).__name__, exc)
+        return not (is_callback or isinstance(exc, (CommunicationError, SecurityError)))
+
+    def _run_batch(self, obj: Any, calls: Any, oneway: bool) -> list[Any]:
+        results: list[Any] = []
+        for call in calls:
+            method, vargs, kwargs = call
+            try:
+                function = get_attribute(obj, method)
+                results.append(function(*vargs, **(kwargs or {})))
+            except Exception as exc:
+                exc._pyroTraceback = _format_traceback(exc, bool(config.DETAILED_TRACEBACK))  # type: ignore[attr-defined]
+                results.append(serializers.ExceptionWrapper(exc))
+                break
+        return results
+
+    def _run_oneway(self, function: Callable[..., Any], vargs: Any, kwargs: Any) -> None:
+        context = current_context.to_global()
+
+        def run() -> None:
+            current_context.from_global(context)
+            try:
+                function(*vargs, **(kwargs or {}))
+            except Exception as exc:
+                log.warning("oneway call raised %s: %s", type(exc).__name__, exc)
+
+        with self._oneway_lock:
+            if self._oneway_pool is None:
+                self._oneway_pool = ThreadPoolExecutor(ONEWAY_WORKERS, thread_name_prefix="pyro-oneway")
+            self._oneway_pool.submit(run)
+
+    # -- instance modes ----------------------------------------------------------------
+
+    def _instance_for(self, cls: type, conn: ClientConnection) -> Any:
+        mode, creator = getattr(cls, "_pyroInstancing", ("session", None))
+        if mode == "percall":
+            return self._create_instance(cls, creator)
+        if mode == "single":
+            instance = self._single_instances.get(cls)
+            if instance is None:
+                with self._instances_lock:
+                    instance = self._single_instances.get(cls)
+                    if instance is None:
+                        instance = self._single_instances[cls] = self._create_instance(cls, creator)
+            return instance
+        instance = conn.pyroInstances.get(cls)
+        if instance is None:
+            instance = conn.pyroInstances[cls] = self._create_instance(cls, creator)
+        return instance
+
+    def _create_instance(self, cls: type, creator: Optional[Callable[[type], Any]]) -> Any:
+        instance = creator(cls) if creator is not None else cls()
+        if not isinstance(instance, cls):
+            raise TypeError("instance creator returned object of different type")
+        try:
+            instance._pyroDaemon = self
+            instance._pyroId = cls._pyroId  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+        return instance
+
+    # -- metadata ----------------------------------------------------------------------
+
+    def _get_metadata(self, objectId: str, as_lists: bool = False) -> dict[str, Any]:
+        obj = self.objectsById.get(objectId)
+        if obj is None:
+            raise DaemonError("unknown object")
+        meta = get_exposed_members(obj, as_lists=as_lists)
+        if not meta["methods"] and not meta["attrs"]:
+            log.warning("object %r exposes nothing (REQUIRE_EXPOSE is on: forgot @expose?)", objectId)
+        return meta
+
+    # -- iterator streams ----------------------------------------------------------------
+
+    def _start_stream(self, conn: ClientConnection, msg: Message, serializer: Any, iterator: Any) -> bool:
+        marker = ProtocolError("result of call is an iterator")
+        marker._pyroTraceback = None  # type: ignore[attr-defined]
+        annotations = self._reply_annotations(None)
+        if config.ITER_STREAMING:
+            stream_id = str(uuid.uuid4())
+            with self._streams_lock:
+                self.streaming_responses[stream_id] = _Stream(iterator, conn)
+            annotations["STRM"] = stream_id.encode("ascii")
+        head, body = wire.encode(
+            wire.MSG_RESULT, serializer.dumps(marker), msg.serializer_id,
+            wire.FLAGS_EXCEPTION | wire.FLAGS_ITEMSTREAMRESULT, msg.seq, annotations, hmac_key=self._pyroHmacKey,
+        )
+        conn.send(head, body)
+        return True
+
+    def _next_stream_item(self, stream_id: str) -> Any:
+        with self._streams_lock:
+            stream = self.streaming_responses.get(stream_id)
+            if stream is not None:
+                stream.connection = current_context.client
+                stream.detached_at = None
+        if stream is None:
+            raise PyroError("item stream terminated")
+        try:
+            return next(stream.iterator)
+        except BaseException:
+            with self._streams_lock:
+                self.streaming_responses.pop(stream_id, None)
+            raise
+
+    def _close_stream(self, stream_id: str) -> None:
+        with self._streams_lock:
+            stream = self.streaming_responses.pop(stream_id, None)
+        if stream is not None and hasattr(stream.iterator, "close"):
+            try:
+                stream.iterator.close()
+            except Exception:
+                pass
+
+    def _detach_streams(self, conn: ClientConnection) -> None:
+        linger = float(config.ITER_STREAM_LINGER)
+        now = time.monotonic()
+        with self._streams_lock:
+            for stream_id, stream in list(self.streaming_responses.items()):
+                if stream.connection is conn:
+                    if linger > 0:
+                        stream.connection = None
+                        stream.detached_at = now
+                    else:
+                        del self.streaming_responses[stream_id]
+
+    def _housekeeping(self) -> None:
+        """Expire streams by lifetime and linger time, then run the user hook."""
+        lifetime = float(config.ITER_STREAM_LIFETIME)
+        linger = float(config.ITER_STREAM_LINGER)
+        now = time.monotonic()
+        with self._streams_lock:
+            for stream_id, stream in list(self.streaming_responses.items()):
+                too_old = lifetime > 0 and now - stream.created > lifetime
+                orphaned = stream.detached_at is not None and now - stream.detached_at > linger
+                if too_old or orphaned:
+                    del self.streaming_responses[stream_id]
+        try:
+            self.housekeeping()
+        except Exception:
+            log.exception("error in housekeeping hook")
+
+
+def _autoproxy(obj: Any) -> Any:
+    """Type replacement installed for classes of registered objects: send a proxy instead."""
+    daemon = getattr(obj, "_pyroDaemon", None)
+    object_id = getattr(obj, "_pyroId", None)
+    if daemon is None or not config.AUTOPROXY or daemon.objectsById.get(object_id) is not obj:
+        return obj
+    return daemon.proxyFor(obj)
+
+
+def serveSimple(  # noqa: N802 - Pyro4's name
+    objects: dict[Any, Optional[str]],
+    host: Optional[str] = None,
+    port: int = 0,
+    daemon: Optional[Daemon] = None,
+    ns: bool = True,
+    verbose: bool = True,
+) -> None:
+    """Publish a dict ``{object_or_class: name}`` and run the request loop until shutdown.
+
+    With ``ns=True`` each named object is registered in the name server under its
+    name (and gets a generated id in the daemon); with ``ns=False`` the names are
+    the object ids in the daemon. ``None`` means a generated id and no name server entry.
+    """
+    if daemon is None:
+        daemon = Daemon(host, port)
+    with daemon:
+        name_server = None
+        if ns:
+            from pyro_client import locateNS
+
+            name_server = locateNS()
+        for obj, name in objects.items():
+            uri = daemon.register(obj, None if ns else name)
+            if verbose:
+                print(f"Object {obj!r}:\n    uri = {uri}")
+            if name and name_server is not None:
+                name_server.register(name, uri)
+                if verbose:
+                    print(f"    name = {name}")
+        if name_server is not None:
+            name_server._pyroRelease()
+        if verbose:
+            print("Pyro daemon running.")
+            sys.stdout.flush()
+        daemon.requestLoop()
+
+
+Daemon.serveSimple = staticmethod(serveSimple)  # type: ignore[attr-defined]

@@ -1,0 +1,159 @@
+"""Registry, URIs, lifecycle and hooks of the Daemon."""
+
+import socket
+import threading
+import time
+
+import pytest
+
+from pyro_protocol import constants
+from pyro_protocol.config import config
+from pyro_protocol.errors import DaemonError, PyroError
+from pyro_protocol.uri import URI
+from pyro_server import Daemon
+
+
+class Thing:
+    def method(self, arg):
+        return arg * 2
+
+
+class Slotted:
+    __slots__ = ("a",)
+
+
+def test_register_sets_and_unregister_removes_pyro_attributes():
+    with Daemon(host="127.0.0.1") as daemon:
+        thing = Thing()
+        uri = daemon.register(thing)
+        assert isinstance(uri, URI) and uri.protocol == "PYRO"
+        assert uri.object == thing._pyroId and thing._pyroId.startswith("obj_") and len(thing._pyroId) == 36
+        assert thing._pyroDaemon is daemon
+        assert uri.host == "127.0.0.1" and uri.port == daemon.sock.getsockname()[1]
+        daemon.unregister(thing)
+        assert not hasattr(thing, "_pyroId") and not hasattr(thing, "_pyroDaemon")
+        assert uri.object not in daemon.objectsById
+
+
+def test_register_with_id_and_duplicates():
+    with Daemon(host="127.0.0.1") as daemon:
+        uri = daemon.register(Thing(), "my.thing")
+        assert str(uri) == f"PYRO:my.thing@{daemon.locationStr}"
+        with pytest.raises(DaemonError, match="already registered with that id"):
+            daemon.register(Thing(), "my.thing")
+        thing = Thing()
+        daemon.register(thing)
+        with pytest.raises(DaemonError, match="already has a Pyro id"):
+            daemon.register(thing)
+        daemon.register(thing, "again", force=True)
+        assert daemon.objectsById["again"] is thing
+        with pytest.raises(TypeError):
+            daemon.register(Thing(), 42)
+
+
+def test_register_refuses_builtins_and_slots():
+    with Daemon(host="127.0.0.1") as daemon:
+        with pytest.raises(DaemonError, match="builtin type"):
+            daemon.register("a string")
+        with pytest.raises(DaemonError, match="__slots__"):
+            daemon.register(Slotted())
+
+
+def test_uri_for_and_unregister_by_id():
+    with Daemon(host="127.0.0.1") as daemon:
+        thing = Thing()
+        daemon.register(thing, "x")
+        assert daemon.uriFor(thing) == daemon.uriFor("x") == URI(f"PYRO:x@{daemon.locationStr}")
+        daemon.unregister("x")
+        with pytest.raises(DaemonError):
+            daemon.uriFor(thing)
+        daemon.unregister(constants.DAEMON_NAME)  # never removed
+        assert constants.DAEMON_NAME in daemon.objectsById
+
+
+def test_nat_location_in_uris():
+    with Daemon(host="127.0.0.1", nathost="example.com", natport=5555) as daemon:
+        daemon.register(Thing(), "t")
+        assert str(daemon.uriFor("t")) == "PYRO:t@example.com:5555"
+        assert str(daemon.uriFor("t", nat=False)) == f"PYRO:t@{daemon.locationStr}"
+    with Daemon(host="127.0.0.1", nathost="example.com", natport=0) as daemon:
+        port = daemon.sock.getsockname()[1]
+        assert daemon.natLocationStr == f"example.com:{port}"
+    with pytest.raises(ValueError, match="nathost"):
+        Daemon(host="127.0.0.1", natport=5)
+
+
+def test_unix_socket_daemon(tmp_path):
+    path = str(tmp_path / "pyro.sock")
+    with Daemon(unixsocket=path) as daemon:
+        uri = daemon.register(Thing(), "t")
+        assert str(uri) == f"PYRO:t@./u:{path}"
+        assert daemon.locationStr == f"./u:{path}"
+    assert not (tmp_path / "pyro.sock").exists()
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6")
+def test_ipv6_daemon():
+    try:
+        daemon = Daemon(host="::1")
+    except PyroError as exc:
+        pytest.skip(f"no ::1 here: {exc}")
+    with daemon:
+        uri = daemon.register(Thing(), "t")
+        assert uri.host == "::1" and str(uri).startswith("PYRO:t@[::1]:")
+
+
+def test_daemon_object_is_registered():
+    with Daemon(host="127.0.0.1") as daemon:
+        assert daemon.objectsById[constants.DAEMON_NAME].registered() == [constants.DAEMON_NAME]
+        info = daemon.objectsById[constants.DAEMON_NAME].info()
+        assert info.startswith(f"Pyro.Daemon bound on {daemon.locationStr}, NAT None, 1 objects registered.")
+
+
+def test_shutdown_from_other_thread_and_idempotent():
+    daemon = Daemon(host="127.0.0.1")
+    thread = threading.Thread(target=daemon.requestLoop)
+    thread.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    daemon.shutdown()
+    daemon.shutdown()
+    thread.join(timeout=5)
+    assert not thread.is_alive() and time.monotonic() - started < 5
+    daemon.close()
+    daemon.close()
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_request_loop_condition(servertype):
+    config.SERVERTYPE = servertype
+    config.POLLTIMEOUT = 0.1
+    flag = {"go": True}
+    with Daemon(host="127.0.0.1") as daemon:
+        thread = threading.Thread(target=daemon.requestLoop, args=(lambda: flag["go"],))
+        thread.start()
+        time.sleep(0.2)
+        flag["go"] = False
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+
+
+def test_invalid_servertype():
+    config.SERVERTYPE = "bogus"
+    with pytest.raises(PyroError, match="invalid server type"):
+        Daemon(host="127.0.0.1")
+
+
+def test_housekeeping_hook_runs():
+    config.POLLTIMEOUT = 0.1
+    calls = []
+
+    class Keeper(Daemon):
+        def housekeeping(self):
+            calls.append(1)
+
+    with Keeper(host="127.0.0.1") as daemon:
+        thread = threading.Thread(target=daemon.requestLoop, args=(lambda: len(calls) < 2,))
+        thread.start()
+        thread.join(timeout=10)
+        assert len(calls) >= 2

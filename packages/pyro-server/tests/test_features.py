@@ -1,0 +1,159 @@
+"""Streams, timeouts, call context, tracebacks, compression and size limits."""
+
+import time
+
+import pytest
+
+from pyro_protocol.config import config
+from pyro_protocol.context import current_context
+from pyro_server import Daemon
+
+
+class Service:
+    def gen(self, n):
+        yield from range(n)
+
+    def endless(self):
+        i = 0
+        while True:
+            yield i
+            i += 1
+
+    def context(self):
+        ctx = current_context
+        return {
+            "client": ctx.client_sock_addr[0],
+            "seq": ctx.seq,
+            "serializer": ctx.serializer_id,
+            "flags": ctx.msg_flags,
+            "has_corr": ctx.correlation_id is not None,
+        }
+
+    def fail(self):
+        secret_local = "visible-in-detailed-traceback"  # noqa: F841
+        raise ValueError("failed on purpose")
+
+    def echo(self, data):
+        return data
+
+    def big(self, size):
+        return b"x" * size
+
+
+def _start(run, **config_items):
+    for item, value in config_items.items():
+        setattr(config, item, value)
+    daemon = Daemon(host="127.0.0.1")
+    uri = str(daemon.register(Service(), "svc"))
+    return daemon, uri
+
+
+def test_streams_are_lazy_and_closed(pyro4, run):
+    daemon, uri = _start(run)
+    with run(daemon), pyro4.Proxy(uri) as proxy:
+        iterator = proxy.endless()
+        assert [next(iterator) for _ in range(5)] == [0, 1, 2, 3, 4]
+        assert len(daemon.streaming_responses) == 1
+        iterator.close()
+        deadline = time.monotonic() + 5
+        while daemon.streaming_responses and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not daemon.streaming_responses
+        assert list(proxy.gen(3)) == [0, 1, 2]
+
+
+def test_unknown_stream_is_terminated(pyro4, run):
+    daemon, uri = _start(run)
+    with run(daemon), pyro4.Proxy(uri.replace("svc@", "Pyro.Daemon@")) as proxy:
+        with pytest.raises(pyro4.errors.PyroError, match="item stream terminated"):
+            proxy.get_next_stream_item("no-such-stream")
+
+
+def test_stream_lifetime_expires(pyro4, run):
+    daemon, uri = _start(run, ITER_STREAM_LIFETIME=0.2, POLLTIMEOUT=0.1)
+    with run(daemon), pyro4.Proxy(uri) as proxy:
+        iterator = proxy.endless()
+        assert next(iterator) == 0
+        time.sleep(2.5)
+        with pytest.raises(pyro4.errors.PyroError, match="item stream terminated"):
+            next(iterator)
+
+
+def test_stream_without_linger_ends_with_connection(pyro4, run):
+    daemon, uri = _start(run, ITER_STREAM_LINGER=0)
+    with run(daemon):
+        with pyro4.Proxy(uri) as proxy:
+            iterator = proxy.endless()
+            next(iterator)
+            proxy._pyroRelease()
+        deadline = time.monotonic() + 5
+        while daemon.streaming_responses and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not daemon.streaming_responses
+        del iterator
+
+
+def test_streaming_disabled(pyro4, run):
+    daemon, uri = _start(run, ITER_STREAMING=False)
+    with run(daemon), pyro4.Proxy(uri) as proxy:
+        with pytest.raises(pyro4.errors.PyroError, match="not configured to allow streaming"):
+            proxy.gen(3)
+
+
+def test_call_context_on_the_server(pyro4, run):
+    daemon, uri = _start(run)
+    pyro4.config.SERIALIZER = "json"
+    with run(daemon), pyro4.Proxy(uri) as proxy:
+        first = proxy.context()
+        second = proxy.context()
+    assert first["client"] == "127.0.0.1" and first["serializer"] == 2 and first["has_corr"]
+    assert second["seq"] == first["seq"] + 1
+
+
+@pytest.mark.parametrize("detailed", [False, True])
+def test_remote_traceback(pyro4, run, detailed):
+    daemon, uri = _start(run, DETAILED_TRACEBACK=detailed)
+    with run(daemon), pyro4.Proxy(uri) as proxy:
+        with pytest.raises(ValueError, match="failed on purpose") as caught:
+            proxy.fail()
+    text = "".join(caught.value._pyroTraceback)
+    assert "in fail" in text
+    assert ("visible-in-detailed-traceback" in text) is detailed
+
+
+def test_commtimeout_drops_silent_connections(pyro4, run):
+    daemon, uri = _start(run, COMMTIMEOUT=0.3)
+    with run(daemon):
+        with pyro4.Proxy(uri) as proxy:
+            proxy._pyroBind()
+            deadline = time.monotonic() + 5
+            while daemon.transportServer.connections and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not daemon.transportServer.connections
+            with pytest.raises(pyro4.errors.ConnectionClosedError):
+                proxy.echo(1)
+            assert proxy.echo(2) == 2  # a Pyro4 proxy reconnects on the call after a failure
+
+
+def test_compressed_requests_and_replies(pyro4, run):
+    daemon, uri = _start(run, COMPRESSION=True)
+    pyro4.config.COMPRESSION = True
+    payload = "x" * 100_000
+    with run(daemon), pyro4.Proxy(uri) as proxy:
+        assert proxy.echo(payload) == payload
+
+
+def test_large_payload(pyro4, run):
+    daemon, uri = _start(run)
+    pyro4.config.SERIALIZER = "marshal"
+    payload = b"\x01" * (10 * 1024 * 1024)
+    with run(daemon), pyro4.Proxy(uri) as proxy:
+        assert proxy.echo(payload) == payload
+
+
+def test_reply_over_max_message_size(pyro4, run):
+    daemon, uri = _start(run, MAX_MESSAGE_SIZE=10_000)
+    pyro4.config.SERIALIZER = "marshal"
+    with run(daemon), pyro4.Proxy(uri) as proxy:
+        with pytest.raises(pyro4.errors.MessageTooLargeError):
+            proxy.big(20_000)
