@@ -282,7 +282,7 @@ class AsyncRemoteMethod:
 
     def __call__(self, *args: Any, **kwargs: Any) -> FutureResult:
         result = FutureResult()
-        context = (current_context.correlation_id, dict(current_context.annotations))
+        context = (current_context.correlation_bytes, dict(current_context.annotations))
         submit(_run_remote_call, self._proxy, self._name, args, kwargs, result, context)
         return result
 
@@ -295,7 +295,8 @@ def _run_remote_call(
     result: FutureResult,
     context: tuple[Any, dict[str, bytes]],
 ) -> None:
-    current_context.correlation_id, current_context.annotations = context
+    correlation, current_context.annotations = context
+    current_context.set_correlation_bytes(correlation)
     retries = proxy._pyroMaxRetries if name not in proxy._pyroOneway else 0
     for attempt in range(retries + 1):
         try:

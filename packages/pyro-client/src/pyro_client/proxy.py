@@ -569,9 +569,10 @@ class Proxy:
         """User annotations from the call context, then CORR, then the hook's (spec 1.6)."""
         ctx = current_context
         annotations = dict(ctx.annotations)
-        if ctx.correlation_id is not None:
-            annotations.pop("CORR", None)
-            annotations["CORR"] = ctx.correlation_id.bytes
+        annotations.pop("CORR", None)  # only the context's correlation id goes as CORR
+        correlation = ctx.correlation_bytes  # its 16 bytes, without building a UUID
+        if correlation is not None:
+            annotations["CORR"] = correlation
         if self._pyro_has_annotation_hook:
             annotations.update(self._pyroAnnotations())
         if clear and ctx.annotations:
@@ -604,7 +605,7 @@ class Proxy:
                 flags |= FLAGS_ONEWAY
             if (
                 ctx.annotations
-                or ctx.correlation_id is not None
+                or ctx.correlation_bytes is not None
                 or self._pyro_has_annotation_hook
             ):
                 annotations = self._pyro_request_annotations(clear=True)
