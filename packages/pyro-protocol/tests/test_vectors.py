@@ -109,6 +109,14 @@ class FakeProxy:
         self.state = state
 
 
+@pytest.fixture
+def without_proxy_class(monkeypatch):
+    """Hide the Proxy class that pyro_client registers when it is imported (it is, in a
+    whole-repository test run); it is put back after the test."""
+    monkeypatch.delitem(serializers._dict_to_class_registry, constants.WIRE_CLASS_PROXY, raising=False)
+    monkeypatch.delitem(serializers._pickle_classes, ("Pyro4.core", "Proxy"), raising=False)
+
+
 def by_name(file: str, name: str) -> Vector:
     (vector,) = [v for v in MESSAGES if v.file == file and v.name == name]
     return vector
@@ -287,6 +295,7 @@ def test_uncompressed_reply_stays_uncompressed_below_threshold():
 # -- payloads ----------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("without_proxy_class")
 @pytest.mark.parametrize("vector", MESSAGES, ids=lambda v: v.id)
 def test_payload_deserializes(vector):
     msg = decode(vector)
@@ -471,6 +480,7 @@ def test_broadcast_datagrams():
 # -- the Proxy class dict and pickle -----------------------------------------------------
 
 
+@pytest.mark.usefixtures("without_proxy_class")
 @pytest.mark.parametrize("name", sorted(PROXY_REPLIES))
 def test_proxy_dict_converts_with_a_registered_converter(name):
     msg = decode(by_name("autoproxy-reply", name))
@@ -496,6 +506,7 @@ def test_proxy_dict_converts_with_a_registered_converter(name):
         deserialize(msg)
 
 
+@pytest.mark.usefixtures("without_proxy_class")
 def test_pickled_proxy_loads_with_a_registered_pickle_name():
     msg = decode(by_name("autoproxy-reply", "result_autoproxy_pickle"))
     serializers.register_pickle_name(FakeProxy, "Pyro4.core", "Proxy")

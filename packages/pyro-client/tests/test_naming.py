@@ -1,0 +1,207 @@
+"""Name server lookup and PYRONAME:/PYROMETA: resolution against a genuine Pyro4
+name server, and the UDP broadcast discovery."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+from pyro_client import URI, NamingError, config, locateNS, naming, resolve
+
+
+@pytest.fixture(scope="module")
+def ns_address(pyro4_nameserver, pyro4_server):
+    """(host, port) of the Pyro4 name server, with the Pyro4 test daemon's objects registered."""
+    uri = URI(pyro4_nameserver.value("NSURI"))
+    with locateNS(uri.host, uri.port) as ns:
+        ns.register(
+            "test.calc", pyro4_server.uri("calc"), metadata={"role:calc", "kind:math"}
+        )
+        ns.register(
+            "test.container", pyro4_server.uri("container"), metadata={"kind:math"}
+        )
+    return uri.host, uri.port
+
+
+def test_locate_by_host_and_port(ns_address):
+    host, port = ns_address
+    with locateNS(host, port) as ns:
+        assert ns._pyroConnection is not None  # located = bound
+        assert ns.ping() is None
+        assert ns.lookup("test.calc") == URI(ns.list()["test.calc"])
+        assert ns.count() >= 3
+
+
+def test_locate_from_config_on_a_local_host(ns_address):
+    config.NS_HOST, config.NS_PORT = ns_address
+    config.BROADCAST_ADDRS = "127.0.0.1"
+    with locateNS() as ns:
+        assert ns._pyroUri == URI(
+            f"PYRO:Pyro.NameServer@{ns_address[0]}:{ns_address[1]}"
+        )
+
+
+def test_no_name_server_gives_naming_error(unused_port, unused_udp_port, monkeypatch):
+    monkeypatch.setattr(naming, "BROADCAST_TIMEOUT", 0.1)
+    with pytest.raises(NamingError, match="Failed to locate the nameserver"):
+        locateNS("127.0.0.1", unused_port)
+    config.NS_HOST, config.NS_PORT = "127.0.0.1", unused_port
+    config.BROADCAST_ADDRS, config.NS_BCPORT = "127.0.0.1", unused_udp_port
+    start = time.monotonic()
+    with pytest.raises(NamingError, match="Failed to locate the nameserver"):
+        locateNS()
+    assert time.monotonic() - start < 2
+
+
+def test_resolve_pyroname(ns_address, pyro4_server):
+    host, port = ns_address
+    resolved = resolve(f"PYRONAME:test.calc@{host}:{port}")
+    assert resolved == URI(pyro4_server.uri("calc"))
+    plain = URI(pyro4_server.uri("calc"))
+    assert resolve(plain) is plain
+    with pytest.raises(NamingError, match="unknown name"):
+        resolve(f"PYRONAME:no.such.name@{host}:{port}")
+    with pytest.raises(TypeError):
+        resolve(42)
+
+
+def test_resolve_pyrometa(ns_address, pyro4_server):
+    host, port = ns_address
+    assert resolve(f"PYROMETA:role:calc@{host}:{port}") == URI(pyro4_server.uri("calc"))
+    both = {URI(pyro4_server.uri("calc")), URI(pyro4_server.uri("container"))}
+    assert resolve(f"PYROMETA:kind:math@{host}:{port}") in both
+    assert resolve(f"PYROMETA:kind:math,role:calc@{host}:{port}") == URI(
+        pyro4_server.uri("calc")
+    )
+    with pytest.raises(NamingError, match="no registrations available"):
+        resolve(f"PYROMETA:role:nothing@{host}:{port}")
+
+
+def test_pyroname_proxy_resolves_on_connect(ns_address, proxies, serializer):
+    host, port = ns_address
+    calc = proxies(f"PYRONAME:test.calc@{host}:{port}", serializer)
+    assert calc.add(2, 3) == 5
+    assert calc._pyroUri.protocol == "PYRONAME"  # only _pyroBind replaces the uri
+    calc._pyroRelease()
+    calc._pyroBind()
+    assert calc._pyroUri.protocol == "PYRO"
+
+
+def test_pyrometa_proxy(ns_address, proxies):
+    host, port = ns_address
+    calc = proxies(f"PYROMETA:role:calc@{host}:{port}")
+    assert calc.add(1, 1) == 2
+
+
+def test_pyroname_without_location_uses_the_configured_name_server(ns_address, proxies):
+    config.NS_HOST, config.NS_PORT = ns_address
+    calc = proxies("PYRONAME:test.calc")
+    assert calc.add(3, 3) == 6
+
+
+def test_broadcast_finds_pyro4s_responder(pyro4_nameserver, unused_port):
+    # the direct try on NS_HOST fails first
+    config.NS_HOST, config.NS_PORT = "localhost", unused_port
+    config.BROADCAST_ADDRS = "127.0.0.1"
+    config.NS_BCPORT = int(pyro4_nameserver.value("BCPORT"))
+    with locateNS() as ns:
+        assert ns._pyroUri == URI(pyro4_nameserver.value("NSURI"))
+        assert ns.ping() is None
+
+
+class Responder:
+    """A UDP broadcast responder on 127.0.0.1 that records requests and answers with ``reply``."""
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.requests = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        deadline = time.monotonic() + 20
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                data, address = self.sock.recvfrom(100)
+            except TimeoutError:
+                continue
+            self.requests.append(data)
+            if self.replies:
+                self.sock.sendto(self.replies.pop(0), address)
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
+@pytest.fixture
+def responder_factory():
+    made = []
+
+    def make(*replies):
+        responder = Responder(replies)
+        made.append(responder)
+        return responder
+
+    yield make
+    for responder in made:
+        responder.close()
+
+
+def test_broadcast_request_and_reply(responder_factory, ns_address, unused_port):
+    host, port = ns_address
+    responder = responder_factory(
+        f"PYRO:Pyro.NameServer@{host}:{port}".encode("latin-1")
+    )
+    config.NS_HOST, config.NS_PORT = "example.invalid", unused_port  # no local try
+    config.BROADCAST_ADDRS, config.NS_BCPORT = "127.0.0.1", responder.port
+    ns = locateNS()
+    try:
+        assert responder.requests == [b"GET_NSURI"]
+        assert ns._pyroConnection is None  # a broadcast answer gives an unbound proxy
+        assert ns._pyroUri == URI(f"PYRO:Pyro.NameServer@{host}:{port}")
+        assert ns.count() >= 3
+    finally:
+        ns._pyroRelease()
+
+
+def test_broadcast_ignores_junk_and_retries(
+    responder_factory, ns_address, unused_port, monkeypatch
+):
+    monkeypatch.setattr(naming, "BROADCAST_TIMEOUT", 0.2)
+    host, port = ns_address
+    # no answer to the first round (just junk), the real one in the second
+    responder = responder_factory(b"junk that is no uri")
+    config.NS_HOST, config.NS_PORT = "example.invalid", unused_port
+    config.BROADCAST_ADDRS, config.NS_BCPORT = "127.0.0.1", responder.port
+    responder.replies.append(f"PYRO:Pyro.NameServer@{host}:{port}".encode())
+    with locateNS() as ns:
+        assert ns.ping() is None
+    assert responder.requests == [b"GET_NSURI", b"GET_NSURI"]
+
+
+def test_broadcast_can_be_skipped(responder_factory, unused_port, monkeypatch):
+    monkeypatch.setattr(naming, "BROADCAST_TIMEOUT", 0.1)
+    responder = responder_factory()
+    config.NS_HOST, config.NS_PORT = "127.0.0.1", unused_port
+    config.BROADCAST_ADDRS, config.NS_BCPORT = "127.0.0.1", responder.port
+    with pytest.raises(NamingError):
+        locateNS(broadcast=False)
+    config.PREFER_IP_VERSION = 6  # no broadcast on IPv6
+    with pytest.raises(NamingError):
+        locateNS()
+    assert responder.requests == []
+
+
+def test_hmac_key_the_name_server_does_not_have(ns_address):
+    host, port = ns_address
+    with pytest.raises(NamingError):
+        locateNS(host, port, hmac_key="the name server has no key")
