@@ -29,6 +29,7 @@ from pyro_protocol.errors import (
 )
 from pyro_protocol.message import Message, MessageDecoder
 from pyro_protocol.uri import URI
+from pyro_client import Proxy
 
 from .connection import ClientConnection
 from .decorators import expose
@@ -94,7 +95,10 @@ def _is_streamable(value: Any) -> bool:
     kind = type(value)
     if kind in _PLAIN_VALUE_TYPES:
         return False
-    return inspect.isgenerator(value) or isinstance(value, collections.abc.Iterator)
+    if inspect.isgenerator(value):
+        return True
+    # a Proxy has __next__ (it forwards iteration to its remote object) but is a value to send
+    return isinstance(value, collections.abc.Iterator) and not isinstance(value, Proxy)
 
 
 _PLAIN_VALUE_TYPES = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict, set})
@@ -269,8 +273,6 @@ class Daemon:
 
     def proxyFor(self, objectOrId: Any, nat: bool = True) -> Any:  # noqa: N802 - Pyro4's name
         """A client Proxy for a registered object, with its metadata already filled in."""
-        from pyro_client import Proxy  # the server acts as a client here
-
         uri = self.uriFor(objectOrId, nat)
         proxy = Proxy(uri)
         obj = self.objectsById.get(uri.object)
