@@ -60,7 +60,7 @@ def run_client() -> None:
 
     with Proxy("PYRONAME:demo.thing") as thing:
         say(f"client: thing.method(42) -> {thing.method(42)}   (servers.rst's Thing, found by PYRONAME:demo.thing)")
-        say(f"        it lives at {thing._pyroUri}")
+        say(f"        the name server resolved it to {pyro_client.resolve('PYRONAME:demo.thing')}")
 
     with Proxy("PYRONAME:demo.worker") as worker:
         started = time.monotonic()

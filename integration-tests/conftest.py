@@ -71,9 +71,7 @@ class Process:
         return self.popen.returncode
 
 
-@pytest.fixture()
-def spawn() -> Iterator:
-    """``spawn(script_or_args, env=None)`` starts a Python child; all are stopped at the end."""
+def _spawner() -> Iterator:
     started: list[Process] = []
 
     def start(args: list[str], env: Optional[dict[str, str]] = None, cwd: Optional[Path] = None) -> Process:
@@ -84,6 +82,18 @@ def spawn() -> Iterator:
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture()
+def spawn() -> Iterator:
+    """``spawn(args, env=None)`` starts a Python child; all are stopped when the test ends."""
+    yield from _spawner()
+
+
+@pytest.fixture(scope="module")
+def module_spawn() -> Iterator:
+    """Like ``spawn``, for processes shared by a whole test module."""
+    yield from _spawner()
 
 
 @pytest.fixture()
