@@ -157,3 +157,11 @@ def test_housekeeping_hook_runs():
         thread.start()
         thread.join(timeout=10)
         assert len(calls) >= 2
+
+
+def test_register_class_and_its_instance():
+    with Daemon(host="127.0.0.1") as daemon:
+        daemon.register(Thing, "the.class")
+        thing = Thing()
+        daemon.register(thing, "the.instance")
+        assert thing._pyroId == "the.instance" and Thing._pyroId == "the.class"

@@ -223,9 +223,7 @@ class Daemon:
                 "it can't hold the _pyroId/_pyroDaemon attributes; wrap it in a class"
             )
         if not force:
-            if getattr(obj_or_class, "_pyroId", "") and not inspect.isclass(obj_or_class) or (
-                inspect.isclass(obj_or_class) and "_pyroId" in vars(obj_or_class) and obj_or_class._pyroId
-            ):
+            if _own_pyro_id(obj_or_class):
                 raise DaemonError("object or class already has a Pyro id")
             if objectId in self.objectsById:
                 raise DaemonError("an object or class is already registered with that id")
@@ -707,6 +705,14 @@ class Daemon:
             self.housekeeping()
         except Exception:
             log.exception("error in housekeeping hook")
+
+
+def _own_pyro_id(obj_or_class: Any) -> Optional[str]:
+    """The Pyro id set on this very object or class (not one inherited from its registered class)."""
+    try:
+        return vars(obj_or_class).get("_pyroId")
+    except TypeError:  # no __dict__
+        return getattr(obj_or_class, "_pyroId", None)
 
 
 def _autoproxy(obj: Any) -> Any:
