@@ -488,6 +488,65 @@ def _marshallable(value: Any) -> Any:
     return _marshallable(class_to_dict(value))
 
 
+_M_FIXED = {ord("N"): 0, ord("F"): 0, ord("T"): 0, ord("i"): 4, ord("I"): 8, ord("g"): 8, ord("y"): 16, ord("r"): 4}
+_M_LEN4 = frozenset(b"stuaA")  # 4-byte length, then that many bytes
+_M_LEN1 = frozenset(b"zZf")  # 1-byte length, then that many bytes
+_M_COUNT4 = frozenset(b"([<>")  # 4-byte element count, then the elements
+
+
+def check_marshal(data: bytes) -> None:
+    """Refuse marshal data that would make ``marshal.loads`` allocate far more than it holds.
+
+    marshal trusts the element counts of tuples, lists and sets (and digit counts of
+    ints) and allocates them before reading the elements: 5 bytes could ask for 16 GB.
+    Every element needs at least one byte, so a count larger than the bytes left is a
+    lie. Code objects and other exotic types are refused: Pyro never sends them.
+    """
+    size = len(data)
+    pos = 0
+    expected = [1]  # objects still to read per open container; -1: a dict, until its NULL
+    while expected:
+        if expected[-1] == 0:
+            expected.pop()
+            continue
+        if pos >= size:
+            raise SerializeError("marshal: data too short")
+        code = data[pos] & 0x7F
+        pos += 1
+        if code == 0x30:  # NULL ends a dict
+            if expected[-1] != -1:
+                raise SerializeError("marshal: unexpected NULL in data")
+            expected.pop()
+            continue
+        if expected[-1] > 0:
+            expected[-1] -= 1
+        if code in _M_FIXED:
+            pos += _M_FIXED[code]
+        elif code in _M_LEN4 or code in _M_COUNT4 or code == 0x6C:  # 'l': a long with a digit count
+            count = int.from_bytes(data[pos : pos + 4], "little", signed=True)
+            pos += 4
+            if code == 0x6C:
+                count = abs(count) * 2
+            if count < 0 or count > size - pos:
+                raise SerializeError(f"marshal: a size of {count} does not fit in {size - pos} remaining bytes")
+            if code in _M_COUNT4:
+                expected.append(count)
+            else:
+                pos += count
+        elif code in _M_LEN1:
+            pos += 1 + (data[pos] if pos < size else 0)
+        elif code == 0x29:  # ')': small tuple, 1-byte count
+            expected.append(data[pos] if pos < size else 0)
+            pos += 1
+        elif code == 0x7B:  # '{'
+            expected.append(-1)
+        elif code == 0x78:  # 'x': complex as two short float strings
+            for _ in range(2):
+                pos += 1 + (data[pos] if pos < size else 0)
+        else:
+            raise SerializeError(f"marshal: type code {chr(code)!r} is not accepted")
+
+
 class MarshalSerializer(SerializerBase):
     """CPython's marshal: fast, only builtin types; others travel as class dicts."""
 
@@ -504,6 +563,7 @@ class MarshalSerializer(SerializerBase):
             return marshal.dumps(_marshallable(data))
 
     def _loads(self, data: bytes) -> Any:
+        check_marshal(data)
         return recreate_classes(marshal.loads(data))
 
     def _dumps_call(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:
@@ -520,6 +580,7 @@ class MarshalSerializer(SerializerBase):
             return marshal.dumps(_marshallable(call))
 
     def _loads_call(self, data: bytes) -> CallTuple:
+        check_marshal(data)
         obj, method, vargs, kwargs = marshal.loads(data)
         return obj, method, recreate_classes(vargs), recreate_classes(kwargs)
 
