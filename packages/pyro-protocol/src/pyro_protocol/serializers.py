@@ -24,7 +24,7 @@ import sys
 import uuid
 from typing import Any, Callable, Optional
 
-import serpent
+import serpent  # type: ignore[import-untyped]
 
 from . import constants
 from .config import config
@@ -216,7 +216,7 @@ register_pickle_name(ExceptionWrapper, "Pyro4.futures", "_ExceptionWrapper")
 # ---------------------------------------------------------------------------------------
 
 
-def _known_exception_class(classname: str) -> Optional[type]:
+def _known_exception_class(classname: str) -> Optional[type[BaseException]]:
     module, _, name = classname.rpartition(".")
     if module in ("builtins", "exceptions", ""):
         candidate = getattr(builtins, name, None) or PYRO_ERRORS.get(name)
@@ -233,7 +233,7 @@ def _known_exception_class(classname: str) -> Optional[type]:
     return None
 
 
-def _make_exception(exc_type: type, data: dict[str, Any]) -> BaseException:
+def _make_exception(exc_type: type[BaseException], data: dict[str, Any]) -> BaseException:
     args = data.get("args") or ()
     try:
         exc = exc_type(*args)
@@ -409,7 +409,7 @@ class SerpentSerializer(SerializerBase):
     name = "serpent"
 
     def _dumps(self, data: Any) -> bytes:
-        return serpent.dumps(data, module_in_classname=True)
+        return serpent.dumps(data, module_in_classname=True)  # type: ignore[no-any-return]
 
     def _loads(self, data: bytes) -> Any:
         if b"\x00" in data:

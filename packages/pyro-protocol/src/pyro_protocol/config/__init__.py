@@ -14,7 +14,7 @@ import pickle
 import platform
 import socket
 import sys
-from typing import Any
+from typing import Any, Optional
 
 from .. import constants
 
@@ -104,6 +104,52 @@ class Config:
     """Pyro's configuration items as attributes; see ``ITEM_DEFAULTS`` for the list."""
 
     __slots__ = tuple(ITEM_DEFAULTS)
+
+    HOST: str
+    NS_HOST: str
+    NS_PORT: int
+    NS_BCPORT: int
+    NS_BCHOST: Optional[str]
+    NS_AUTOCLEAN: float
+    NATHOST: Optional[str]
+    NATPORT: int
+    COMPRESSION: bool
+    SERVERTYPE: str
+    COMMTIMEOUT: float
+    POLLTIMEOUT: float
+    SOCK_REUSE: bool
+    SOCK_NODELAY: bool
+    ONEWAY_THREADED: bool
+    DETAILED_TRACEBACK: bool
+    THREADPOOL_SIZE: int
+    THREADPOOL_SIZE_MIN: int
+    AUTOPROXY: bool
+    MAX_MESSAGE_SIZE: int
+    BROADCAST_ADDRS: str
+    FLAME_ENABLED: bool
+    PREFER_IP_VERSION: int
+    SERIALIZER: str
+    SERIALIZERS_ACCEPTED: set[str]
+    LOGWIRE: bool
+    PICKLE_PROTOCOL_VERSION: int
+    DILL_PROTOCOL_VERSION: int
+    METADATA: bool
+    REQUIRE_EXPOSE: bool
+    USE_MSG_WAITALL: bool
+    JSON_MODULE: str
+    MAX_RETRIES: int
+    ITER_STREAMING: bool
+    ITER_STREAM_LIFETIME: float
+    ITER_STREAM_LINGER: float
+    SSL: bool
+    SSL_SERVERCERT: str
+    SSL_SERVERKEY: str
+    SSL_SERVERKEYPASSWD: str
+    SSL_REQUIRECLIENTCERT: bool
+    SSL_CLIENTCERT: str
+    SSL_CLIENTKEY: str
+    SSL_CLIENTKEYPASSWD: str
+    SSL_CACERTS: str
 
     def __init__(self, useenvironment: bool = True) -> None:
         self.reset(useenvironment)
