@@ -14,7 +14,7 @@ import ssl
 from typing import Optional
 
 from pyro_protocol.errors import ConnectionClosedError, ProtocolError, TimeoutError
-from pyro_protocol.message import HEADER_SIZE, Message, finish_message, parse_header
+from pyro_protocol.message import HEADER_SIZE, Message, finish_message, parse_header_from
 from pyro_protocol.transport import recv_exactly
 
 __all__ = ["ReplyReader"]
@@ -51,17 +51,22 @@ class ReplyReader:
         self, sock: socket.socket, max_message_size: int, hmac_key: Optional[bytes]
     ) -> Message:
         view = self._view
-        filled = self._fill(sock, 0, HEADER_SIZE)
-        header = parse_header(bytes(view[:HEADER_SIZE]), max_message_size)
+        filled = sock.recv_into(view)
+        if filled < HEADER_SIZE:
+            if not filled:
+                raise ConnectionClosedError("receiving: connection lost")
+            filled = self._fill(sock, filled, HEADER_SIZE)
+        header = parse_header_from(self._buffer, 0, max_message_size)
         ann_end = HEADER_SIZE + header.annotations_size
         total = ann_end + header.data_size
         if total <= BUFFER_SIZE:
-            filled = self._fill(sock, filled, total)
+            if filled < total:
+                filled = self._fill(sock, filled, total)
             if filled != total:
                 raise ProtocolError(
                     f"received {filled - total} bytes past the end of the reply"
                 )
-            annotations = bytes(view[HEADER_SIZE:ann_end])
+            annotations = bytes(view[HEADER_SIZE:ann_end]) if ann_end > HEADER_SIZE else b""
             payload = bytes(view[ann_end:total])
         else:
             annotations, payload = self._receive_large(sock, filled, ann_end, total)

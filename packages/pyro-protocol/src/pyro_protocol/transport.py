@@ -21,6 +21,7 @@ __all__ = [
     "recv_exactly",
     "receive_message",
     "send_message",
+    "send_bytes",
     "close_socket",
     "client_ssl_context",
     "server_ssl_context",
@@ -184,6 +185,16 @@ def send_message(sock: socket.socket, head: bytes, body: bytes) -> None:
             sock.sendall(head + body if body else head)
             return
         _sendmsg_all(sock, [head, body])
+    except socket.timeout:
+        raise TimeoutError("sending: timeout") from None
+    except (OSError, ValueError) as exc:
+        raise ConnectionClosedError(f"sending: connection lost: {exc}") from None
+
+
+def send_bytes(sock: socket.socket, data: bytes) -> None:
+    """Send one whole message that is already a single buffer (the small-message hot path)."""
+    try:
+        sock.sendall(data)
     except socket.timeout:
         raise TimeoutError("sending: timeout") from None
     except (OSError, ValueError) as exc:

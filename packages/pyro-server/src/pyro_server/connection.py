@@ -101,10 +101,24 @@ class ClientConnection:
 
     def send(self, head: bytes, body: bytes = b"") -> None:
         """Send a whole message; waits for the socket to drain, bounded by the send timeout."""
-        data = memoryview(head + body if len(body) < 65536 else head)
-        self._send_view(data)
-        if len(body) >= 65536:
-            self._send_view(memoryview(body))
+        if len(body) < 65536:
+            self.send_all(head + body if body else head)
+            return
+        self._send_view(memoryview(head))
+        self._send_view(memoryview(body))
+        self.last_activity = time.monotonic()
+
+    def send_all(self, data: bytes) -> None:
+        """Send one buffer: a single system call when the socket takes it all (the usual case)."""
+        try:
+            sent = self.sock.send(data)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            sent = 0
+        except (ConnectionError, OSError) as exc:
+            raise ConnectionClosedError(f"sending to {self.addr}: {exc}") from None
+        if sent != len(data):
+            with memoryview(data) as view:
+                self._send_view(view[sent:])
         self.last_activity = time.monotonic()
 
     def _send_view(self, view: memoryview) -> None:
