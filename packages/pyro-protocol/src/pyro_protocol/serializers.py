@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional
 
 import serpent
 
-from . import constants
+from . import constants, fastserpent
 from .config import config
 from .errors import PYRO_ERRORS, ExceptionWrapper, PyroError, SecurityError, SerializeError
 from .uri import URI
@@ -403,23 +403,34 @@ class SerializerBase:
 
 
 class SerpentSerializer(SerializerBase):
-    """The default: Python literal expressions. Bytes arrive as a ``{'data','encoding'}`` dict."""
+    """The default: Python literal expressions. Bytes arrive as a ``{'data','encoding'}`` dict.
+
+    Common values go through :mod:`fastserpent` (byte-identical to serpent 1.43);
+    everything else, and anything the fast path is unsure of, through serpent itself.
+    """
 
     serializer_id = 1
     name = "serpent"
 
     def _dumps(self, data: Any) -> bytes:
-        return serpent.dumps(data, module_in_classname=True)
+        try:
+            return fastserpent.dumps(data)
+        except Exception:  # Unsupported, or an error serpent will report in its own words
+            return serpent.dumps(data, module_in_classname=True)
+
+    def _serpent_loads(self, data: bytes) -> Any:
+        if b"\x00" in data:
+            raise SerializeError("serpent: data contains NUL bytes")
+        try:
+            return fastserpent.loads(data)
+        except Exception:  # Unsupported, or an error serpent will report in its own words
+            return serpent.loads(data)
 
     def _loads(self, data: bytes) -> Any:
-        if b"\x00" in data:
-            raise SerializeError("serpent: data contains NUL bytes")
-        return recreate_classes(serpent.loads(data))
+        return recreate_classes(self._serpent_loads(data))
 
     def _loads_call(self, data: bytes) -> CallTuple:
-        if b"\x00" in data:
-            raise SerializeError("serpent: data contains NUL bytes")
-        obj, method, vargs, kwargs = serpent.loads(data)
+        obj, method, vargs, kwargs = self._serpent_loads(data)
         return obj, method, recreate_classes(vargs), recreate_classes(kwargs)
 
 
