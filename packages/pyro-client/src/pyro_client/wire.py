@@ -15,22 +15,28 @@ from typing import Optional
 
 from pyro_protocol.errors import ConnectionClosedError, ProtocolError, TimeoutError
 from pyro_protocol.message import HEADER_SIZE, Message, finish_message, parse_header_from
-from pyro_protocol.transport import recv_exactly
+from pyro_protocol.transport import recv_chunks, recv_exactly
 
 __all__ = ["ReplyReader"]
 
-#: Replies up to this size are read into the reusable buffer; larger ones grow as they arrive.
+#: Replies up to this size are read into the reusable buffer.
 BUFFER_SIZE = 64 * 1024
+#: Larger payloads up to this size are read straight into one buffer of their size;
+#: beyond it they are gathered in chunks as they arrive (a size field is not trusted that far).
+PREALLOCATE_LIMIT = 64 * 1024 * 1024
+_WAITALL = getattr(socket, "MSG_WAITALL", 0)
 
 
 class ReplyReader:
     """Receives whole messages from one connection (one reader per proxy, used under its lock)."""
 
-    __slots__ = ("_buffer", "_view")
+    __slots__ = ("_buffer", "_view", "_payload_start", "_large")
 
     def __init__(self) -> None:
         self._buffer = bytearray(BUFFER_SIZE)
         self._view = memoryview(self._buffer)
+        self._payload_start = 0
+        self._large: Optional[bytearray] = None
 
     def receive(
         self,
@@ -75,6 +81,29 @@ class ReplyReader:
             header, annotations, payload, hmac_key=hmac_key, **options
         )
 
+    def _receive_into(self, sock: socket.socket, have: int, size: int) -> memoryview:
+        """The payload, read straight into one buffer of its size (no chunks to join).
+
+        The first ``have`` payload bytes are already in the reusable buffer, right
+        after the header and annotations (at ``self._payload_start``).
+        """
+        large = self._large
+        if large is None or len(large) < size:
+            # kept for the next large reply: fresh memory costs a page fault per 4 KiB, reused memory does not
+            large = self._large = bytearray(size)
+        flags = 0 if isinstance(sock, ssl.SSLSocket) else _WAITALL
+        start = self._payload_start
+        payload = memoryview(large)[:size]
+        with memoryview(large) as target:
+            target[:have] = self._view[start : start + have]
+            filled = have
+            while filled < size:
+                count = sock.recv_into(target[filled:], size - filled, flags)
+                if not count:
+                    raise ConnectionClosedError("receiving: connection lost")
+                filled += count
+        return payload
+
     def _fill(self, sock: socket.socket, filled: int, wanted: int) -> int:
         """Receive until at least ``wanted`` bytes are in the buffer; returns how many are."""
         view = self._view
@@ -92,6 +121,14 @@ class ReplyReader:
             raise ProtocolError(
                 f"received {filled - total} bytes past the end of the reply"
             )
+        if filled >= ann_end:  # the usual case: the annotations are in, the payload is on its way
+            annotations = bytes(self._view[HEADER_SIZE:ann_end])
+            self._payload_start = ann_end
+            size = total - ann_end
+            if size <= PREALLOCATE_LIMIT:
+                return annotations, self._receive_into(sock, filled - ann_end, size)
+            payload = recv_chunks(sock, total - filled, bytes(self._view[ann_end:filled]))
+            return annotations, payload
         have = bytes(self._view[HEADER_SIZE:filled])
         rest = recv_exactly(sock, total - filled)
         body = have + rest

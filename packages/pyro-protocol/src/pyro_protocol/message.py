@@ -91,6 +91,9 @@ MAX_ANNOTATIONS_SIZE = 0xFFFF
 DEFAULT_MAX_INFLATED_SIZE = 16 * 1024 * 1024
 #: Inflate in steps of this size, so the cap is checked before memory is spent.
 _INFLATE_STEP = 1024 * 1024
+#: Payloads at least this large are received straight into one buffer (kept for reuse:
+#: fresh memory costs a page fault per 4 KiB) instead of a growing message buffer.
+LARGE_PAYLOAD = 256 * 1024
 
 
 def _checksum(msg_type: int, flags: int, seq: int, data_size: int, serializer_id: int, annotations_size: int) -> int:
@@ -419,10 +422,18 @@ class MessageDecoder:
         self._buffer = bytearray()
         self._header: Optional[Header] = None
         self._broken: Optional[Exception] = None
+        # A large payload on its way is read into one buffer that grows with the bytes that
+        # arrive (never ahead of them by more than it holds) and is kept for the next one.
+        self._large: Optional[bytearray] = None
+        self._large_mode = False
+        self._large_filled = 0
+        self._annotation_blob = b""
 
     @property
     def buffered(self) -> int:
         """Bytes received but not yet turned into a message."""
+        if self._large_mode:
+            return len(self._annotation_blob) + self._large_filled
         return len(self._buffer)
 
     @property
@@ -430,7 +441,7 @@ class MessageDecoder:
         """How many more bytes would complete the current header or message."""
         if self._header is None:
             return HEADER_SIZE - len(self._buffer)
-        return self._header.annotations_size + self._header.data_size - len(self._buffer)
+        return self._header.annotations_size + self._header.data_size - self.buffered
 
     @property
     def in_message(self) -> bool:
@@ -440,6 +451,8 @@ class MessageDecoder:
     def feed(self, data: bytes) -> list[Message]:
         if self._broken is not None:
             raise ProtocolError(f"decoder is unusable after an earlier error: {self._broken}")
+        if self._large_mode:
+            return self._feed_large(data)
         if self._buffer:
             self._buffer += data
             with memoryview(self._buffer) as view:
@@ -466,6 +479,14 @@ class MessageDecoder:
                     pos += HEADER_SIZE
                     self._header = header
                 if end - pos < header.annotations_size + header.data_size:
+                    if header.data_size >= LARGE_PAYLOAD and end - pos >= header.annotations_size:
+                        # a large payload: from now on its bytes go straight into the large buffer
+                        ann_end = pos + header.annotations_size
+                        self._annotation_blob = bytes(view[pos:ann_end]) if header.annotations_size else b""
+                        self._large_mode = True
+                        self._large_filled = 0
+                        self._store(view[ann_end:end])
+                        pos = end
                     break
                 ann_end = pos + header.annotations_size
                 body_end = ann_end + header.data_size
@@ -486,6 +507,93 @@ class MessageDecoder:
             self._broken = exc
             raise
         return messages, pos
+
+
+    # -- large payloads ----------------------------------------------------------------------
+
+    def _capacity_for(self, wanted: int) -> bytearray:
+        """The large buffer, grown (at most doubling what has arrived) to hold ``wanted`` bytes if it can."""
+        assert self._header is not None
+        size = self._header.data_size
+        large = self._large
+        if large is None or len(large) < wanted:
+            capacity = min(size, max(wanted, 2 * self._large_filled, LARGE_PAYLOAD))
+            if large is None or len(large) < capacity:
+                grown = bytearray(capacity)
+                if self._large_filled:
+                    assert large is not None
+                    grown[: self._large_filled] = memoryview(large)[: self._large_filled]
+                large = self._large = grown
+        return large
+
+    def _store(self, data: Any) -> None:
+        count = len(data)
+        if count:
+            large = self._capacity_for(self._large_filled + count)
+            large[self._large_filled : self._large_filled + count] = data
+            self._large_filled += count
+
+    def receive_target(self) -> Optional[memoryview]:
+        """Where the next bytes of a large payload should be received (recv_into), else None."""
+        if not self._large_mode:
+            return None
+        assert self._header is not None
+        remaining = self._header.data_size - self._large_filled
+        large = self._capacity_for(self._large_filled + min(remaining, LARGE_PAYLOAD))
+        end = min(len(large), self._header.data_size)
+        return memoryview(large)[self._large_filled : end]
+
+    def received(self, count: int) -> list[Message]:
+        """``count`` bytes were received into :meth:`receive_target`; the finished message, if any."""
+        self._large_filled += count
+        return self._finish_large()
+
+    def _feed_large(self, data: bytes) -> list[Message]:
+        assert self._header is not None
+        need = self._header.data_size - self._large_filled
+        self._store(memoryview(data)[:need] if len(data) > need else data)
+        messages = self._finish_large()
+        if len(data) > need:
+            messages.extend(self.feed(memoryview(data)[need:]))
+        return messages
+
+    def _finish_large(self) -> list[Message]:
+        header = self._header
+        assert header is not None and self._large is not None
+        if self._large_filled < header.data_size:
+            return []
+        # the message owns the buffer now; recycle() may hand it back once the payload was read
+        payload = memoryview(self._large)[: header.data_size]
+        self._large = None
+        self._large_mode = False
+        self._large_filled = 0
+        self._header = None
+        annotation_blob, self._annotation_blob = self._annotation_blob, b""
+        try:
+            return [
+                finish_message(
+                    header, annotation_blob, payload, hmac_key=self.hmac_key, max_inflated_size=self.max_inflated_size
+                )
+            ]
+        except Exception as exc:
+            self._broken = exc
+            raise
+
+    def recycle(self, data: Any) -> None:
+        """Give back a large payload's buffer once nothing reads it any more (saves fresh memory)."""
+        if type(data) is memoryview and self._large is None and not self._large_mode:
+            buffer = data.obj
+            try:
+                data.release()
+            except BufferError:  # something still looks at it: let it go instead
+                return
+            if type(buffer) is bytearray:
+                self._large = buffer
+
+    def release_buffer(self) -> None:
+        """Drop the kept large buffer (an idle connection need not hold it)."""
+        if not self._large_mode:
+            self._large = None
 
 
 def iter_messages(chunks: Iterable[bytes], **options: object) -> list[Message]:

@@ -328,6 +328,8 @@ class SerializerBase:
 
     serializer_id = 0
     name = ""
+    #: True if :meth:`loads` reads any bytes-like object (a memoryview too), not just bytes.
+    reads_buffers = False
 
     # Pyro4 spelled these on SerializerBase; kept so its recipes port unchanged.
     register_class_to_dict = staticmethod(register_class_to_dict)
@@ -346,6 +348,8 @@ class SerializerBase:
             raise SerializeError(f"{self.name} cannot serialize {type(data).__name__}: {exc}") from exc
 
     def loads(self, data: bytes) -> Any:
+        if type(data) is not bytes and not self.reads_buffers:
+            data = bytes(data)  # a large payload may arrive as a view of a receive buffer
         try:
             return self._loads(data)
         except (SerializeError, SecurityError):
@@ -366,6 +370,8 @@ class SerializerBase:
             raise SerializeError(f"{self.name} cannot serialize the call arguments: {exc}") from exc
 
     def loadsCall(self, data: bytes) -> CallTuple:  # noqa: N802
+        if type(data) is not bytes and not self.reads_buffers:
+            data = bytes(data)  # a large payload may arrive as a view of a receive buffer
         try:
             obj, method, vargs, kwargs = self._loads_call(data)
         except (SerializeError, SecurityError):
@@ -502,6 +508,8 @@ def _marshallable(value: Any) -> Any:
 class MarshalSerializer(SerializerBase):
     """CPython's marshal: fast, only builtin types; others travel as class dicts."""
 
+    reads_buffers = True
+
     serializer_id = 3
     name = "marshal"
 
@@ -550,6 +558,8 @@ _MSGPACK_COMPLEX, _MSGPACK_BIGINT, _MSGPACK_DATETIME, _MSGPACK_DATE = 0x30, 0x31
 
 class MsgpackSerializer(SerializerBase):
     """msgpack with Pyro4's ext types: complex 0x30, big int 0x31, datetime 0x32, date 0x33."""
+
+    reads_buffers = True
 
     serializer_id = 6
     name = "msgpack"
@@ -675,6 +685,8 @@ class _Unpickler(pickle.Unpickler):
 
 class PickleSerializer(SerializerBase):
     """pickle: any Python object, and unsafe with untrusted peers (a daemon refuses it by default)."""
+
+    reads_buffers = True
 
     serializer_id = 4
     name = "pickle"

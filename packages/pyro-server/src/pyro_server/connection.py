@@ -18,7 +18,7 @@ log = logging.getLogger("pyro.server")
 
 #: Read at least this much per recv; more when a large message is on its way.
 _MIN_READ = 64 * 1024
-_MAX_READ = 4 * 1024 * 1024
+_MAX_READ = 1024 * 1024
 #: A send that makes no progress for this long drops the connection (when COMMTIMEOUT is 0).
 DEFAULT_SEND_TIMEOUT = 60.0
 
@@ -38,7 +38,7 @@ class ClientConnection:
         self.keep_open = True
         self.closed = False
         self.pending: list[Message] = []
-        self.tls_pending = isinstance(sock, ssl.SSLSocket)
+        self.tls_pending = self.tls = isinstance(sock, ssl.SSLSocket)
         sock.setblocking(False)
 
     def fileno(self) -> int:
@@ -60,6 +60,23 @@ class ClientConnection:
         if self.tls_pending:
             return True
         while True:
+            target = self.decoder.receive_target()
+            if target is not None:  # a large payload: straight into its buffer
+                with target:
+                    want = len(target)
+                    try:
+                        count = self.sock.recv_into(target)
+                    except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                        return True
+                    except (ConnectionError, OSError):
+                        return False
+                if not count:
+                    return False
+                self.last_activity = time.monotonic()
+                self.pending.extend(self.decoder.received(count))
+                if count < want and not (self.tls and self.sock.pending()):  # type: ignore[attr-defined]
+                    return True
+                continue
             want = min(max(self.decoder.wanted, _MIN_READ), _MAX_READ)
             try:
                 data = self.sock.recv(want)

@@ -512,7 +512,10 @@ class Daemon:
                 )
             if msg_flags & wire.FLAGS_KEEPSERIALIZED:
                 raise DaemonError("serialized-blob calls (FLAGS_KEEPSERIALIZED) are not supported by this daemon")
-            object_id, method, vargs, kwargs = serializer.loadsCall(msg.data)
+            data = msg.data
+            object_id, method, vargs, kwargs = serializer.loadsCall(data)
+            if type(data) is memoryview:
+                conn.decoder.recycle(data)  # a large payload's buffer: read, so reusable
             obj = self.objectsById.get(object_id)
             if obj is None:
                 raise DaemonError("unknown object")
