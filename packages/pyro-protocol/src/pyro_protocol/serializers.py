@@ -678,6 +678,49 @@ def _find_wire_class(module: str, name: str) -> Optional[type]:
     return None
 
 
+class _BufferReader:
+    """A read-only file over any buffer, for the unpickler: io.BytesIO would copy a memoryview first."""
+
+    __slots__ = ("_view", "_pos")
+
+    def __init__(self, data: Any) -> None:
+        self._view = memoryview(data).cast("B")
+        self._pos = 0
+
+    def read(self, size: int = -1) -> bytes:
+        start = self._pos
+        end = len(self._view) if size is None or size < 0 else min(start + size, len(self._view))
+        self._pos = end
+        return self._view[start:end].tobytes()
+
+    def readinto(self, target: Any) -> int:
+        start = self._pos
+        count = min(len(target), len(self._view) - start)
+        target[:count] = self._view[start : start + count]
+        self._pos = start + count
+        return count
+
+    def readline(self, size: int = -1) -> bytes:
+        view = self._view
+        start = self._pos
+        end = len(view) if size is None or size < 0 else min(start + size, len(view))
+        stop = end
+        pos = start
+        while pos < end:  # in small steps: a line is short, the buffer may be huge
+            step = view[pos : min(pos + 256, end)].tobytes()
+            newline = step.find(b"\n")
+            if newline >= 0:
+                stop = pos + newline + 1
+                break
+            pos += len(step)
+        self._pos = stop
+        return view[start:stop].tobytes()
+
+
+def _reader(data: Any) -> Any:
+    return io.BytesIO(data) if type(data) is bytes else _BufferReader(data)
+
+
 class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         return _find_wire_class(module, name) or super().find_class(module, name)
@@ -704,7 +747,7 @@ class PickleSerializer(SerializerBase):
         return stream.getvalue()
 
     def _loads(self, data: bytes) -> Any:
-        return _Unpickler(io.BytesIO(data)).load()
+        return _Unpickler(_reader(data)).load()
 
 
 def _cloudpickle_picklers(cloudpickle: Any) -> tuple[type, type]:
@@ -788,7 +831,7 @@ class DillSerializer(PickleSerializer):
         return stream.getvalue()
 
     def _loads(self, data: bytes) -> Any:
-        return self._unpickler(io.BytesIO(data)).load()
+        return self._unpickler(_reader(data)).load()
 
 
 _SERIALIZER_CLASSES: dict[str, type[SerializerBase]] = {
