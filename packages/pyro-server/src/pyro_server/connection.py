@@ -23,6 +23,22 @@ _MAX_READ = 1024 * 1024
 DEFAULT_SEND_TIMEOUT = 60.0
 
 
+def _wait(sock: socket.socket, event: int, timeout: float, strict: bool = False) -> bool:
+    """Wait until ``sock`` is ready for ``event``. poll, not select: no limit on descriptor numbers.
+
+    True also when the socket is in error or closed (the next read or send says why);
+    with ``strict``, a poll failure raises instead.
+    """
+    poller = select.poll()
+    try:
+        poller.register(sock, event)
+        return bool(poller.poll(timeout * 1000.0))
+    except (OSError, ValueError):
+        if strict:
+            raise
+        return True  # let the read find out what is wrong
+
+
 class ClientConnection:
     """A connected client. Passed to ``Daemon.validateHandshake`` and ``clientDisconnect``."""
 
@@ -108,13 +124,9 @@ class ClientConnection:
         return True
 
     def wait_readable(self, timeout: float) -> bool:
-        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+        if self.tls and self.sock.pending():  # type: ignore[attr-defined]
             return True
-        try:
-            readable, _, _ = select.select([self.sock], [], [], timeout)
-        except (OSError, ValueError):
-            return True  # let the read find out what is wrong
-        return bool(readable)
+        return _wait(self.sock, select.POLLIN, timeout)
 
     def send(self, head: bytes, body: bytes = b"") -> None:
         """Send a whole message; waits for the socket to drain, bounded by the send timeout."""
@@ -149,7 +161,7 @@ class ClientConnection:
             except (ConnectionError, OSError) as exc:
                 raise ConnectionClosedError(f"sending to {self.addr}: {exc}") from None
             try:
-                _, writable, _ = select.select([], [self.sock], [], self.send_timeout)
+                writable = _wait(self.sock, select.POLLOUT, self.send_timeout, strict=True)
             except (OSError, ValueError) as exc:
                 raise ConnectionClosedError(f"sending to {self.addr}: {exc}") from None
             if not writable:

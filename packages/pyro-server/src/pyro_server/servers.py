@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import logging
 import queue
+import select
 import selectors
 import socket
 import ssl
@@ -464,19 +465,36 @@ class ThreadServer(ServerBase):
 
     def _serve(self, conn: ClientConnection) -> None:
         """Serve a connection while it keeps sending requests, then hand it back."""
+        poller = None
+        linger = WORKER_LINGER * 1000.0
         while not self.closed:
             if not self._serve_ready(conn):
                 self._drop(conn)
                 return
-            if conn.decoder.in_message or not self.work.empty():
-                break  # half a message: let the selector wait for the rest; or others are waiting
-            if not conn.wait_readable(WORKER_LINGER):
+            if conn.decoder.in_message or (not self.work.empty() and self._pool_full()):
+                break  # half a message: let the selector wait for the rest; or others wait for a worker
+            if conn.tls:
+                if not conn.wait_readable(WORKER_LINGER):
+                    break
+                continue
+            if poller is None:
+                poller = select.poll()
+                try:
+                    poller.register(conn.sock, select.POLLIN)
+                except (OSError, ValueError):
+                    continue  # let the read find out what is wrong
+            if not poller.poll(linger):
                 break
+        conn.decoder.release_buffer()
         if self.closed:
             self._drop(conn)
             return
         self.handback.put(conn)
         self.poller_waker.wake()
+
+    def _pool_full(self) -> bool:
+        """True when no idle worker is left and no new one may start."""
+        return self.idle_workers <= 0 and len(self.workers) >= max(1, int(config.THREADPOOL_SIZE))
 
     def close(self) -> None:
         if self.closed:
