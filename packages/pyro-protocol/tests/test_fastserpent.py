@@ -196,3 +196,44 @@ def test_loads_needs_the_header() -> None:
     with pytest.raises(fastserpent.Unsupported):
         fastserpent.loads(b"(1,2)")
     assert get_serializer("serpent").loads(b"(1,2)") == (1, 2)
+
+
+def test_registered_classes_are_written_as_serpent_writes_them() -> None:
+    from pyro_protocol.errors import CommunicationError, ExceptionWrapper, NamingError
+    from pyro_protocol.uri import URI
+
+    error = NamingError("no such name")
+    error.extra = {"k": (1, 2)}
+    values = [
+        URI("PYRO:obj@localhost:1234"),
+        URI("PYRONAME:some.name@localhost:9090"),
+        URI("PYROMETA:meta1,meta2@localhost:9090"),
+        error,
+        CommunicationError("lost"),
+        ExceptionWrapper(NamingError("wrapped")),
+        {"uri": URI("PYRO:x@127.0.0.1:1"), "list": [URI("PYRO:y@./u:/tmp/sock")]},
+        (URI("PYRO:obj@[::1]:5"), ["meta"]),
+    ]
+    for value in values:
+        assert get_serializer("serpent").dumps(value) == serpent.dumps(value, module_in_classname=True)
+        assert fastserpent.dumps(value) == serpent.dumps(value, module_in_classname=True)
+
+
+def test_a_users_class_registration_is_honoured() -> None:
+    from pyro_protocol import serializers
+
+    class Thing:
+        def __init__(self, size: int) -> None:
+            self.size = size
+
+    class SubThing(Thing):
+        pass
+
+    serializers.register_class_to_dict(Thing, lambda obj: {"__class__": "Thing", "size": obj.size})
+    try:
+        for value in (Thing(3), [SubThing(4)], {"t": Thing(5)}):
+            assert fastserpent.dumps(value) == serpent.dumps(value, module_in_classname=True)
+    finally:
+        serializers.unregister_class_to_dict(Thing)
+    with pytest.raises(fastserpent.Unsupported):
+        fastserpent.dumps(Thing(1))

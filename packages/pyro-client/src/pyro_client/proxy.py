@@ -518,7 +518,9 @@ class Proxy:
             hmac_key=self._pyro_hmac,
         )
         transport.send_message(sock, head, body)
-        msg = transport.receive_message(sock, config.MAX_MESSAGE_SIZE, self._pyro_hmac)
+        if self._pyro_reader is None:
+            self.__dict__["_pyro_reader"] = ReplyReader()
+        msg = self._pyro_reader.receive(sock, config.MAX_MESSAGE_SIZE, self._pyro_hmac)
         if msg.type not in (MSG_CONNECTOK, MSG_CONNECTFAIL):
             raise ProtocolError(f"invalid msg type {msg.type} received")
         return msg

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import base64
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 __all__ = ["Unsupported", "dumps", "loads", "HEADER"]
 
@@ -39,6 +39,11 @@ _KEY_TYPES = frozenset({str, int, float, bool, tuple})
 
 class Unsupported(Exception):
     """The value or text is outside the fast path: use serpent."""
+
+
+#: For other types: a function giving the value serpent's class registry writes in the
+#: object's place (see serializers), or raising Unsupported. None: all go to serpent.
+class_hook: Optional[Callable[[Any], Any]] = None
 
 
 # -- encoding --------------------------------------------------------------------------------
@@ -130,7 +135,13 @@ def _encode(obj: Any, kind: type, out: list[str], level: int) -> None:
         out.pop()
         append("}")
     else:
-        raise Unsupported(kind.__name__)
+        hook = class_hook
+        if hook is None:
+            raise Unsupported(kind.__name__)
+        if level > MAX_DEPTH:
+            raise Unsupported("nested too deeply")
+        value = hook(obj)  # what serpent's class registry would write for it (or Unsupported)
+        _encode(value, type(value), out, level + 1)
 
 
 # -- decoding --------------------------------------------------------------------------------

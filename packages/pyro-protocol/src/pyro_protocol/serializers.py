@@ -73,6 +73,11 @@ _pickle_names: dict[type, tuple[str, str]] = {}
 _pickle_classes: dict[tuple[str, str], type] = {}
 
 
+#: serpent class converter we registered -> the plain function giving the value it writes
+#: (lets the serpent fast path write our classes exactly as serpent would).
+_serpent_values: dict[Any, Callable[[Any], Any]] = {}
+
+
 def register_class_to_dict(clazz: type, converter: Callable[[Any], dict[str, Any]], serpent_too: bool = True) -> None:
     """Serialize instances of ``clazz`` (and subclasses) as the dict ``converter(obj)`` returns."""
     _class_to_dict_registry[clazz] = converter
@@ -81,11 +86,51 @@ def register_class_to_dict(clazz: type, converter: Callable[[Any], dict[str, Any
         def serpent_converter(obj: Any, serializer: Any, stream: Any, level: int) -> None:
             serializer._serialize(converter(obj), stream, level)
 
-        serpent.register_class(clazz, serpent_converter)
+        _register_serpent(clazz, serpent_converter, converter)
+
+
+#: Types serpent handles itself before it consults its class registry.
+_SERPENT_BEFORE_REGISTRY = frozenset(getattr(serpent, "_translate_types", {})) | {
+    type(None), bool, int, float, complex, str, bytes, bytearray, memoryview, tuple, list, dict, set, frozenset,
+}
+
+
+def _serpent_class_value(obj: Any) -> Any:
+    """What serpent writes for ``obj``: the value of the first registered class it is an instance of.
+
+    serpent consults its registry in registration order; a converter that is not one
+    of ours (serpent's own, or a user's) sends the whole value back to serpent.
+    """
+    if type(obj) in _SERPENT_BEFORE_REGISTRY:
+        raise fastserpent.Unsupported("serpent writes this type before looking at its registry")
+    try:
+        registry = serpent._special_classes_registry
+    except AttributeError:
+        raise fastserpent.Unsupported("no serpent registry") from None
+    for clazz, serpent_converter in registry.items():
+        if isinstance(obj, clazz):
+            value = _serpent_values.get(serpent_converter)
+            if value is None:
+                raise fastserpent.Unsupported("not our converter")
+            return value(obj)
+    raise fastserpent.Unsupported(type(obj).__name__)
 
 
 def unregister_class_to_dict(clazz: type) -> None:
     _class_to_dict_registry.pop(clazz, None)
+    _unregister_serpent(clazz)
+
+
+def _register_serpent(clazz: type, serpent_converter: Any, value: Callable[[Any], Any]) -> None:
+    _unregister_serpent(clazz)
+    _serpent_values[serpent_converter] = value
+    serpent.register_class(clazz, serpent_converter)
+
+
+def _unregister_serpent(clazz: type) -> None:
+    previous = getattr(serpent, "_special_classes_registry", {}).get(clazz)
+    if previous is not None:
+        _serpent_values.pop(previous, None)
     serpent.unregister_class(clazz)
 
 
@@ -105,19 +150,19 @@ def register_type_replacement(clazz: type, replacer: Callable[[Any], Any]) -> No
     """
     _type_replacements[clazz] = replacer
 
-    def serpent_converter(obj: Any, serializer: Any, stream: Any, level: int) -> None:
+    def serpent_value(obj: Any) -> Any:
         replacement = replacer(obj)
-        if replacement is obj:
-            serializer._serialize(_object_dict(obj), stream, level)
-        else:
-            serializer._serialize(replacement, stream, level)
+        return _object_dict(obj) if replacement is obj else replacement
 
-    serpent.register_class(clazz, serpent_converter)
+    def serpent_converter(obj: Any, serializer: Any, stream: Any, level: int) -> None:
+        serializer._serialize(serpent_value(obj), stream, level)
+
+    _register_serpent(clazz, serpent_converter, serpent_value)
 
 
 def unregister_type_replacement(clazz: type) -> None:
     if _type_replacements.pop(clazz, None) is not None:
-        serpent.unregister_class(clazz)
+        _unregister_serpent(clazz)
 
 
 def register_pickle_name(clazz: type, module: str, name: str) -> None:
@@ -208,6 +253,7 @@ register_class_to_dict(ExceptionWrapper, _wrapper_to_dict)
 register_class_to_dict(PyroError, exception_to_dict)
 for _error in PYRO_ERRORS.values():
     register_pickle_name(_error, constants.WIRE_ERRORS_MODULE, _error.__name__)
+fastserpent.class_hook = _serpent_class_value
 register_pickle_name(URI, "Pyro4.core", "URI")
 register_pickle_name(ExceptionWrapper, "Pyro4.futures", "_ExceptionWrapper")
 

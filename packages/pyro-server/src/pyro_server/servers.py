@@ -350,8 +350,13 @@ class ThreadServer(ServerBase):
             conn = self._accept()
             if conn is None:
                 return
-            self.handback.put(conn)
-            self.poller_waker.wake()
+            if self._pool_full():
+                self.handback.put(conn)  # the selector waits for its handshake
+                self.poller_waker.wake()
+            else:
+                # a new client sends its handshake at once: a worker waits for it (briefly),
+                # which saves the hop through the selector thread
+                self._dispatch(conn)
 
     # -- the poller: idle connections in a selector ---------------------------------------
 
