@@ -101,19 +101,29 @@ def _serpent_class_value(obj: Any) -> Any:
     serpent consults its registry in registration order; a converter that is not one
     of ours (serpent's own, or a user's) sends the whole value back to serpent.
     """
-    if type(obj) in _SERPENT_BEFORE_REGISTRY:
-        raise fastserpent.Unsupported("serpent writes this type before looking at its registry")
+    kind = type(obj)
     try:
         registry = serpent._special_classes_registry
     except AttributeError:
         raise fastserpent.Unsupported("no serpent registry") from None
+    cached = _serpent_class_cache.get(kind)
+    if cached is not None and len(registry) == cached[0] and registry.get(cached[1]) is cached[2]:
+        return cached[3](obj)
+    if kind in _SERPENT_BEFORE_REGISTRY:
+        raise fastserpent.Unsupported("serpent writes this type before looking at its registry")
     for clazz, serpent_converter in registry.items():
         if isinstance(obj, clazz):
             value = _serpent_values.get(serpent_converter)
             if value is None:
                 raise fastserpent.Unsupported("not our converter")
+            # isinstance on abstract classes is slow: remember the answer for this type
+            _serpent_class_cache[kind] = (len(registry), clazz, serpent_converter, value)
             return value(obj)
-    raise fastserpent.Unsupported(type(obj).__name__)
+    raise fastserpent.Unsupported(kind.__name__)
+
+
+#: type -> (registry size, registered class, its serpent converter, value function), checked on use
+_serpent_class_cache: dict[type, tuple[int, type, Any, Callable[[Any], Any]]] = {}
 
 
 def unregister_class_to_dict(clazz: type) -> None:
