@@ -8,6 +8,7 @@ import logging
 import select
 import socket
 import ssl
+import struct
 import time
 from typing import Any, Optional
 
@@ -39,6 +40,17 @@ def _wait(sock: socket.socket, event: int, timeout: float, strict: bool = False)
         return True  # let the read find out what is wrong
 
 
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+#: While a large payload arrives, a worker keeps reading only while each read brings at
+#: least this much; a slower sender waits in the selector and holds no worker.
+_BULK_PROGRESS = 16 * 1024
+
+
+def _timeval(seconds: float) -> bytes:
+    whole = int(seconds)
+    return struct.pack("@ll", whole, int((seconds - whole) * 1e6))
+
+
 class ClientConnection:
     """A connected client. Passed to ``Daemon.validateHandshake`` and ``clientDisconnect``."""
 
@@ -55,6 +67,9 @@ class ClientConnection:
         self.closed = False
         self.pending: list[Message] = []
         self.tls_pending = self.tls = isinstance(sock, ssl.SSLSocket)
+        # reads never wait, also while a worker has switched the socket to blocking mode
+        self.dontwait = 0 if self.tls else _DONTWAIT
+        self.linger_set = -1.0
         sock.setblocking(False)
 
     def fileno(self) -> int:
@@ -75,13 +90,14 @@ class ClientConnection:
             return False
         if self.tls_pending:
             return True
+        flags = self.dontwait
         while True:
             target = self.decoder.receive_target()
             if target is not None:  # a large payload: straight into its buffer
                 with target:
                     want = len(target)
                     try:
-                        count = self.sock.recv_into(target)
+                        count = self.sock.recv_into(target, 0, flags)
                     except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                         return True
                     except (ConnectionError, OSError):
@@ -95,7 +111,7 @@ class ClientConnection:
                 continue
             want = min(max(self.decoder.wanted, _MIN_READ), _MAX_READ)
             try:
-                data = self.sock.recv(want)
+                data = self.sock.recv(want, flags)
             except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 return True
             except (ConnectionError, OSError):
@@ -108,6 +124,68 @@ class ClientConnection:
                 return True
             if isinstance(self.sock, ssl.SSLSocket) and not self.sock.pending() and len(data) < want:
                 return True
+
+    # -- a worker's blocking session (thread server, plain TCP or unix sockets) -----------------
+
+    def enter_blocking(self, linger: float) -> bool:
+        """Make reads block for at most ``linger`` s (one recv per request, no poll); False if not possible."""
+        if self.tls or not self.dontwait:
+            return False
+        sock = self.sock
+        try:
+            if self.linger_set != linger:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(linger))
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(self.send_timeout))
+                self.linger_set = linger
+            sock.setblocking(True)
+        except OSError:
+            return False
+        return True
+
+    def leave_blocking(self) -> None:
+        try:
+            self.sock.setblocking(False)
+        except OSError:
+            pass  # closed meanwhile
+
+    def wait_and_read(self) -> Optional[bool]:
+        """In a blocking session: wait (up to the linger time) for the next request and read it.
+
+        None when nothing came in time; False when the peer closed; True otherwise
+        (decoded messages go to ``pending``). Raises ProtocolError for garbage.
+        """
+        decoder = self.decoder
+        target = decoder.receive_target()
+        if target is not None:  # the rest of a large payload, straight into its buffer
+            with target:
+                try:
+                    count = self.sock.recv_into(target)
+                except (BlockingIOError, InterruptedError):
+                    return None
+                except (ConnectionError, OSError):
+                    return False
+            if not count:
+                return False
+            self.last_activity = time.monotonic()
+            self.pending.extend(decoder.received(count))
+            if count < _BULK_PROGRESS and decoder.in_message:
+                return None  # trickling in: let the selector wait for the rest
+            return True
+        if decoder.in_message:
+            return None  # half a small message: the selector waits for the rest
+        try:
+            data = self.sock.recv(_MIN_READ)
+        except (BlockingIOError, InterruptedError):
+            return None  # SO_RCVTIMEO: the linger time is over
+        except (ConnectionError, OSError):
+            return False
+        if not data:
+            return False
+        self.last_activity = time.monotonic()
+        self.pending.extend(decoder.feed(data))
+        if len(data) == _MIN_READ:
+            return self.read_available()  # there may be more
+        return True
 
     def _continue_tls_handshake(self) -> bool:
         """Advance the server side TLS handshake; False if it failed (certificate refused, say)."""

@@ -224,6 +224,10 @@ class ServerBase:
         except Exception as exc:
             self.daemon._protocol_failure(conn, exc)
             return False
+        return self._handle_pending(conn, alive)
+
+    def _handle_pending(self, conn: ClientConnection, alive: bool) -> bool:
+        """Handle every whole message received. False: the connection is finished."""
         while conn.pending:
             msg = conn.pending.pop(0)
             try:
@@ -470,6 +474,45 @@ class ThreadServer(ServerBase):
 
     def _serve(self, conn: ClientConnection) -> None:
         """Serve a connection while it keeps sending requests, then hand it back."""
+        if conn.enter_blocking(WORKER_LINGER):
+            try:
+                finished = self._serve_blocking(conn)
+            finally:
+                conn.leave_blocking()
+            if finished:
+                self._drop(conn)
+                return
+        else:
+            self._serve_polling(conn)
+            if conn.closed:
+                return
+        conn.decoder.release_buffer()
+        if self.closed:
+            self._drop(conn)
+            return
+        self.handback.put(conn)
+        self.poller_waker.wake()
+
+    def _serve_blocking(self, conn: ClientConnection) -> bool:
+        """Serve while requests keep coming within the linger time; True: the connection is finished."""
+        if not self._serve_ready(conn):
+            return True
+        while not self.closed:
+            if not self.work.empty() and self._pool_full():
+                return False  # others wait for a worker
+            try:
+                alive = conn.wait_and_read()
+            except Exception as exc:  # garbage from the peer
+                self.daemon._protocol_failure(conn, exc)
+                return True
+            if alive is None:
+                return False  # nothing within the linger time: back to the selector
+            if not self._handle_pending(conn, alive):
+                return True
+        return False
+
+    def _serve_polling(self, conn: ClientConnection) -> None:
+        """The same for TLS connections: wait with poll, read without blocking."""
         poller = None
         linger = WORKER_LINGER * 1000.0
         while not self.closed:
@@ -490,12 +533,6 @@ class ThreadServer(ServerBase):
                     continue  # let the read find out what is wrong
             if not poller.poll(linger):
                 break
-        conn.decoder.release_buffer()
-        if self.closed:
-            self._drop(conn)
-            return
-        self.handback.put(conn)
-        self.poller_waker.wake()
 
     def _pool_full(self) -> bool:
         """True when no idle worker is left and no new one may start."""
