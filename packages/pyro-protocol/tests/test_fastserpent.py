@@ -237,3 +237,41 @@ def test_a_users_class_registration_is_honoured() -> None:
         serializers.unregister_class_to_dict(Thing)
     with pytest.raises(fastserpent.Unsupported):
         fastserpent.dumps(Thing(1))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "('obj','add',(1,2),{})", "('obj','m',(),{})", "('obj','m',(1,),{})", "('obj','m',(1),{})",
+        "('obj','m',('a','b c',None,True,False,-1.5,1e30000,-0,0),{})", "('o','m',(1,,2),{})",
+        "('o','m',(1, 2),{})", "('o','m',(1,2),{'k':1})", "('o','m',(1,2),None)", "('o','m',([1],),{})",
+        "('o','m',('it''s',),{})", "('o','m',('a\\'b',),{})", "('o','m',(1.5.3,),{})", "('o','m',(01,),{})",
+        "('o','m',(1_0,),{})", "('o','m',(x,),{})", "('o','m',(1,2),{}) ", "('o','m',(1,2),{})x",
+        "('o','m',('" + "9" * 5000 + "',),{})", "('o','m',(" + "9" * 5000 + ",),{})", "('o','m',(1,2,),{})",
+    ],
+)
+def test_loads_call_agrees_with_serpent_or_refuses(text: str) -> None:
+    data = (H + text).encode("utf-8")
+    try:
+        expected: Any = serpent.loads(data)
+    except Exception as exc:
+        expected = type(exc)
+    try:
+        mine: Any = fastserpent.loads_call(data)
+    except fastserpent.Unsupported:
+        return
+    assert not isinstance(expected, type), f"fast path accepted what serpent refuses: {text!r} -> {mine!r}"
+    assert same(mine, expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(scalars, max_size=6).map(tuple), st.dictionaries(st.text(max_size=5), scalars, max_size=2))
+def test_loads_call_reads_serpent_calls(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    data = serpent_dumps(("obj_1", "method", args, kwargs))
+    if not isinstance(data, bytes):
+        return
+    try:
+        mine = fastserpent.loads_call(data)
+    except fastserpent.Unsupported:
+        return
+    assert same(mine, serpent.loads(data))

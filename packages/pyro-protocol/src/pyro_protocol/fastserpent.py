@@ -321,3 +321,48 @@ def _container(text: str, opener: str, pos: int, level: int) -> tuple[Any, int]:
         return set(items), pos
     except TypeError:
         raise Unsupported("unhashable key") from None
+
+
+# -- the call tuple: ('object', 'method', (simple, args), {}) in one regex ---------------------
+
+_CALL = re.compile(
+    r"""\('([^'\\\n\r]*)','([^'\\\n\r]*)',\(((?:[^()\[\]{}'"\\\n\r]|'[^'\\\n\r]*')*)\),\{\}\)[ \t\n\f]*\Z""",
+    re.ASCII,
+)
+#: One argument and the comma after it (or the end): the separator's group number tells the kind.
+_ARGUMENT = re.compile("|".join(kind + r"(,|\Z)" for kind in (_STR1, _INT, _FLOAT, _CONST)), re.ASCII)
+
+
+def loads_call(data: bytes) -> Any:
+    """:func:`loads` for a call tuple; the common shape (plain args, no keyword args) in one pass."""
+    if data[:_HEADER_LEN] == _HEADER_BYTES:
+        try:
+            text = data[_HEADER_LEN:].decode("utf-8")
+        except UnicodeDecodeError:
+            raise Unsupported("not UTF-8") from None
+        m = _CALL.match(text)
+        if m is not None:
+            obj, method, arguments = m.groups()
+            if not arguments:
+                return obj, method, (), {}
+            values = []
+            pos = 0
+            end = len(arguments)
+            for a in _ARGUMENT.finditer(arguments):
+                if a.start() != pos:
+                    break  # something else between the arguments: the general parser decides
+                separator = a.lastindex
+                token = a.group(separator - 1)
+                if separator == 2:
+                    values.append(token)
+                elif separator == 4:
+                    values.append(_int(token))
+                elif separator == 6:
+                    values.append(float(token))
+                else:
+                    values.append(_CONSTANTS[token])
+                pos = a.end()
+            else:
+                if pos == end and (len(values) > 1 or arguments[-1:] == ","):
+                    return obj, method, tuple(values), {}
+    return loads(data)

@@ -492,7 +492,13 @@ class SerpentSerializer(SerializerBase):
         return recreate_classes(self._serpent_loads(data))
 
     def _loads_call(self, data: bytes) -> CallTuple:
-        obj, method, vargs, kwargs = self._serpent_loads(data)
+        if b"\x00" in data:
+            raise SerializeError("serpent: data contains NUL bytes")
+        try:
+            call = fastserpent.loads_call(data)
+        except Exception:  # Unsupported, or an error serpent will report in its own words
+            call = serpent.loads(data)
+        obj, method, vargs, kwargs = call
         return obj, method, recreate_classes(vargs), recreate_classes(kwargs)
 
 
