@@ -29,19 +29,19 @@ MODES: dict[str, dict[str, Any]] = {
     "full": dict(
         reps=3, small=20000, small_warmup=2000, oneway=20000, payload_1m=20, payload_10m=5,
         thread_calls=3000, proc_calls=4000, connect=300, lookups=2000, pyroname=200,
-        scale_conns=10000, scale_calls=2000, scale_reps=3, serializers=SERIALIZERS,
+        scale_conns=10000, scale_calls=2000, scale_reps=3, serializers=SERIALIZERS, start_delay=1.5, procs=4,
         payload_serializers=("marshal", "msgpack", "pickle"), oneway_serializers=("serpent", "marshal"),
     ),
     "quick": dict(
         reps=3, small=3000, small_warmup=500, oneway=3000, payload_1m=5, payload_10m=2,
         thread_calls=400, proc_calls=800, connect=60, lookups=400, pyroname=30,
-        scale_conns=2000, scale_calls=500, scale_reps=1, serializers=SERIALIZERS,
+        scale_conns=2000, scale_calls=500, scale_reps=1, serializers=SERIALIZERS, start_delay=1.5, procs=4,
         payload_serializers=("marshal", "msgpack", "pickle"), oneway_serializers=("serpent", "marshal"),
     ),
     "smoke": dict(
         reps=1, small=100, small_warmup=10, oneway=100, payload_1m=1, payload_10m=1,
         thread_calls=20, proc_calls=20, connect=5, lookups=20, pyroname=3,
-        scale_conns=50, scale_calls=20, scale_reps=1, serializers=("marshal", "serpent"),
+        scale_conns=50, scale_calls=20, scale_reps=1, serializers=("marshal",), start_delay=0.5, procs=2,
         payload_serializers=("marshal",), oneway_serializers=("marshal",),
     ),
 }
@@ -249,8 +249,9 @@ class Bench:
                                  count=cfg["thread_calls"], reps=cfg["reps"])
                 self.add("concurrency", f"8 threads, a proxy each, {servertype} server, marshal", "calls/s",
                          "higher", res["ours"], res["pyro4"], "calls_per_s", target=2.0)
-                res = {impl: self._processes(servers[impl]["uri"], impl) for impl in IMPLS}
-                self.add("concurrency", f"4 client processes, {servertype} server, marshal", "calls/s",
+                nprocs = cfg["procs"]
+                res = {impl: self._processes(servers[impl]["uri"], impl, nprocs) for impl in IMPLS}
+                self.add("concurrency", f"{nprocs} client processes, {servertype} server, marshal", "calls/s",
                          "higher", res["ours"], res["pyro4"], "calls_per_s")
 
     def _processes(self, uri: str, impl: str, nprocs: int = 4) -> Any:
@@ -262,7 +263,7 @@ class Bench:
         count = self.cfg["proc_calls"]
         results: list[dict[str, float]] = []
         for _ in range(self.cfg["reps"]):
-            start_at = time.time() + 1.5  # time for every process to start and connect
+            start_at = time.time() + self.cfg["start_delay"]  # time for every process to start and connect
             spec = dict(workload="timed_calls", impl=impl, uri=uri, serializer="marshal", count=count,
                         starts=[start_at])
             procs = [subprocess.Popen(_command(spec), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
