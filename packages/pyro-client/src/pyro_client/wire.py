@@ -14,7 +14,18 @@ import ssl
 from typing import Optional
 
 from pyro_protocol.errors import ConnectionClosedError, ProtocolError, TimeoutError
-from pyro_protocol.message import HEADER_SIZE, Message, finish_message, parse_header_from
+from pyro_protocol.constants import PROTOCOL_VERSION
+from pyro_protocol.message import (
+    _CHECKSUM_BASE,
+    _CORR_CHUNK_HEAD,
+    _HEADER,
+    FLAGS_COMPRESSED,
+    HEADER_SIZE,
+    MAGIC,
+    Message,
+    finish_message,
+    parse_header_from,
+)
 from pyro_protocol.transport import recv_chunks, recv_exactly
 
 __all__ = ["ReplyReader"]
@@ -62,6 +73,29 @@ class ReplyReader:
             if not filled:
                 raise ConnectionClosedError("receiving: connection lost")
             filled = self._fill(sock, filled, HEADER_SIZE)
+        elif not hmac_key and not max_message_size:
+            # the usual reply, whole in one read: a valid header, at most a CORR annotation,
+            # not compressed; built here without the general decoder's steps
+            magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _, checksum = _HEADER.unpack_from(
+                self._buffer
+            )
+            if (
+                filled == HEADER_SIZE + ann_size + data_size
+                and magic == MAGIC
+                and version == PROTOCOL_VERSION
+                and 0 < msg_type < 7
+                and not flags & FLAGS_COMPRESSED
+                and checksum == (msg_type + _CHECKSUM_BASE + data_size + ann_size + ser_id + flags + seq) & 0xFFFF
+            ):
+                if ann_size == 22 and view[HEADER_SIZE:30] == _CORR_CHUNK_HEAD:
+                    annotations = {"CORR": bytes(view[30:46])}
+                elif not ann_size:
+                    annotations = {}
+                else:
+                    annotations = None
+                if annotations is not None:
+                    return Message(msg_type, bytes(view[HEADER_SIZE + ann_size : filled]), ser_id, flags, seq,
+                                   annotations, filled)
         header = parse_header_from(self._buffer, 0, max_message_size)
         ann_end = HEADER_SIZE + header.annotations_size
         total = ann_end + header.data_size
