@@ -6,13 +6,13 @@ import itertools
 import os
 import resource
 import statistics
-from typing import Any, Optional
+from typing import Any
 
 IMPLS = ("ours", "pyro4")
 SERIALIZERS = ("serpent", "json", "marshal", "msgpack", "pickle")
 
 
-def pin(cpu: Optional[int]) -> None:
+def pin(cpu: int | None) -> None:
     """Pin this process (all its threads, present and future) to one CPU; None leaves it free."""
     if cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {cpu % (os.cpu_count() or 1)})
@@ -47,7 +47,9 @@ def rss_bytes(pid: int) -> int:
 def percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    index = min(
+        len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1)))
+    )
     return sorted_values[index]
 
 
@@ -55,10 +57,22 @@ def summarize(samples: list[float]) -> dict[str, Any]:
     """Median of the repetitions and their spread (half the min-max range, relative to the median)."""
     clean = [s for s in samples if s is not None]
     if not clean:
-        return {"median": None, "min": None, "max": None, "spread": None, "samples": samples}
+        return {
+            "median": None,
+            "min": None,
+            "max": None,
+            "spread": None,
+            "samples": samples,
+        }
     median = statistics.median(clean)
     spread = (max(clean) - min(clean)) / 2 / median if median else 0.0
-    return {"median": median, "min": min(clean), "max": max(clean), "spread": spread, "samples": clean}
+    return {
+        "median": median,
+        "min": min(clean),
+        "max": max(clean),
+        "spread": spread,
+        "samples": clean,
+    }
 
 
 class Client:

@@ -57,13 +57,20 @@ def _ours(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     if spec["kind"] == "ns":
         import pyro_naming
 
-        ns_uri, ns_daemon, _ = pyro_naming.startNS(host="127.0.0.1", port=0, enableBroadcast=False)
+        ns_uri, ns_daemon, _ = pyro_naming.startNS(
+            host="127.0.0.1", port=0, enableBroadcast=False
+        )
         threading.Thread(target=ns_daemon.requestLoop, daemon=True).start()
         daemon = pyro_server.Daemon(host="127.0.0.1")
         uri = daemon.register(bench, OBJECT_ID)
         with pyro_server.Proxy(ns_uri) as ns:
             ns.register(NS_NAME, uri)
-        return daemon, {"uri": str(uri), "ns_uri": str(ns_uri), "ns_host": ns_uri.host, "ns_port": ns_uri.port}
+        return daemon, {
+            "uri": str(uri),
+            "ns_uri": str(ns_uri),
+            "ns_host": ns_uri.host,
+            "ns_port": ns_uri.port,
+        }
     daemon = pyro_server.Daemon(host="127.0.0.1")
     uri = daemon.register(bench, OBJECT_ID)
     return daemon, {"uri": str(uri)}
@@ -77,13 +84,20 @@ def _pyro4(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     Pyro4.config.SERIALIZERS_ACCEPTED = set(SERIALIZERS)
     bench = _bench_class(Pyro4.expose, Pyro4.oneway)()
     if spec["kind"] == "ns":
-        ns_uri, ns_daemon, _ = Pyro4.naming.startNS(host="127.0.0.1", port=0, enableBroadcast=False)
+        ns_uri, ns_daemon, _ = Pyro4.naming.startNS(
+            host="127.0.0.1", port=0, enableBroadcast=False
+        )
         threading.Thread(target=ns_daemon.requestLoop, daemon=True).start()
         daemon = Pyro4.Daemon(host="127.0.0.1")
         uri = daemon.register(bench, OBJECT_ID)
         with Pyro4.Proxy(ns_uri) as ns:
             ns.register(NS_NAME, uri)
-        return daemon, {"uri": str(uri), "ns_uri": str(ns_uri), "ns_host": ns_uri.host, "ns_port": ns_uri.port}
+        return daemon, {
+            "uri": str(uri),
+            "ns_uri": str(ns_uri),
+            "ns_host": ns_uri.host,
+            "ns_port": ns_uri.port,
+        }
     daemon = Pyro4.Daemon(host="127.0.0.1")
     uri = daemon.register(bench, OBJECT_ID)
     return daemon, {"uri": str(uri)}
@@ -137,10 +151,12 @@ def _raw_server() -> tuple[Any, dict[str, Any]]:
     listener.listen(100)
 
     class Loop:
-        def requestLoop(self) -> None:  # noqa: N802 - same shape as a daemon
+        def requestLoop(self) -> None:
             while True:
                 sock, _ = listener.accept()
-                threading.Thread(target=_raw_connection, args=(sock,), daemon=True).start()
+                threading.Thread(
+                    target=_raw_connection, args=(sock,), daemon=True
+                ).start()
 
     host, port = listener.getsockname()
     return Loop(), {"host": host, "port": port}

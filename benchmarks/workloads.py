@@ -13,7 +13,8 @@ import struct
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .common import Client, percentile, pin, raise_nofile
 from .servers import NS_NAME, recv_exactly
@@ -113,12 +114,16 @@ def raw_payload(spec: dict[str, Any]) -> list[dict[str, float]]:
         sock.sendall(head)
         sock.sendall(data)
         (size,) = _PREFIX.unpack(sock.recv(4, socket.MSG_WAITALL))
-        reply = bytes(recv_exactly(sock, size, buffer))  # the reply as a bytes object, like a call's result
+        reply = bytes(
+            recv_exactly(sock, size, buffer)
+        )  # the reply as a bytes object, like a call's result
         if len(reply) != len(data):
             raise AssertionError("echo returned a different size")
 
     call()
-    results = [_throughput(call, spec["size"], spec["count"]) for _ in range(spec["reps"])]
+    results = [
+        _throughput(call, spec["size"], spec["count"]) for _ in range(spec["reps"])
+    ]
     sock.close()
     return results
 
@@ -137,7 +142,12 @@ def oneway(spec: dict[str, Any]) -> list[dict[str, float]]:
                 tick()
             count()
             total = perf() - start
-            results.append({"calls_per_s": spec["count"] / total, "us_per_call": total / spec["count"] * 1e6})
+            results.append(
+                {
+                    "calls_per_s": spec["count"] / total,
+                    "us_per_call": total / spec["count"] * 1e6,
+                }
+            )
     return results
 
 
@@ -152,7 +162,7 @@ def threads(spec: dict[str, Any]) -> list[dict[str, float]]:
     for _ in range(spec["reps"]):
         barrier = threading.Barrier(nthreads + 1)
 
-        def work(proxy: Any) -> None:
+        def work(proxy: Any, barrier: threading.Barrier = barrier) -> None:
             add = proxy.add
             barrier.wait()
             for _ in range(count):
@@ -210,7 +220,9 @@ def naming(spec: dict[str, Any]) -> list[dict[str, float]]:
             ns.lookup(NS_NAME)
         for _ in range(spec["reps"]):
             result = _latencies(lambda: ns.lookup(NS_NAME), spec["count"])
-            results.append({"ops_per_s": result["calls_per_s"], "p50_us": result["p50_us"]})
+            results.append(
+                {"ops_per_s": result["calls_per_s"], "p50_us": result["p50_us"]}
+            )
     return results
 
 
@@ -240,12 +252,15 @@ def hold(spec: dict[str, Any]) -> None:
         proxy._pyroTimeout = spec["call_timeout"]
         try:
             proxy._pyroBind()
-        except Exception as exc:  # a refusal or a timeout ends the attempt: report how far it got
+        except Exception as exc:  # noqa: BLE001 - a refusal or a timeout ends it: report how far it got
             error = f"{type(exc).__name__}: {exc}"
             break
         proxies.append(proxy)
     elapsed = perf() - start
-    print(json.dumps({"held": len(proxies), "error": error, "seconds": elapsed}), flush=True)
+    print(
+        json.dumps({"held": len(proxies), "error": error, "seconds": elapsed}),
+        flush=True,
+    )
     sys.stdin.read()  # hold until the runner closes our stdin
     for proxy in proxies:
         proxy._pyroRelease()
@@ -262,9 +277,12 @@ def latency(spec: dict[str, Any]) -> list[dict[str, Any]]:
             t0 = perf()
             proxy.add(1, 2)
             first = perf() - t0
-            result: dict[str, Any] = _latencies(lambda: proxy.add(1, 2), spec["count"])
+            add = proxy.add
+            result: dict[str, Any] = _latencies(
+                lambda add=add: add(1, 2), spec["count"]
+            )
             result["first_call_ms"] = first * 1e3
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure is a result to report, never a hang
             result = {"error": f"{type(exc).__name__}: {exc}"}
         finally:
             proxy._pyroRelease()

@@ -17,9 +17,10 @@ from __future__ import annotations
 import ast
 import base64
 import re
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["Unsupported", "dumps", "loads", "HEADER"]
+__all__ = ["HEADER", "Unsupported", "dumps", "loads"]
 
 HEADER = "# serpent utf-8 python3.2\n"
 _HEADER_BYTES = HEADER.encode("ascii")
@@ -43,7 +44,7 @@ class Unsupported(Exception):
 
 #: For other types: a function giving the value serpent's class registry writes in the
 #: object's place (see serializers), or raising Unsupported. None: all go to serpent.
-class_hook: Optional[Callable[[Any], Any]] = None
+class_hook: Callable[[Any], Any] | None = None
 
 
 # -- encoding --------------------------------------------------------------------------------
@@ -60,7 +61,7 @@ def dumps(obj: Any) -> bytes:
 
 
 def _float_text(value: float) -> str:
-    if value != value:
+    if value != value:  # noqa: PLR0124 - nan is the only float unequal to itself
         return _NAN_TEXT
     if value == _INF:
         return "1e30000"
@@ -70,7 +71,11 @@ def _float_text(value: float) -> str:
 
 
 def _b64_text(data: Any) -> str:
-    return "{'data': '" + base64.b64encode(data).decode("ascii") + "', 'encoding': 'base64'}"
+    return (
+        "{'data': '"
+        + base64.b64encode(data).decode("ascii")
+        + "', 'encoding': 'base64'}"
+    )
 
 
 def _encode(obj: Any, kind: type, out: list[str], level: int) -> None:
@@ -140,7 +145,9 @@ def _encode(obj: Any, kind: type, out: list[str], level: int) -> None:
             raise Unsupported(kind.__name__)
         if level > MAX_DEPTH:
             raise Unsupported("nested too deeply")
-        value = hook(obj)  # what serpent's class registry would write for it (or Unsupported)
+        value = hook(
+            obj
+        )  # what serpent's class registry would write for it (or Unsupported)
         _encode(value, type(value), out, level + 1)
 
 
@@ -149,7 +156,9 @@ def _encode(obj: Any, kind: type, out: list[str], level: int) -> None:
 _STR1 = r"'([^'\\\n\r]*)'"
 _STR2 = r'"([^"\\\n\r]*)"'
 _INT = r"(-?(?:0|[1-9][0-9]*))"
-_FLOAT = r"(-?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+))"
+_FLOAT = (
+    r"(-?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+))"
+)
 _CONST = r"(None|True|False)"
 _ESCAPED = r"""('(?:[^'\\\n\r]|\\[^\n\r])*'|"(?:[^"\\\n\r]|\\[^\n\r])*")"""
 _BLANK = r"[ \t\n\f]*"
@@ -157,8 +166,14 @@ _SEPARATOR = _BLANK + r"([,:)\]}])"
 #: A lone scalar (the whole text): group numbers say which kind.
 _SCALAR = re.compile(
     "|".join(
-        [_STR1, _STR2, _INT + r"(?![0-9A-Za-z_.])", _FLOAT + r"(?![0-9A-Za-z_.])", _CONST + r"(?![0-9A-Za-z_])",
-         _ESCAPED]
+        [
+            _STR1,
+            _STR2,
+            _INT + r"(?![0-9A-Za-z_.])",
+            _FLOAT + r"(?![0-9A-Za-z_.])",
+            _CONST + r"(?![0-9A-Za-z_])",
+            _ESCAPED,
+        ]
     ),
     re.ASCII,
 )
@@ -180,7 +195,9 @@ _STR_SEPS, _INT_SEP, _FLOAT_SEP, _CONST_SEP, _ESCAPED_SEP = {4, 6}, 8, 10, 12, 1
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 _OPENERS = frozenset("([{")
 _SEPARATORS = frozenset(",:)]}")
-_NEEDS_REGEX = re.compile(r"[\\\n\r]").search  # a backslash or line break: the regex decides
+_NEEDS_REGEX = re.compile(
+    r"[\\\n\r]"
+).search  # a backslash or line break: the regex decides
 _MISSING = object()
 _CONSTANTS = {"None": None, "True": True, "False": False}
 _BLANKS = frozenset(" \t\n\f\r\v")
@@ -200,11 +217,13 @@ def loads(data: bytes) -> Any:
         value, pos = _container(text, first, 1, 0)
     else:
         if first in _BLANKS:
-            raise Unsupported("indented")  # Python reads an indented first line as an error
+            raise Unsupported(
+                "indented"
+            )  # Python reads an indented first line as an error
         m = _SCALAR.match(text)
         if m is None:
             raise Unsupported("token")
-        kind = m.lastindex
+        kind: int = m.lastindex  # type: ignore[assignment]  # every alternative is a group
         token = m.group(kind)
         if kind <= 2:
             value = token
@@ -243,7 +262,9 @@ def _container(text: str, opener: str, pos: int, level: int) -> tuple[Any, int]:
     while True:
         first = text[pos : pos + 1]
         item: Any = _MISSING
-        if first == "'":  # the commonest element, a plain 'string' and its separator, without a regex
+        if (
+            first == "'"
+        ):  # the commonest element, a plain 'string' and its separator, without a regex
             end = find("'", pos + 1)
             separator = text[end + 1 : end + 2]
             if end > 0 and separator in _SEPARATORS:
@@ -262,7 +283,7 @@ def _container(text: str, opener: str, pos: int, level: int) -> tuple[Any, int]:
             m = match(text, pos)
             if m is None:
                 raise Unsupported("token")
-            group = m.lastindex
+            group: int = m.lastindex  # type: ignore[assignment]  # every alternative is a group
             if group in _STR_SEPS:
                 item = m.group(group - 1)
             elif group == 1:
@@ -283,7 +304,9 @@ def _container(text: str, opener: str, pos: int, level: int) -> tuple[Any, int]:
             elif group == _CONST_SEP:
                 item = _CONSTANTS[m.group(group - 1)]
             else:
-                item = ast.literal_eval(m.group(group - 1))  # escapes: let Python read them
+                item = ast.literal_eval(
+                    m.group(group - 1)
+                )  # escapes: let Python read them
             separator = m.group(group)
             pos = m.end()
         if want_value:
@@ -330,7 +353,9 @@ _CALL = re.compile(
     re.ASCII,
 )
 #: One argument and the comma after it (or the end): the separator's group number tells the kind.
-_ARGUMENT = re.compile("|".join(kind + r"(,|\Z)" for kind in (_STR1, _INT, _FLOAT, _CONST)), re.ASCII)
+_ARGUMENT = re.compile(
+    "|".join(kind + r"(,|\Z)" for kind in (_STR1, _INT, _FLOAT, _CONST)), re.ASCII
+)
 
 
 def loads_call(data: bytes) -> Any:
@@ -351,7 +376,7 @@ def loads_call(data: bytes) -> Any:
             for a in _ARGUMENT.finditer(arguments):
                 if a.start() != pos:
                     break  # something else between the arguments: the general parser decides
-                separator = a.lastindex
+                separator: int = a.lastindex  # type: ignore[assignment]  # always set: a group matched
                 token = a.group(separator - 1)
                 if separator == 2:
                     values.append(token)

@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import struct
 import zlib
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Union
 
 from .constants import PROTOCOL_VERSION
 from .errors import MessageTooLargeError, ProtocolError, SecurityError
@@ -102,7 +102,7 @@ def _checksum(msg_type: int, flags: int, seq: int, data_size: int, serializer_id
     ) & 0xFFFF
 
 
-def hmac_digest(key: bytes, data: bytes, annotations: Mapping[str, bytes]) -> bytes:
+def hmac_digest(key: bytes, data: Union[bytes, memoryview], annotations: Mapping[str, bytes]) -> bytes:
     """HMAC-SHA1 over the payload as sent, then annotation values sorted by key (not HMAC)."""
     mac = hmac.new(key, data, digestmod=hashlib.sha1)
     for name in sorted(annotations):
@@ -119,7 +119,7 @@ class Message:
     def __init__(
         self,
         msg_type: int,
-        data: bytes,
+        data: Union[bytes, memoryview],
         serializer_id: int,
         flags: int = 0,
         seq: int = 0,
@@ -341,7 +341,7 @@ def parse_annotations(blob: bytes) -> dict[str, bytes]:
     return annotations
 
 
-def inflate(data: bytes, limit: int) -> bytes:
+def inflate(data: Union[bytes, memoryview], limit: int) -> bytes:
     """zlib-decompress ``data``, refusing (before allocating) to produce more than ``limit`` bytes."""
     inflater = zlib.decompressobj()
     parts = []
@@ -373,7 +373,7 @@ def inflate(data: bytes, limit: int) -> bytes:
 def finish_message(
     header: Header,
     annotation_blob: bytes,
-    payload: bytes,
+    payload: Union[bytes, memoryview],
     *,
     hmac_key: Optional[bytes] = None,
     max_inflated_size: int = DEFAULT_MAX_INFLATED_SIZE,
@@ -448,7 +448,7 @@ class MessageDecoder:
         """True while part of a message has arrived."""
         return self._header is not None or bool(self._buffer)
 
-    def feed(self, data: bytes) -> list[Message]:
+    def feed(self, data: Union[bytes, memoryview]) -> list[Message]:
         if self._broken is not None:
             raise ProtocolError(f"decoder is unusable after an earlier error: {self._broken}")
         if self._large_mode:
@@ -548,7 +548,7 @@ class MessageDecoder:
         self._large_filled += count
         return self._finish_large()
 
-    def _feed_large(self, data: bytes) -> list[Message]:
+    def _feed_large(self, data: Union[bytes, memoryview]) -> list[Message]:
         assert self._header is not None
         need = self._header.data_size - self._large_filled
         self._store(memoryview(data)[:need] if len(data) > need else data)

@@ -478,7 +478,7 @@ class SerpentSerializer(SerializerBase):
         try:
             return fastserpent.dumps(data)
         except Exception:  # Unsupported, or an error serpent will report in its own words
-            return serpent.dumps(data, module_in_classname=True)
+            return serpent.dumps(data, module_in_classname=True)  # type: ignore[no-any-return]
 
     def _serpent_loads(self, data: bytes) -> Any:
         if b"\x00" in data:
