@@ -400,3 +400,20 @@ def test_loads_call_reads_serpent_calls(
     except fastserpent.Unsupported:
         return
     assert same(mine, serpent.loads(data))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=8),
+    st.text(max_size=8),
+    st.lists(scalars, max_size=5).map(tuple) | st.lists(scalars, max_size=3),
+    st.none() | st.dictionaries(st.text(max_size=4), scalars, max_size=2),
+)
+def test_dumps_call_is_byte_identical_to_serpent(obj: str, method: str, vargs: Any, kwargs: Any) -> None:
+    expected = serpent_dumps((obj, method, vargs, kwargs))
+    try:
+        mine = fastserpent.dumps_call(obj, method, vargs, kwargs)
+    except fastserpent.Unsupported:
+        return
+    assert mine == expected
+    assert get_serializer("serpent").dumpsCall(obj, method, vargs, kwargs) == expected

@@ -391,3 +391,16 @@ def loads_call(data: bytes) -> Any:
                 if pos == end and (len(values) > 1 or arguments[-1:] == ","):
                     return obj, method, tuple(values), {}
     return loads(data)
+
+
+def dumps_call(obj: str, method: str, vargs: Any, kwargs: Any) -> bytes:
+    """``dumps((obj, method, vargs, kwargs))``: a call with plain arguments written in one go."""
+    if type(obj) is str and type(method) is str and type(vargs) is tuple and (kwargs is None or type(kwargs) is dict):
+        if all(type(arg) in _REPR_TYPES for arg in vargs) and not kwargs:
+            if len(vargs) == 1:
+                arguments = repr(vargs[0]) + ","
+            else:
+                arguments = ",".join([repr(arg) for arg in vargs])
+            text = f"{HEADER}({obj!r},{method!r},({arguments}),{'{}' if kwargs is not None else 'None'})"
+            return text.encode("utf-8")
+    return dumps((obj, method, vargs, kwargs))

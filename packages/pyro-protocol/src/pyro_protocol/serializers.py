@@ -491,6 +491,12 @@ class SerpentSerializer(SerializerBase):
     def _loads(self, data: bytes) -> Any:
         return recreate_classes(self._serpent_loads(data))
 
+    def _dumps_call(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:
+        try:
+            return fastserpent.dumps_call(obj, method, vargs, kwargs)
+        except Exception:  # Unsupported, or an error serpent will report in its own words
+            return serpent.dumps((obj, method, vargs, kwargs), module_in_classname=True)  # type: ignore[no-any-return]
+
     def _loads_call(self, data: bytes) -> CallTuple:
         if b"\x00" in data:
             raise SerializeError("serpent: data contains NUL bytes")
