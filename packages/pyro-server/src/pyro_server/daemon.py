@@ -50,6 +50,8 @@ HANDSHAKE_TIMEOUT = 10.0
 #: Oneway calls (with ONEWAY_THREADED) run on a pool of at most this many threads.
 ONEWAY_WORKERS = 16
 _MARSHAL_ID = serializers.SERIALIZER_IDS["marshal"]
+#: serializer id -> serializer, for the request path (filled on first use).
+_serializers_by_id: dict[int, Any] = {}
 #: Replies shorter than this are built as one bytes object and sent with one system call.
 _PLAIN_REPLY_LIMIT = 64 * 1024
 
@@ -486,7 +488,8 @@ class Daemon:
         ctx.serializer_id = serializer_id
         ctx.annotations = annotations
         ctx.response_annotations = response_annotations = {}
-        ctx.set_correlation_bytes(correlation)
+        ctx._correlation_id = None  # (set_correlation_bytes, inlined: this runs for every request)
+        ctx.correlation_bytes = correlation
         if msg.type != wire.MSG_INVOKE:
             if msg.type == wire.MSG_PING:
                 head, body = wire.encode(
@@ -498,11 +501,13 @@ class Daemon:
             log.warning("closing connection from %s: invalid msg type %d received", conn.addr, msg.type)
             return False
         oneway = msg_flags & wire.FLAGS_ONEWAY
-        try:
-            serializer = serializers.get_serializer_by_id(serializer_id)
-        except SerializeError:
-            log.warning("closing connection from %s: unknown serializer id %d", conn.addr, serializer_id)
-            return False
+        serializer = _serializers_by_id.get(serializer_id)
+        if serializer is None:
+            try:
+                serializer = _serializers_by_id[serializer_id] = serializers.get_serializer_by_id(serializer_id)
+            except SerializeError:
+                log.warning("closing connection from %s: unknown serializer id %d", conn.addr, serializer_id)
+                return False
         is_callback = False
         try:
             if serializer.name not in config.SERIALIZERS_ACCEPTED:
@@ -546,7 +551,8 @@ class Daemon:
                 and not self.__hmac_key
                 and not config.COMPRESSION
                 and not config.MAX_MESSAGE_SIZE
-                and self._plain_annotations()
+                and type(self).annotations is Daemon.annotations
+                and "annotations" not in self.__dict__
             ):
                 reply = wire.encode_plain(wire.MSG_RESULT, data, serializer_id, msg_flags & wire.FLAGS_BATCH,
                                           msg.seq, correlation)
@@ -569,10 +575,6 @@ class Daemon:
         else:
             conn.send(head, body)
         return True
-
-    def _plain_annotations(self) -> bool:
-        """True when the ``annotations`` hook is the default one (it adds nothing to replies)."""
-        return type(self).annotations is Daemon.annotations and "annotations" not in self.__dict__
 
     def _send_exception(self, conn: ClientConnection, msg: Message, serializer: Any, exc: Exception, is_callback: bool) -> bool:
         exc._pyroTraceback = _format_traceback(exc, bool(config.DETAILED_TRACEBACK))  # type: ignore[attr-defined]
