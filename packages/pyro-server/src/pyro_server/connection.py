@@ -30,8 +30,11 @@ def _wait(sock: socket.socket, event: int, timeout: float, strict: bool = False)
     True also when the socket is in error or closed (the next read or send says why);
     with ``strict``, a poll failure raises instead.
     """
-    poller = select.poll()
     try:
+        if not _HAVE_POLL:  # (Windows) select, limited to its descriptor numbers there
+            lists: tuple[list[Any], list[Any]] = ([sock], []) if event == _POLLIN else ([], [sock])
+            return any(select.select(lists[0], lists[1], [], timeout)[:2])
+        poller = select.poll()
         poller.register(sock, event)
         return bool(poller.poll(timeout * 1000.0))
     except (OSError, ValueError):
@@ -41,6 +44,9 @@ def _wait(sock: socket.socket, event: int, timeout: float, strict: bool = False)
 
 
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_HAVE_POLL = hasattr(select, "poll")
+_POLLIN = getattr(select, "POLLIN", 1)
+_POLLOUT = getattr(select, "POLLOUT", 4)
 #: While a large payload arrives, a worker keeps reading only while each read brings at
 #: least this much; a slower sender waits in the selector and holds no worker.
 _BULK_PROGRESS = 16 * 1024
@@ -204,7 +210,7 @@ class ClientConnection:
     def wait_readable(self, timeout: float) -> bool:
         if self.tls and self.sock.pending():  # type: ignore[attr-defined]
             return True
-        return _wait(self.sock, select.POLLIN, timeout)
+        return _wait(self.sock, _POLLIN, timeout)
 
     def send(self, head: bytes, body: bytes = b"") -> None:
         """Send a whole message; waits for the socket to drain, bounded by the send timeout."""
@@ -239,7 +245,7 @@ class ClientConnection:
             except (ConnectionError, OSError) as exc:
                 raise ConnectionClosedError(f"sending to {self.addr}: {exc}") from None
             try:
-                writable = _wait(self.sock, select.POLLOUT, self.send_timeout, strict=True)
+                writable = _wait(self.sock, _POLLOUT, self.send_timeout, strict=True)
             except (OSError, ValueError) as exc:
                 raise ConnectionClosedError(f"sending to {self.addr}: {exc}") from None
             if not writable:

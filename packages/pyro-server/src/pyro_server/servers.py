@@ -521,7 +521,7 @@ class ThreadServer(ServerBase):
                 return
             if conn.decoder.in_message or (not self.work.empty() and self._pool_full()):
                 break  # half a message: let the selector wait for the rest; or others wait for a worker
-            if conn.tls:
+            if conn.tls or not hasattr(select, "poll"):
                 if not conn.wait_readable(WORKER_LINGER):
                     break
                 continue
