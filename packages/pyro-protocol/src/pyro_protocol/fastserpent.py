@@ -206,12 +206,17 @@ _TAIL = re.compile(r"[ \t\n\f]*\Z")
 
 def loads(data: bytes) -> Any:
     """serpent.loads(data) for data in the fast subset; Unsupported for anything else."""
-    if data[:_HEADER_LEN] != _HEADER_BYTES:
+    if not data.startswith(_HEADER_BYTES):
         raise Unsupported("no serpent header")
     try:
         text = data[_HEADER_LEN:].decode("utf-8")
     except UnicodeDecodeError:
         raise Unsupported("not UTF-8") from None
+    if text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1) and len(text) <= _MAX_INT_DIGITS:
+        return int(text)  # the reply of many calls
+    constant = _CONSTANTS.get(text, _MISSING)
+    if constant is not _MISSING:
+        return constant
     first = text[:1]
     if first in _CLOSERS:
         value, pos = _container(text, first, 1, 0)
@@ -360,7 +365,7 @@ _ARGUMENT = re.compile(
 
 def loads_call(data: bytes) -> Any:
     """:func:`loads` for a call tuple; the common shape (plain args, no keyword args) in one pass."""
-    if data[:_HEADER_LEN] == _HEADER_BYTES:
+    if data.startswith(_HEADER_BYTES):
         try:
             text = data[_HEADER_LEN:].decode("utf-8")
         except UnicodeDecodeError:

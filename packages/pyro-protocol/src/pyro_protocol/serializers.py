@@ -522,6 +522,10 @@ def _json_default(obj: Any) -> Any:
     return class_to_dict(obj)
 
 
+#: json.dumps(..., ensure_ascii=False, default=_json_default) builds an encoder per call; one does.
+_json_encode = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
+
+
 class JsonSerializer(SerializerBase):
     """JSON, UTF-8. Tuples and sets arrive as lists; bytes cannot be sent."""
 
@@ -529,14 +533,14 @@ class JsonSerializer(SerializerBase):
     name = "json"
 
     def _dumps(self, data: Any) -> bytes:
-        return json.dumps(data, ensure_ascii=False, default=_json_default).encode("utf-8")
+        return _json_encode(data).encode("utf-8")
 
     def _loads(self, data: bytes) -> Any:
         return recreate_classes(json.loads(data.decode("utf-8")))
 
     def _dumps_call(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:
         call = {"object": obj, "method": method, "params": vargs, "kwargs": kwargs}
-        return json.dumps(call, ensure_ascii=False, default=_json_default).encode("utf-8")
+        return _json_encode(call).encode("utf-8")
 
     def _loads_call(self, data: bytes) -> CallTuple:
         call = json.loads(data.decode("utf-8"))
