@@ -225,6 +225,24 @@ def _check_fields(msg_type: int, flags: int, seq: int, serializer_id: int) -> No
             raise ProtocolError(f"{field} {value} does not fit the 16-bit header field (0..65535)")
 
 
+def plain_header(msg_type: int, data_size: int, serializer_id: int, flags: int, seq: int,
+                 correlation: Optional[bytes] = None) -> bytes:
+    """Header (and CORR chunk) of a plain message whose payload of ``data_size`` bytes is sent separately."""
+    if correlation is None:
+        return _HEADER.pack(
+            MAGIC, PROTOCOL_VERSION, msg_type, flags, seq, data_size, serializer_id, 0, 0,
+            (msg_type + _CHECKSUM_BASE + data_size + serializer_id + flags + seq) & 0xFFFF,
+        )
+    return b"".join((
+        _HEADER.pack(
+            MAGIC, PROTOCOL_VERSION, msg_type, flags, seq, data_size, serializer_id, 22, 0,
+            (msg_type + _CHECKSUM_BASE + 22 + data_size + serializer_id + flags + seq) & 0xFFFF,
+        ),
+        _CORR_CHUNK_HEAD,
+        correlation,
+    ))
+
+
 def encode_plain(msg_type: int, data: bytes, serializer_id: int, flags: int, seq: int,
                  correlation: Optional[bytes] = None) -> bytes:
     """The hot path's :func:`encode`: no compression, HMAC or size limit, at most a CORR annotation.

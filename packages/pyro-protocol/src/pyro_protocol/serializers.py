@@ -447,6 +447,12 @@ class SerializerBase:
     dumps_call = dumpsCall
     loads_call = loadsCall
 
+    def bytes_prefix(self, value: bytes) -> Optional[bytes]:
+        """For a large bytes value: what ``dumps(value)`` writes before the value's own bytes
+        (``dumps(value) == prefix + value``), so it can be sent without copying it; None if
+        this serializer cannot say."""
+        return None
+
     def _dumps(self, data: Any) -> bytes:
         raise NotImplementedError
 
@@ -549,6 +555,9 @@ class JsonSerializer(SerializerBase):
         return call["object"], call["method"], recreate_classes(call["params"]), recreate_classes(call["kwargs"])
 
 
+#: marshal's type code for a bytes object that is referenced elsewhere too (as any call's result is)
+_MARSHAL_PROBE = b"a bytes object referenced twice"
+_MARSHAL_BYTES_TYPE = marshal.dumps(_MARSHAL_PROBE)[:1]
 _MARSHAL_ATOMS = (type(None), bool, int, float, complex, str, bytes, bytearray)
 _MARSHAL_NATIVE = frozenset(_MARSHAL_ATOMS + (list, tuple, dict, set, frozenset))
 
@@ -596,6 +605,12 @@ class MarshalSerializer(SerializerBase):
 
     def _loads(self, data: bytes) -> Any:
         return recreate_classes(marshal.loads(data))
+
+    def bytes_prefix(self, value: bytes) -> Optional[bytes]:
+        # marshal writes a bytes object as its type code and a 4-byte little-endian size
+        if type(value) is bytes and len(value) < 2**31:
+            return _MARSHAL_BYTES_TYPE + struct.pack("<i", len(value))
+        return None
 
     def _dumps_call(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:
         # like Pyro4, every top-level argument is made marshallable (array.array -> list or str, ...)
@@ -684,6 +699,12 @@ class MsgpackSerializer(SerializerBase):
         return self.msgpack.unpackb(
             data, raw=False, strict_map_key=False, ext_hook=self._ext_hook, object_hook=self._object_hook
         )
+
+    def bytes_prefix(self, value: bytes) -> Optional[bytes]:
+        # bin 32: 0xc6 and a 4-byte big-endian size (msgpack's form for 64 KiB up to 4 GiB)
+        if type(value) is bytes and 65536 <= len(value) < 2**32:
+            return b"\xc6" + struct.pack(">I", len(value))
+        return None
 
 
 class _Pyro4NamesNeeded(Exception):

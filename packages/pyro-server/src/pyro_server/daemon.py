@@ -544,27 +544,45 @@ class Daemon:
                 return True
             if type(result) not in _PLAIN_VALUE_TYPES and _is_streamable(result) and not msg_flags & wire.FLAGS_BATCH:
                 return self._start_stream(conn, msg, serializer, result)
-            data = serializer.dumps(result)
+            prefix = None
             if (
-                len(data) < _PLAIN_REPLY_LIMIT
-                and not response_annotations
+                type(result) is bytes
+                and len(result) >= _PLAIN_REPLY_LIMIT
                 and not self.__hmac_key
                 and not config.COMPRESSION
                 and not config.MAX_MESSAGE_SIZE
                 and type(self).annotations is Daemon.annotations
                 and "annotations" not in self.__dict__
+                and not response_annotations
             ):
-                reply = wire.encode_plain(wire.MSG_RESULT, data, serializer_id, msg_flags & wire.FLAGS_BATCH,
-                                          msg.seq, correlation)
-                head = body = b""
-            else:
+                prefix = serializer.bytes_prefix(result)
+            if prefix is not None:  # a large bytes result goes out as it is: no serialized copy
                 reply = b""
-                head, body = wire.encode(
-                    wire.MSG_RESULT, data, serializer_id, msg_flags & wire.FLAGS_BATCH, msg.seq,
-                    self._reply_annotations(correlation, response_annotations),
-                    compress=bool(config.COMPRESSION), max_message_size=int(config.MAX_MESSAGE_SIZE),
-                    hmac_key=self.__hmac_key,
-                )
+                head = wire.plain_header(wire.MSG_RESULT, len(prefix) + len(result), serializer_id,
+                                         msg_flags & wire.FLAGS_BATCH, msg.seq, correlation) + prefix
+                body = result
+            else:
+                data = serializer.dumps(result)
+                if (
+                    len(data) < _PLAIN_REPLY_LIMIT
+                    and not response_annotations
+                    and not self.__hmac_key
+                    and not config.COMPRESSION
+                    and not config.MAX_MESSAGE_SIZE
+                    and type(self).annotations is Daemon.annotations
+                    and "annotations" not in self.__dict__
+                ):
+                    reply = wire.encode_plain(wire.MSG_RESULT, data, serializer_id, msg_flags & wire.FLAGS_BATCH,
+                                              msg.seq, correlation)
+                    head = body = b""
+                else:
+                    reply = b""
+                    head, body = wire.encode(
+                        wire.MSG_RESULT, data, serializer_id, msg_flags & wire.FLAGS_BATCH, msg.seq,
+                        self._reply_annotations(correlation, response_annotations),
+                        compress=bool(config.COMPRESSION), max_message_size=int(config.MAX_MESSAGE_SIZE),
+                        hmac_key=self.__hmac_key,
+                    )
         except Exception as exc:
             if oneway:
                 log.warning("oneway call from %s failed: %s: %s", conn.addr, type(exc).__name__, exc)
