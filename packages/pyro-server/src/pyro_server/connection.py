@@ -76,6 +76,7 @@ class ClientConnection:
         # reads never wait, also while a worker has switched the socket to blocking mode
         self.dontwait = 0 if self.tls else _DONTWAIT
         self.linger_set = -1.0
+        self.just_accepted = False
         sock.setblocking(False)
 
     def fileno(self) -> int:

@@ -360,6 +360,7 @@ class ThreadServer(ServerBase):
             else:
                 # a new client sends its handshake at once: a worker waits for it (briefly),
                 # which saves the hop through the selector thread
+                conn.just_accepted = True
                 self._dispatch(conn)
 
     # -- the poller: idle connections in a selector ---------------------------------------
@@ -475,10 +476,12 @@ class ThreadServer(ServerBase):
     def _serve(self, conn: ClientConnection) -> None:
         """Serve a connection while it keeps sending requests, then hand it back."""
         if conn.enter_blocking(WORKER_LINGER):
+            finished = True
             try:
                 finished = self._serve_blocking(conn)
             finally:
-                conn.leave_blocking()
+                if not finished:  # (a finished connection is closed next: no need)
+                    conn.leave_blocking()
             if finished:
                 self._drop(conn)
                 return
@@ -495,7 +498,9 @@ class ThreadServer(ServerBase):
 
     def _serve_blocking(self, conn: ClientConnection) -> bool:
         """Serve while requests keep coming within the linger time; True: the connection is finished."""
-        if not self._serve_ready(conn):
+        if conn.just_accepted:
+            conn.just_accepted = False  # its handshake is on its way: wait for it below
+        elif not self._serve_ready(conn):
             return True
         while not self.closed:
             if not self.work.empty() and self._pool_full():
