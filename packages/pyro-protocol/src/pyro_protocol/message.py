@@ -471,6 +471,31 @@ class MessageDecoder:
             raise ProtocolError(f"decoder is unusable after an earlier error: {self._broken}")
         if self._large_mode:
             return self._feed_large(data)
+        if (
+            type(data) is bytes
+            and self._header is None
+            and not self._buffer
+            and not self.hmac_key
+            and not self.max_message_size
+            and len(data) >= HEADER_SIZE
+        ):
+            # the usual request: one whole message in one chunk, read without views
+            magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _, checksum = _HEADER.unpack_from(data)
+            if (
+                len(data) == HEADER_SIZE + ann_size + data_size
+                and magic == MAGIC
+                and version == PROTOCOL_VERSION
+                and 0 < msg_type < 7
+                and not flags & FLAGS_COMPRESSED
+                and checksum == (msg_type + _CHECKSUM_BASE + data_size + ann_size + ser_id + flags + seq) & 0xFFFF
+            ):
+                annotations: Optional[dict[str, bytes]] = None
+                if not ann_size:
+                    annotations = {}
+                elif ann_size == 22 and data.startswith(_CORR_CHUNK_HEAD, HEADER_SIZE):
+                    annotations = {"CORR": data[30:46]}
+                if annotations is not None:  # (other annotations: the general path checks them)
+                    return [Message(msg_type, data[HEADER_SIZE + ann_size :], ser_id, flags, seq, annotations, len(data))]
         if self._buffer:
             self._buffer += data
             with memoryview(self._buffer) as view:

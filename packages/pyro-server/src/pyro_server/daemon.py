@@ -13,6 +13,7 @@ import time
 import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from types import MethodType
 from typing import Any, Callable, Iterable, Optional, Union
 
 from pyro_protocol import constants, serializers, transport
@@ -535,7 +536,11 @@ class Daemon:
                 result = None
             else:
                 function = get_attribute(obj, method)
-                is_callback = getattr(function, "_pyroCallback", False)
+                # (on the function, not the bound method: a missing attribute of a bound method
+                # costs a formatted AttributeError, and this runs for every request)
+                is_callback = getattr(
+                    function.__func__ if type(function) is MethodType else function, "_pyroCallback", False
+                )
                 if oneway and config.ONEWAY_THREADED:
                     self._run_oneway(function, vargs, kwargs)
                     return True
