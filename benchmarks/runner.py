@@ -114,7 +114,7 @@ def server(**spec: Any) -> Iterator[dict[str, Any]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.servers", json.dumps(spec)],
         stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE,  # closed when we go: the server then exits (see servers.py)
         env=_env(),
         cwd=ROOT,
         text=True,
@@ -127,6 +127,8 @@ def server(**spec: Any) -> Iterator[dict[str, Any]]:
             raise RuntimeError(f"server {spec} did not start")
         yield json.loads(line)
     finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
         proc.terminate()
         try:
             proc.wait(timeout=5.0)

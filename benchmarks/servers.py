@@ -162,11 +162,20 @@ def _raw_server() -> tuple[Any, dict[str, Any]]:
     return Loop(), {"host": host, "port": port}
 
 
+def _exit_with_parent() -> None:
+    """The runner holds our stdin open: when it goes away (even killed), so do we."""
+    try:
+        sys.stdin.buffer.read()
+    finally:
+        os._exit(0)
+
+
 def main() -> None:
     spec = json.loads(sys.argv[1])
     pin(spec.get("cpu"))
     raise_nofile()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     if spec["kind"] == "raw":
         loop, info = _raw_server()
     elif spec["impl"] == "pyro4":
