@@ -817,3 +817,13 @@ def test_malformed_class_dicts_are_serialize_errors(name, data, match):
 def test_serpent_nan_class_dict():
     loaded = serializers.get_serializer("serpent").loads(b"{'__class__':'float','value':'nan'}")
     assert math.isnan(loaded)
+
+
+@pytest.mark.parametrize("name", ["marshal", "msgpack", "serpent", "json", "pickle"])
+def test_bytes_prefix_is_what_dumps_writes_before_the_bytes(name: str) -> None:
+    serializer = serializers.get_serializer(name)
+    for size in (70000, 1 << 20):
+        value = bytes(range(256)) * (size // 256)
+        prefix = serializer.bytes_prefix(value)
+        if prefix is not None:
+            assert serializer.dumps(value) == prefix + value

@@ -44,6 +44,7 @@ from pyro_protocol.message import (
     MSG_INVOKE,
     MSG_RESULT,
     encode,
+    encode_plain,
 )
 from pyro_protocol.uri import URI
 
@@ -59,6 +60,8 @@ CONNECTED_SOCKET_LOCATION = "<<connected-socket>>:0"
 #: Pause between connection attempts of ``_pyroReconnect`` (Pyro4's value).
 RECONNECT_PAUSE = 2.0
 _SPECIAL_REPLY = FLAGS_ITEMSTREAMRESULT | FLAGS_EXCEPTION
+#: Requests shorter than this are built as one bytes object and sent with one system call.
+_PLAIN_REQUEST_LIMIT = 64 * 1024
 
 
 def _is_dunder(name: str) -> bool:
@@ -515,7 +518,9 @@ class Proxy:
             hmac_key=self._pyro_hmac,
         )
         transport.send_message(sock, head, body)
-        msg = transport.receive_message(sock, config.MAX_MESSAGE_SIZE, self._pyro_hmac)
+        if self._pyro_reader is None:
+            self.__dict__["_pyro_reader"] = ReplyReader()
+        msg = self._pyro_reader.receive(sock, config.MAX_MESSAGE_SIZE, self._pyro_hmac)
         if msg.type not in (MSG_CONNECTOK, MSG_CONNECTFAIL):
             raise ProtocolError(f"invalid msg type {msg.type} received")
         return msg
@@ -614,19 +619,34 @@ class Proxy:
             seq = self.__dict__["_pyroSeq"] = (self._pyroSeq + 1) & 0xFFFF
             hmac_key = self._pyro_hmac
             max_size = config.MAX_MESSAGE_SIZE
-            head, body = encode(
-                MSG_INVOKE,
-                data,
-                serializer.serializer_id,
-                flags,
-                seq,
-                annotations,
-                compress=config.COMPRESSION,
-                max_message_size=max_size,
-                hmac_key=hmac_key,
-            )
+            if (
+                annotations is None
+                and not hmac_key
+                and not max_size
+                and not config.COMPRESSION
+                and len(data) < _PLAIN_REQUEST_LIMIT
+                and not flags >> 16
+            ):
+                request = encode_plain(MSG_INVOKE, data, serializer.serializer_id, flags, seq)
+                head = body = b""
+            else:
+                request = b""
+                head, body = encode(
+                    MSG_INVOKE,
+                    data,
+                    serializer.serializer_id,
+                    flags,
+                    seq,
+                    annotations,
+                    compress=config.COMPRESSION,
+                    max_message_size=max_size,
+                    hmac_key=hmac_key,
+                )
             try:
-                transport.send_message(sock, head, body)
+                if request:
+                    transport.send_bytes(sock, request)
+                else:
+                    transport.send_message(sock, head, body)
                 if flags & FLAGS_ONEWAY:
                     return None
                 msg = self._pyro_reader.receive(sock, max_size, hmac_key)

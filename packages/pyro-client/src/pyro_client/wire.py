@@ -14,23 +14,40 @@ import ssl
 from typing import Optional
 
 from pyro_protocol.errors import ConnectionClosedError, ProtocolError, TimeoutError
-from pyro_protocol.message import HEADER_SIZE, Message, finish_message, parse_header
-from pyro_protocol.transport import recv_exactly
+from pyro_protocol.constants import PROTOCOL_VERSION
+from pyro_protocol.message import (
+    _CHECKSUM_BASE,
+    _CORR_CHUNK_HEAD,
+    _HEADER,
+    FLAGS_COMPRESSED,
+    HEADER_SIZE,
+    MAGIC,
+    Message,
+    finish_message,
+    parse_header_from,
+)
+from pyro_protocol.transport import recv_chunks, recv_exactly
 
 __all__ = ["ReplyReader"]
 
-#: Replies up to this size are read into the reusable buffer; larger ones grow as they arrive.
+#: Replies up to this size are read into the reusable buffer.
 BUFFER_SIZE = 64 * 1024
+#: Larger payloads up to this size are read straight into one buffer of their size;
+#: beyond it they are gathered in chunks as they arrive (a size field is not trusted that far).
+PREALLOCATE_LIMIT = 64 * 1024 * 1024
+_WAITALL = getattr(socket, "MSG_WAITALL", 0)
 
 
 class ReplyReader:
     """Receives whole messages from one connection (one reader per proxy, used under its lock)."""
 
-    __slots__ = ("_buffer", "_view")
+    __slots__ = ("_buffer", "_view", "_payload_start", "_large")
 
     def __init__(self) -> None:
         self._buffer = bytearray(BUFFER_SIZE)
         self._view = memoryview(self._buffer)
+        self._payload_start = 0
+        self._large: Optional[bytearray] = None
 
     def receive(
         self,
@@ -51,17 +68,45 @@ class ReplyReader:
         self, sock: socket.socket, max_message_size: int, hmac_key: Optional[bytes]
     ) -> Message:
         view = self._view
-        filled = self._fill(sock, 0, HEADER_SIZE)
-        header = parse_header(bytes(view[:HEADER_SIZE]), max_message_size)
+        filled = sock.recv_into(view)
+        if filled < HEADER_SIZE:
+            if not filled:
+                raise ConnectionClosedError("receiving: connection lost")
+            filled = self._fill(sock, filled, HEADER_SIZE)
+        elif not hmac_key and not max_message_size:
+            # the usual reply, whole in one read: a valid header, at most a CORR annotation,
+            # not compressed; built here without the general decoder's steps
+            magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _, checksum = _HEADER.unpack_from(
+                self._buffer
+            )
+            if (
+                filled == HEADER_SIZE + ann_size + data_size
+                and magic == MAGIC
+                and version == PROTOCOL_VERSION
+                and 0 < msg_type < 7
+                and not flags & FLAGS_COMPRESSED
+                and checksum == (msg_type + _CHECKSUM_BASE + data_size + ann_size + ser_id + flags + seq) & 0xFFFF
+            ):
+                if ann_size == 22 and view[HEADER_SIZE:30] == _CORR_CHUNK_HEAD:
+                    annotations = {"CORR": bytes(view[30:46])}
+                elif not ann_size:
+                    annotations = {}
+                else:
+                    annotations = None
+                if annotations is not None:
+                    return Message(msg_type, bytes(view[HEADER_SIZE + ann_size : filled]), ser_id, flags, seq,
+                                   annotations, filled)
+        header = parse_header_from(self._buffer, 0, max_message_size)
         ann_end = HEADER_SIZE + header.annotations_size
         total = ann_end + header.data_size
         if total <= BUFFER_SIZE:
-            filled = self._fill(sock, filled, total)
+            if filled < total:
+                filled = self._fill(sock, filled, total)
             if filled != total:
                 raise ProtocolError(
                     f"received {filled - total} bytes past the end of the reply"
                 )
-            annotations = bytes(view[HEADER_SIZE:ann_end])
+            annotations = bytes(view[HEADER_SIZE:ann_end]) if ann_end > HEADER_SIZE else b""
             payload = bytes(view[ann_end:total])
         else:
             annotations, payload = self._receive_large(sock, filled, ann_end, total)
@@ -69,6 +114,29 @@ class ReplyReader:
         return finish_message(
             header, annotations, payload, hmac_key=hmac_key, **options
         )
+
+    def _receive_into(self, sock: socket.socket, have: int, size: int) -> memoryview:
+        """The payload, read straight into one buffer of its size (no chunks to join).
+
+        The first ``have`` payload bytes are already in the reusable buffer, right
+        after the header and annotations (at ``self._payload_start``).
+        """
+        large = self._large
+        if large is None or len(large) < size:
+            # kept for the next large reply: fresh memory costs a page fault per 4 KiB, reused memory does not
+            large = self._large = bytearray(size)
+        flags = 0 if isinstance(sock, ssl.SSLSocket) else _WAITALL
+        start = self._payload_start
+        payload = memoryview(large)[:size]
+        with memoryview(large) as target:
+            target[:have] = self._view[start : start + have]
+            filled = have
+            while filled < size:
+                count = sock.recv_into(target[filled:], size - filled, flags)
+                if not count:
+                    raise ConnectionClosedError("receiving: connection lost")
+                filled += count
+        return payload
 
     def _fill(self, sock: socket.socket, filled: int, wanted: int) -> int:
         """Receive until at least ``wanted`` bytes are in the buffer; returns how many are."""
@@ -87,6 +155,14 @@ class ReplyReader:
             raise ProtocolError(
                 f"received {filled - total} bytes past the end of the reply"
             )
+        if filled >= ann_end:  # the usual case: the annotations are in, the payload is on its way
+            annotations = bytes(self._view[HEADER_SIZE:ann_end])
+            self._payload_start = ann_end
+            size = total - ann_end
+            if size <= PREALLOCATE_LIMIT:
+                return annotations, self._receive_into(sock, filled - ann_end, size)
+            payload = recv_chunks(sock, total - filled, bytes(self._view[ann_end:filled]))
+            return annotations, payload
         have = bytes(self._view[HEADER_SIZE:filled])
         rest = recv_exactly(sock, total - filled)
         body = have + rest

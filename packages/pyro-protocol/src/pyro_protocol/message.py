@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import struct
 import zlib
-from typing import Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Union
 
 from .constants import PROTOCOL_VERSION
 from .errors import MessageTooLargeError, ProtocolError, SecurityError
@@ -78,6 +78,7 @@ HEADER_SIZE = 24
 _HEADER = struct.Struct("!4sHHHHiHHHH")
 _CHUNK_HEAD = struct.Struct("!4sH")
 _CHECKSUM_MAGIC = 0x34E9
+_CHECKSUM_BASE = PROTOCOL_VERSION + _CHECKSUM_MAGIC
 #: Pyro4 only compresses payloads at least this long (and only if it helps).
 COMPRESSION_THRESHOLD = 200
 #: The header's data size is a signed 32-bit field.
@@ -90,6 +91,9 @@ MAX_ANNOTATIONS_SIZE = 0xFFFF
 DEFAULT_MAX_INFLATED_SIZE = 16 * 1024 * 1024
 #: Inflate in steps of this size, so the cap is checked before memory is spent.
 _INFLATE_STEP = 1024 * 1024
+#: Payloads at least this large are received straight into one buffer (kept for reuse:
+#: fresh memory costs a page fault per 4 KiB) instead of a growing message buffer.
+LARGE_PAYLOAD = 256 * 1024
 
 
 def _checksum(msg_type: int, flags: int, seq: int, data_size: int, serializer_id: int, annotations_size: int) -> int:
@@ -98,7 +102,7 @@ def _checksum(msg_type: int, flags: int, seq: int, data_size: int, serializer_id
     ) & 0xFFFF
 
 
-def hmac_digest(key: bytes, data: bytes, annotations: Mapping[str, bytes]) -> bytes:
+def hmac_digest(key: bytes, data: Union[bytes, memoryview], annotations: Mapping[str, bytes]) -> bytes:
     """HMAC-SHA1 over the payload as sent, then annotation values sorted by key (not HMAC)."""
     mac = hmac.new(key, data, digestmod=hashlib.sha1)
     for name in sorted(annotations):
@@ -115,7 +119,7 @@ class Message:
     def __init__(
         self,
         msg_type: int,
-        data: bytes,
+        data: Union[bytes, memoryview],
         serializer_id: int,
         flags: int = 0,
         seq: int = 0,
@@ -198,9 +202,8 @@ def encode(
             f"max message size exceeded ({data_size + len(ann_blob)} where max={max_message_size})"
         )
     ann_size = len(ann_blob)
-    for field, value in (("msg_type", msg_type), ("flags", flags), ("seq", seq), ("serializer_id", serializer_id)):
-        if not 0 <= value <= 0xFFFF:
-            raise ProtocolError(f"{field} {value} does not fit the 16-bit header field (0..65535)")
+    if not (0 <= msg_type <= 0xFFFF and 0 <= flags <= 0xFFFF and 0 <= seq <= 0xFFFF and 0 <= serializer_id <= 0xFFFF):
+        _check_fields(msg_type, flags, seq, serializer_id)
     header = _HEADER.pack(
         MAGIC,
         PROTOCOL_VERSION,
@@ -211,9 +214,59 @@ def encode(
         serializer_id,
         ann_size,
         0,
-        _checksum(msg_type, flags, seq, data_size, serializer_id, ann_size),
+        (msg_type + _CHECKSUM_BASE + data_size + ann_size + serializer_id + flags + seq) & 0xFFFF,
     )
     return (header + ann_blob if ann_blob else header), data
+
+
+def _check_fields(msg_type: int, flags: int, seq: int, serializer_id: int) -> None:
+    for field, value in (("msg_type", msg_type), ("flags", flags), ("seq", seq), ("serializer_id", serializer_id)):
+        if not 0 <= value <= 0xFFFF:
+            raise ProtocolError(f"{field} {value} does not fit the 16-bit header field (0..65535)")
+
+
+def plain_header(msg_type: int, data_size: int, serializer_id: int, flags: int, seq: int,
+                 correlation: Optional[bytes] = None) -> bytes:
+    """Header (and CORR chunk) of a plain message whose payload of ``data_size`` bytes is sent separately."""
+    if correlation is None:
+        return _HEADER.pack(
+            MAGIC, PROTOCOL_VERSION, msg_type, flags, seq, data_size, serializer_id, 0, 0,
+            (msg_type + _CHECKSUM_BASE + data_size + serializer_id + flags + seq) & 0xFFFF,
+        )
+    return b"".join((
+        _HEADER.pack(
+            MAGIC, PROTOCOL_VERSION, msg_type, flags, seq, data_size, serializer_id, 22, 0,
+            (msg_type + _CHECKSUM_BASE + 22 + data_size + serializer_id + flags + seq) & 0xFFFF,
+        ),
+        _CORR_CHUNK_HEAD,
+        correlation,
+    ))
+
+
+def encode_plain(msg_type: int, data: bytes, serializer_id: int, flags: int, seq: int,
+                 correlation: Optional[bytes] = None) -> bytes:
+    """The hot path's :func:`encode`: no compression, HMAC or size limit, at most a CORR annotation.
+
+    Returns the whole message as one bytes object (header, CORR chunk, payload), for
+    payloads small enough that joining them costs less than a second system call.
+    The caller guarantees the 16-bit fields are in range (they come from a valid message
+    or from the proxy's own counters) and ``correlation`` is None or 16 bytes.
+    """
+    data_size = len(data)
+    if correlation is None:
+        return _HEADER.pack(
+            MAGIC, PROTOCOL_VERSION, msg_type, flags, seq, data_size, serializer_id, 0, 0,
+            (msg_type + _CHECKSUM_BASE + data_size + serializer_id + flags + seq) & 0xFFFF,
+        ) + data
+    return b"".join((
+        _HEADER.pack(
+            MAGIC, PROTOCOL_VERSION, msg_type, flags, seq, data_size, serializer_id, 22, 0,
+            (msg_type + _CHECKSUM_BASE + 22 + data_size + serializer_id + flags + seq) & 0xFFFF,
+        ),
+        _CORR_CHUNK_HEAD,
+        correlation,
+        data,
+    ))
 
 
 def encode_bytes(msg_type: int, data: bytes, serializer_id: int, flags: int = 0, seq: int = 0,
@@ -245,7 +298,30 @@ def parse_header(header: bytes, max_message_size: int = 0) -> Header:
     """Validate a 24-byte header; raise ProtocolError (or MessageTooLargeError) saying what is wrong."""
     if len(header) != HEADER_SIZE:
         raise ProtocolError(f"header must be {HEADER_SIZE} bytes, got {len(header)}")
-    magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _reserved, checksum = _HEADER.unpack(header)
+    return parse_header_from(header, 0, max_message_size)
+
+
+def parse_header_from(buffer: Any, offset: int = 0, max_message_size: int = 0) -> Header:
+    """:func:`parse_header` on the 24 bytes at ``offset`` of any buffer (no copy is made)."""
+    magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _reserved, checksum = _HEADER.unpack_from(
+        buffer, offset
+    )
+    if (
+        magic != MAGIC
+        or version != PROTOCOL_VERSION
+        or checksum != (msg_type + _CHECKSUM_BASE + data_size + ann_size + ser_id + flags + seq) & 0xFFFF
+        or not 0 < msg_type < 7
+        or data_size < 0
+        or (max_message_size and data_size + ann_size > max_message_size)
+    ):
+        _refuse_header(magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, checksum, max_message_size)
+    return Header(msg_type, flags, seq, data_size, ser_id, ann_size)
+
+
+def _refuse_header(
+    magic: bytes, version: int, msg_type: int, flags: int, seq: int, data_size: int, ser_id: int, ann_size: int,
+    checksum: int, max_message_size: int,
+) -> None:
     if magic != MAGIC:
         raise ProtocolError(f"invalid data or unsupported protocol version: bad magic {magic!r} (expected b'PYRO')")
     if version != PROTOCOL_VERSION:
@@ -258,12 +334,12 @@ def parse_header(header: bytes, max_message_size: int = 0) -> Header:
         raise ProtocolError(f"invalid msg type {msg_type} received")
     if data_size < 0:
         raise ProtocolError(f"invalid data size {data_size} in header (negative)")
-    if max_message_size and data_size + ann_size > max_message_size:
-        raise MessageTooLargeError(f"max message size exceeded ({data_size + ann_size} where max={max_message_size})")
-    return Header(msg_type, flags, seq, data_size, ser_id, ann_size)
+    raise MessageTooLargeError(f"max message size exceeded ({data_size + ann_size} where max={max_message_size})")
 
 
 def parse_annotations(blob: bytes) -> dict[str, bytes]:
+    if len(blob) == 22 and blob[:6] == _CORR_CHUNK_HEAD:
+        return {"CORR": bytes(blob[6:])}  # what every reply of a daemon carries
     annotations: dict[str, bytes] = {}
     view = memoryview(blob)
     pos, end = 0, len(blob)
@@ -283,7 +359,7 @@ def parse_annotations(blob: bytes) -> dict[str, bytes]:
     return annotations
 
 
-def inflate(data: bytes, limit: int) -> bytes:
+def inflate(data: Union[bytes, memoryview], limit: int) -> bytes:
     """zlib-decompress ``data``, refusing (before allocating) to produce more than ``limit`` bytes."""
     inflater = zlib.decompressobj()
     parts = []
@@ -315,7 +391,7 @@ def inflate(data: bytes, limit: int) -> bytes:
 def finish_message(
     header: Header,
     annotation_blob: bytes,
-    payload: bytes,
+    payload: Union[bytes, memoryview],
     *,
     hmac_key: Optional[bytes] = None,
     max_inflated_size: int = DEFAULT_MAX_INFLATED_SIZE,
@@ -364,10 +440,18 @@ class MessageDecoder:
         self._buffer = bytearray()
         self._header: Optional[Header] = None
         self._broken: Optional[Exception] = None
+        # A large payload on its way is read into one buffer that grows with the bytes that
+        # arrive (never ahead of them by more than it holds) and is kept for the next one.
+        self._large: Optional[bytearray] = None
+        self._large_mode = False
+        self._large_filled = 0
+        self._annotation_blob = b""
 
     @property
     def buffered(self) -> int:
         """Bytes received but not yet turned into a message."""
+        if self._large_mode:
+            return len(self._annotation_blob) + self._large_filled
         return len(self._buffer)
 
     @property
@@ -375,16 +459,43 @@ class MessageDecoder:
         """How many more bytes would complete the current header or message."""
         if self._header is None:
             return HEADER_SIZE - len(self._buffer)
-        return self._header.annotations_size + self._header.data_size - len(self._buffer)
+        return self._header.annotations_size + self._header.data_size - self.buffered
 
     @property
     def in_message(self) -> bool:
         """True while part of a message has arrived."""
         return self._header is not None or bool(self._buffer)
 
-    def feed(self, data: bytes) -> list[Message]:
+    def feed(self, data: Union[bytes, memoryview]) -> list[Message]:
         if self._broken is not None:
             raise ProtocolError(f"decoder is unusable after an earlier error: {self._broken}")
+        if self._large_mode:
+            return self._feed_large(data)
+        if (
+            type(data) is bytes
+            and self._header is None
+            and not self._buffer
+            and not self.hmac_key
+            and not self.max_message_size
+            and len(data) >= HEADER_SIZE
+        ):
+            # the usual request: one whole message in one chunk, read without views
+            magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _, checksum = _HEADER.unpack_from(data)
+            if (
+                len(data) == HEADER_SIZE + ann_size + data_size
+                and magic == MAGIC
+                and version == PROTOCOL_VERSION
+                and 0 < msg_type < 7
+                and not flags & FLAGS_COMPRESSED
+                and checksum == (msg_type + _CHECKSUM_BASE + data_size + ann_size + ser_id + flags + seq) & 0xFFFF
+            ):
+                annotations: Optional[dict[str, bytes]] = None
+                if not ann_size:
+                    annotations = {}
+                elif ann_size == 22 and data.startswith(_CORR_CHUNK_HEAD, HEADER_SIZE):
+                    annotations = {"CORR": data[30:46]}
+                if annotations is not None:  # (other annotations: the general path checks them)
+                    return [Message(msg_type, data[HEADER_SIZE + ann_size :], ser_id, flags, seq, annotations, len(data))]
         if self._buffer:
             self._buffer += data
             with memoryview(self._buffer) as view:
@@ -407,10 +518,18 @@ class MessageDecoder:
                 if header is None:
                     if end - pos < HEADER_SIZE:
                         break
-                    header = parse_header(bytes(view[pos : pos + HEADER_SIZE]), self.max_message_size)
+                    header = parse_header_from(view, pos, self.max_message_size)
                     pos += HEADER_SIZE
                     self._header = header
                 if end - pos < header.annotations_size + header.data_size:
+                    if header.data_size >= LARGE_PAYLOAD and end - pos >= header.annotations_size:
+                        # a large payload: from now on its bytes go straight into the large buffer
+                        ann_end = pos + header.annotations_size
+                        self._annotation_blob = bytes(view[pos:ann_end]) if header.annotations_size else b""
+                        self._large_mode = True
+                        self._large_filled = 0
+                        self._store(view[ann_end:end])
+                        pos = end
                     break
                 ann_end = pos + header.annotations_size
                 body_end = ann_end + header.data_size
@@ -431,6 +550,93 @@ class MessageDecoder:
             self._broken = exc
             raise
         return messages, pos
+
+
+    # -- large payloads ----------------------------------------------------------------------
+
+    def _capacity_for(self, wanted: int) -> bytearray:
+        """The large buffer, grown (at most doubling what has arrived) to hold ``wanted`` bytes if it can."""
+        assert self._header is not None
+        size = self._header.data_size
+        large = self._large
+        if large is None or len(large) < wanted:
+            capacity = min(size, max(wanted, 2 * self._large_filled, LARGE_PAYLOAD))
+            if large is None or len(large) < capacity:
+                grown = bytearray(capacity)
+                if self._large_filled:
+                    assert large is not None
+                    grown[: self._large_filled] = memoryview(large)[: self._large_filled]
+                large = self._large = grown
+        return large
+
+    def _store(self, data: Any) -> None:
+        count = len(data)
+        if count:
+            large = self._capacity_for(self._large_filled + count)
+            large[self._large_filled : self._large_filled + count] = data
+            self._large_filled += count
+
+    def receive_target(self) -> Optional[memoryview]:
+        """Where the next bytes of a large payload should be received (recv_into), else None."""
+        if not self._large_mode:
+            return None
+        assert self._header is not None
+        remaining = self._header.data_size - self._large_filled
+        large = self._capacity_for(self._large_filled + min(remaining, LARGE_PAYLOAD))
+        end = min(len(large), self._header.data_size)
+        return memoryview(large)[self._large_filled : end]
+
+    def received(self, count: int) -> list[Message]:
+        """``count`` bytes were received into :meth:`receive_target`; the finished message, if any."""
+        self._large_filled += count
+        return self._finish_large()
+
+    def _feed_large(self, data: Union[bytes, memoryview]) -> list[Message]:
+        assert self._header is not None
+        need = self._header.data_size - self._large_filled
+        self._store(memoryview(data)[:need] if len(data) > need else data)
+        messages = self._finish_large()
+        if len(data) > need:
+            messages.extend(self.feed(memoryview(data)[need:]))
+        return messages
+
+    def _finish_large(self) -> list[Message]:
+        header = self._header
+        assert header is not None and self._large is not None
+        if self._large_filled < header.data_size:
+            return []
+        # the message owns the buffer now; recycle() may hand it back once the payload was read
+        payload = memoryview(self._large)[: header.data_size]
+        self._large = None
+        self._large_mode = False
+        self._large_filled = 0
+        self._header = None
+        annotation_blob, self._annotation_blob = self._annotation_blob, b""
+        try:
+            return [
+                finish_message(
+                    header, annotation_blob, payload, hmac_key=self.hmac_key, max_inflated_size=self.max_inflated_size
+                )
+            ]
+        except Exception as exc:
+            self._broken = exc
+            raise
+
+    def recycle(self, data: Any) -> None:
+        """Give back a large payload's buffer once nothing reads it any more (saves fresh memory)."""
+        if type(data) is memoryview and self._large is None and not self._large_mode:
+            buffer = data.obj
+            try:
+                data.release()
+            except BufferError:  # something still looks at it: let it go instead
+                return
+            if type(buffer) is bytearray:
+                self._large = buffer
+
+    def release_buffer(self) -> None:
+        """Drop the kept large buffer (an idle connection need not hold it)."""
+        if not self._large_mode:
+            self._large = None
 
 
 def iter_messages(chunks: Iterable[bytes], **options: object) -> list[Message]:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional
 
 import serpent  # type: ignore[import-untyped]
 
-from . import constants
+from . import constants, fastserpent
 from .config import config
 from .errors import PYRO_ERRORS, ExceptionWrapper, PyroError, SecurityError, SerializeError
 from .uri import URI
@@ -73,6 +73,11 @@ _pickle_names: dict[type, tuple[str, str]] = {}
 _pickle_classes: dict[tuple[str, str], type] = {}
 
 
+#: serpent class converter we registered -> the plain function giving the value it writes
+#: (lets the serpent fast path write our classes exactly as serpent would).
+_serpent_values: dict[Any, Callable[[Any], Any]] = {}
+
+
 def register_class_to_dict(clazz: type, converter: Callable[[Any], dict[str, Any]], serpent_too: bool = True) -> None:
     """Serialize instances of ``clazz`` (and subclasses) as the dict ``converter(obj)`` returns."""
     _class_to_dict_registry[clazz] = converter
@@ -81,11 +86,61 @@ def register_class_to_dict(clazz: type, converter: Callable[[Any], dict[str, Any
         def serpent_converter(obj: Any, serializer: Any, stream: Any, level: int) -> None:
             serializer._serialize(converter(obj), stream, level)
 
-        serpent.register_class(clazz, serpent_converter)
+        _register_serpent(clazz, serpent_converter, converter)
+
+
+#: Types serpent handles itself before it consults its class registry.
+_SERPENT_BEFORE_REGISTRY = frozenset(getattr(serpent, "_translate_types", {})) | {
+    type(None), bool, int, float, complex, str, bytes, bytearray, memoryview, tuple, list, dict, set, frozenset,
+}
+
+
+def _serpent_class_value(obj: Any) -> Any:
+    """What serpent writes for ``obj``: the value of the first registered class it is an instance of.
+
+    serpent consults its registry in registration order; a converter that is not one
+    of ours (serpent's own, or a user's) sends the whole value back to serpent.
+    """
+    kind = type(obj)
+    try:
+        registry = serpent._special_classes_registry
+    except AttributeError:
+        raise fastserpent.Unsupported("no serpent registry") from None
+    cached = _serpent_class_cache.get(kind)
+    if cached is not None and len(registry) == cached[0] and registry.get(cached[1]) is cached[2]:
+        return cached[3](obj)
+    if kind in _SERPENT_BEFORE_REGISTRY:
+        raise fastserpent.Unsupported("serpent writes this type before looking at its registry")
+    for clazz, serpent_converter in registry.items():
+        if isinstance(obj, clazz):
+            value = _serpent_values.get(serpent_converter)
+            if value is None:
+                raise fastserpent.Unsupported("not our converter")
+            # isinstance on abstract classes is slow: remember the answer for this type
+            _serpent_class_cache[kind] = (len(registry), clazz, serpent_converter, value)
+            return value(obj)
+    raise fastserpent.Unsupported(kind.__name__)
+
+
+#: type -> (registry size, registered class, its serpent converter, value function), checked on use
+_serpent_class_cache: dict[type, tuple[int, type, Any, Callable[[Any], Any]]] = {}
 
 
 def unregister_class_to_dict(clazz: type) -> None:
     _class_to_dict_registry.pop(clazz, None)
+    _unregister_serpent(clazz)
+
+
+def _register_serpent(clazz: type, serpent_converter: Any, value: Callable[[Any], Any]) -> None:
+    _unregister_serpent(clazz)
+    _serpent_values[serpent_converter] = value
+    serpent.register_class(clazz, serpent_converter)
+
+
+def _unregister_serpent(clazz: type) -> None:
+    previous = getattr(serpent, "_special_classes_registry", {}).get(clazz)
+    if previous is not None:
+        _serpent_values.pop(previous, None)
     serpent.unregister_class(clazz)
 
 
@@ -105,19 +160,19 @@ def register_type_replacement(clazz: type, replacer: Callable[[Any], Any]) -> No
     """
     _type_replacements[clazz] = replacer
 
-    def serpent_converter(obj: Any, serializer: Any, stream: Any, level: int) -> None:
+    def serpent_value(obj: Any) -> Any:
         replacement = replacer(obj)
-        if replacement is obj:
-            serializer._serialize(_object_dict(obj), stream, level)
-        else:
-            serializer._serialize(replacement, stream, level)
+        return _object_dict(obj) if replacement is obj else replacement
 
-    serpent.register_class(clazz, serpent_converter)
+    def serpent_converter(obj: Any, serializer: Any, stream: Any, level: int) -> None:
+        serializer._serialize(serpent_value(obj), stream, level)
+
+    _register_serpent(clazz, serpent_converter, serpent_value)
 
 
 def unregister_type_replacement(clazz: type) -> None:
     if _type_replacements.pop(clazz, None) is not None:
-        serpent.unregister_class(clazz)
+        _unregister_serpent(clazz)
 
 
 def register_pickle_name(clazz: type, module: str, name: str) -> None:
@@ -208,6 +263,7 @@ register_class_to_dict(ExceptionWrapper, _wrapper_to_dict)
 register_class_to_dict(PyroError, exception_to_dict)
 for _error in PYRO_ERRORS.values():
     register_pickle_name(_error, constants.WIRE_ERRORS_MODULE, _error.__name__)
+fastserpent.class_hook = _serpent_class_value
 register_pickle_name(URI, "Pyro4.core", "URI")
 register_pickle_name(ExceptionWrapper, "Pyro4.futures", "_ExceptionWrapper")
 
@@ -328,6 +384,8 @@ class SerializerBase:
 
     serializer_id = 0
     name = ""
+    #: True if :meth:`loads` reads any bytes-like object (a memoryview too), not just bytes.
+    reads_buffers = False
 
     # Pyro4 spelled these on SerializerBase; kept so its recipes port unchanged.
     register_class_to_dict = staticmethod(register_class_to_dict)
@@ -346,6 +404,8 @@ class SerializerBase:
             raise SerializeError(f"{self.name} cannot serialize {type(data).__name__}: {exc}") from exc
 
     def loads(self, data: bytes) -> Any:
+        if type(data) is not bytes and not self.reads_buffers:
+            data = bytes(data)  # a large payload may arrive as a view of a receive buffer
         try:
             return self._loads(data)
         except (SerializeError, SecurityError):
@@ -366,6 +426,8 @@ class SerializerBase:
             raise SerializeError(f"{self.name} cannot serialize the call arguments: {exc}") from exc
 
     def loadsCall(self, data: bytes) -> CallTuple:  # noqa: N802
+        if type(data) is not bytes and not self.reads_buffers:
+            data = bytes(data)  # a large payload may arrive as a view of a receive buffer
         try:
             obj, method, vargs, kwargs = self._loads_call(data)
         except (SerializeError, SecurityError):
@@ -385,6 +447,12 @@ class SerializerBase:
     dumps_call = dumpsCall
     loads_call = loadsCall
 
+    def bytes_prefix(self, value: bytes) -> Optional[bytes]:
+        """For a large bytes value: what ``dumps(value)`` writes before the value's own bytes
+        (``dumps(value) == prefix + value``), so it can be sent without copying it; None if
+        this serializer cannot say."""
+        return None
+
     def _dumps(self, data: Any) -> bytes:
         raise NotImplementedError
 
@@ -403,23 +471,46 @@ class SerializerBase:
 
 
 class SerpentSerializer(SerializerBase):
-    """The default: Python literal expressions. Bytes arrive as a ``{'data','encoding'}`` dict."""
+    """The default: Python literal expressions. Bytes arrive as a ``{'data','encoding'}`` dict.
+
+    Common values go through :mod:`fastserpent` (byte-identical to serpent 1.43);
+    everything else, and anything the fast path is unsure of, through serpent itself.
+    """
 
     serializer_id = 1
     name = "serpent"
 
     def _dumps(self, data: Any) -> bytes:
-        return serpent.dumps(data, module_in_classname=True)  # type: ignore[no-any-return]
+        try:
+            return fastserpent.dumps(data)
+        except Exception:  # Unsupported, or an error serpent will report in its own words
+            return serpent.dumps(data, module_in_classname=True)  # type: ignore[no-any-return]
 
-    def _loads(self, data: bytes) -> Any:
+    def _serpent_loads(self, data: bytes) -> Any:
         if b"\x00" in data:
             raise SerializeError("serpent: data contains NUL bytes")
-        return recreate_classes(serpent.loads(data))
+        try:
+            return fastserpent.loads(data)
+        except Exception:  # Unsupported, or an error serpent will report in its own words
+            return serpent.loads(data)
+
+    def _loads(self, data: bytes) -> Any:
+        return recreate_classes(self._serpent_loads(data))
+
+    def _dumps_call(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:
+        try:
+            return fastserpent.dumps_call(obj, method, vargs, kwargs)
+        except Exception:  # Unsupported, or an error serpent will report in its own words
+            return serpent.dumps((obj, method, vargs, kwargs), module_in_classname=True)  # type: ignore[no-any-return]
 
     def _loads_call(self, data: bytes) -> CallTuple:
         if b"\x00" in data:
             raise SerializeError("serpent: data contains NUL bytes")
-        obj, method, vargs, kwargs = serpent.loads(data)
+        try:
+            call = fastserpent.loads_call(data)
+        except Exception:  # Unsupported, or an error serpent will report in its own words
+            call = serpent.loads(data)
+        obj, method, vargs, kwargs = call
         return obj, method, recreate_classes(vargs), recreate_classes(kwargs)
 
 
@@ -437,6 +528,10 @@ def _json_default(obj: Any) -> Any:
     return class_to_dict(obj)
 
 
+#: json.dumps(..., ensure_ascii=False, default=_json_default) builds an encoder per call; one does.
+_json_encode = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
+
+
 class JsonSerializer(SerializerBase):
     """JSON, UTF-8. Tuples and sets arrive as lists; bytes cannot be sent."""
 
@@ -444,14 +539,14 @@ class JsonSerializer(SerializerBase):
     name = "json"
 
     def _dumps(self, data: Any) -> bytes:
-        return json.dumps(data, ensure_ascii=False, default=_json_default).encode("utf-8")
+        return _json_encode(data).encode("utf-8")
 
     def _loads(self, data: bytes) -> Any:
         return recreate_classes(json.loads(data.decode("utf-8")))
 
     def _dumps_call(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:
         call = {"object": obj, "method": method, "params": vargs, "kwargs": kwargs}
-        return json.dumps(call, ensure_ascii=False, default=_json_default).encode("utf-8")
+        return _json_encode(call).encode("utf-8")
 
     def _loads_call(self, data: bytes) -> CallTuple:
         call = json.loads(data.decode("utf-8"))
@@ -460,6 +555,9 @@ class JsonSerializer(SerializerBase):
         return call["object"], call["method"], recreate_classes(call["params"]), recreate_classes(call["kwargs"])
 
 
+#: marshal's type code for a bytes object that is referenced elsewhere too (as any call's result is)
+_MARSHAL_PROBE = b"a bytes object referenced twice"
+_MARSHAL_BYTES_TYPE = marshal.dumps(_MARSHAL_PROBE)[:1]
 _MARSHAL_ATOMS = (type(None), bool, int, float, complex, str, bytes, bytearray)
 _MARSHAL_NATIVE = frozenset(_MARSHAL_ATOMS + (list, tuple, dict, set, frozenset))
 
@@ -550,6 +648,8 @@ def check_marshal(data: bytes) -> None:
 class MarshalSerializer(SerializerBase):
     """CPython's marshal: fast, only builtin types; others travel as class dicts."""
 
+    reads_buffers = True
+
     serializer_id = 3
     name = "marshal"
 
@@ -565,6 +665,12 @@ class MarshalSerializer(SerializerBase):
     def _loads(self, data: bytes) -> Any:
         check_marshal(data)
         return recreate_classes(marshal.loads(data))
+
+    def bytes_prefix(self, value: bytes) -> Optional[bytes]:
+        # marshal writes a bytes object as its type code and a 4-byte little-endian size
+        if type(value) is bytes and len(value) < 2**31:
+            return _MARSHAL_BYTES_TYPE + struct.pack("<i", len(value))
+        return None
 
     def _dumps_call(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:
         # like Pyro4, every top-level argument is made marshallable (array.array -> list or str, ...)
@@ -600,6 +706,8 @@ _MSGPACK_COMPLEX, _MSGPACK_BIGINT, _MSGPACK_DATETIME, _MSGPACK_DATE = 0x30, 0x31
 
 class MsgpackSerializer(SerializerBase):
     """msgpack with Pyro4's ext types: complex 0x30, big int 0x31, datetime 0x32, date 0x33."""
+
+    reads_buffers = True
 
     serializer_id = 6
     name = "msgpack"
@@ -652,6 +760,12 @@ class MsgpackSerializer(SerializerBase):
         return self.msgpack.unpackb(
             data, raw=False, strict_map_key=False, ext_hook=self._ext_hook, object_hook=self._object_hook
         )
+
+    def bytes_prefix(self, value: bytes) -> Optional[bytes]:
+        # bin 32: 0xc6 and a 4-byte big-endian size (msgpack's form for 64 KiB up to 4 GiB)
+        if type(value) is bytes and 65536 <= len(value) < 2**32:
+            return b"\xc6" + struct.pack(">I", len(value))
+        return None
 
 
 class _Pyro4NamesNeeded(Exception):
@@ -718,6 +832,49 @@ def _find_wire_class(module: str, name: str) -> Optional[type]:
     return None
 
 
+class _BufferReader:
+    """A read-only file over any buffer, for the unpickler: io.BytesIO would copy a memoryview first."""
+
+    __slots__ = ("_view", "_pos")
+
+    def __init__(self, data: Any) -> None:
+        self._view = memoryview(data).cast("B")
+        self._pos = 0
+
+    def read(self, size: int = -1) -> bytes:
+        start = self._pos
+        end = len(self._view) if size is None or size < 0 else min(start + size, len(self._view))
+        self._pos = end
+        return self._view[start:end].tobytes()
+
+    def readinto(self, target: Any) -> int:
+        start = self._pos
+        count = min(len(target), len(self._view) - start)
+        target[:count] = self._view[start : start + count]
+        self._pos = start + count
+        return count
+
+    def readline(self, size: int = -1) -> bytes:
+        view = self._view
+        start = self._pos
+        end = len(view) if size is None or size < 0 else min(start + size, len(view))
+        stop = end
+        pos = start
+        while pos < end:  # in small steps: a line is short, the buffer may be huge
+            step = view[pos : min(pos + 256, end)].tobytes()
+            newline = step.find(b"\n")
+            if newline >= 0:
+                stop = pos + newline + 1
+                break
+            pos += len(step)
+        self._pos = stop
+        return view[start:stop].tobytes()
+
+
+def _reader(data: Any) -> Any:
+    return io.BytesIO(data) if type(data) is bytes else _BufferReader(data)
+
+
 class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         return _find_wire_class(module, name) or super().find_class(module, name)
@@ -725,6 +882,8 @@ class _Unpickler(pickle.Unpickler):
 
 class PickleSerializer(SerializerBase):
     """pickle: any Python object, and unsafe with untrusted peers (a daemon refuses it by default)."""
+
+    reads_buffers = True
 
     serializer_id = 4
     name = "pickle"
@@ -742,7 +901,7 @@ class PickleSerializer(SerializerBase):
         return stream.getvalue()
 
     def _loads(self, data: bytes) -> Any:
-        return _Unpickler(io.BytesIO(data)).load()
+        return _Unpickler(_reader(data)).load()
 
 
 def _cloudpickle_picklers(cloudpickle: Any) -> tuple[type, type]:
@@ -826,7 +985,7 @@ class DillSerializer(PickleSerializer):
         return stream.getvalue()
 
     def _loads(self, data: bytes) -> Any:
-        return self._unpickler(io.BytesIO(data)).load()
+        return self._unpickler(_reader(data)).load()
 
 
 _SERIALIZER_CLASSES: dict[str, type[SerializerBase]] = {

@@ -21,6 +21,7 @@ __all__ = [
     "recv_exactly",
     "receive_message",
     "send_message",
+    "send_bytes",
     "close_socket",
     "client_ssl_context",
     "server_ssl_context",
@@ -32,6 +33,7 @@ __all__ = [
 _PREALLOCATE_LIMIT = 1024 * 1024
 #: Below this, header and payload are joined and sent with one sendall.
 _JOIN_LIMIT = 64 * 1024
+_WAITALL = getattr(socket, "MSG_WAITALL", 0)
 LISTEN_BACKLOG = 100
 
 
@@ -144,21 +146,26 @@ def recv_exactly(sock: socket.socket, size: int) -> bytes:
 
 
 def _recv_growing(sock: socket.socket, size: int) -> bytes:
-    buffer = bytearray(_PREALLOCATE_LIMIT)
-    view = memoryview(buffer)
-    filled = 0
-    while filled < size:
-        if filled == len(buffer):
-            view.release()
-            buffer.extend(bytes(min(len(buffer), size - len(buffer))))
-            view = memoryview(buffer)
-        count = sock.recv_into(view[filled:], len(buffer) - filled)
-        if not count:
-            view.release()
+    return recv_chunks(sock, size)
+
+
+def recv_chunks(sock: socket.socket, size: int, first: bytes = b"") -> bytes:
+    """``first`` followed by ``size`` more bytes from the socket, as one bytes object.
+
+    Reads in chunks of at most _PREALLOCATE_LIMIT (so memory follows the bytes that
+    arrive, never a size field) and joins them once: one copy beyond the kernel's.
+    The caller translates socket errors.
+    """
+    chunks = [first] if first else []
+    waitall = _WAITALL if sock.gettimeout() is None and not isinstance(sock, ssl.SSLSocket) else 0
+    remaining = size
+    while remaining:
+        chunk = sock.recv(min(remaining, _PREALLOCATE_LIMIT), waitall)
+        if not chunk:
             raise ConnectionClosedError("receiving: connection lost")
-        filled += count
-    view.release()
-    return bytes(buffer)
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
 
 
 def receive_message(
@@ -184,6 +191,16 @@ def send_message(sock: socket.socket, head: bytes, body: bytes) -> None:
             sock.sendall(head + body if body else head)
             return
         _sendmsg_all(sock, [head, body])
+    except socket.timeout:
+        raise TimeoutError("sending: timeout") from None
+    except (OSError, ValueError) as exc:
+        raise ConnectionClosedError(f"sending: connection lost: {exc}") from None
+
+
+def send_bytes(sock: socket.socket, data: bytes) -> None:
+    """Send one whole message that is already a single buffer (the small-message hot path)."""
+    try:
+        sock.sendall(data)
     except socket.timeout:
         raise TimeoutError("sending: timeout") from None
     except (OSError, ValueError) as exc:

@@ -23,6 +23,11 @@ def _bad(uri: str, part: str) -> PyroError:
     return PyroError(f"invalid uri {uri!r}: {part}")
 
 
+#: Recently parsed PYRO uri texts -> their fields (name server lookups and proxies parse the same few).
+_parsed: dict[str, tuple[Any, ...]] = {}
+_PARSED_MAX = 1024
+
+
 class URI:
     """A parsed Pyro URI. Equal URIs hash equal; ``str()`` gives the canonical text."""
 
@@ -40,8 +45,16 @@ class URI:
             return
         if not isinstance(uri, str):
             raise TypeError("uri parameter object is of wrong type")
+        state = _parsed.get(uri)
+        if state is not None:
+            self.protocol, self.object, self.sockname, self.host, self.port = state
+            return
         self.sockname = self.host = self.port = None
         self._parse(uri)
+        if self.protocol == "PYRO":  # (the others may depend on config.NS_PORT: never cached)
+            if len(_parsed) >= _PARSED_MAX:
+                _parsed.clear()
+            _parsed[uri] = (self.protocol, self.object, self.sockname, self.host, self.port)
 
     def _parse(self, text: str) -> None:
         protocol, colon, rest = text.partition(":")

@@ -8,6 +8,7 @@ import logging
 import select
 import socket
 import ssl
+import struct
 import time
 from typing import Any, Optional
 
@@ -18,9 +19,42 @@ log = logging.getLogger("pyro.server")
 
 #: Read at least this much per recv; more when a large message is on its way.
 _MIN_READ = 64 * 1024
-_MAX_READ = 4 * 1024 * 1024
+_MAX_READ = 1024 * 1024
 #: A send that makes no progress for this long drops the connection (when COMMTIMEOUT is 0).
 DEFAULT_SEND_TIMEOUT = 60.0
+
+
+def _wait(sock: socket.socket, event: int, timeout: float, strict: bool = False) -> bool:
+    """Wait until ``sock`` is ready for ``event``. poll, not select: no limit on descriptor numbers.
+
+    True also when the socket is in error or closed (the next read or send says why);
+    with ``strict``, a poll failure raises instead.
+    """
+    try:
+        if not _HAVE_POLL:  # (Windows) select, limited to its descriptor numbers there
+            lists: tuple[list[Any], list[Any]] = ([sock], []) if event == _POLLIN else ([], [sock])
+            return any(select.select(lists[0], lists[1], [], timeout)[:2])
+        poller = select.poll()
+        poller.register(sock, event)
+        return bool(poller.poll(timeout * 1000.0))
+    except (OSError, ValueError):
+        if strict:
+            raise
+        return True  # let the read find out what is wrong
+
+
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_HAVE_POLL = hasattr(select, "poll")
+_POLLIN = getattr(select, "POLLIN", 1)
+_POLLOUT = getattr(select, "POLLOUT", 4)
+#: While a large payload arrives, a worker keeps reading only while each read brings at
+#: least this much; a slower sender waits in the selector and holds no worker.
+_BULK_PROGRESS = 16 * 1024
+
+
+def _timeval(seconds: float) -> bytes:
+    whole = int(seconds)
+    return struct.pack("@ll", whole, int((seconds - whole) * 1e6))
 
 
 class ClientConnection:
@@ -38,7 +72,11 @@ class ClientConnection:
         self.keep_open = True
         self.closed = False
         self.pending: list[Message] = []
-        self.tls_pending = isinstance(sock, ssl.SSLSocket)
+        self.tls_pending = self.tls = isinstance(sock, ssl.SSLSocket)
+        # reads never wait, also while a worker has switched the socket to blocking mode
+        self.dontwait = 0 if self.tls else _DONTWAIT
+        self.linger_set = -1.0
+        self.just_accepted = False
         sock.setblocking(False)
 
     def fileno(self) -> int:
@@ -59,10 +97,28 @@ class ClientConnection:
             return False
         if self.tls_pending:
             return True
+        flags = self.dontwait
         while True:
+            target = self.decoder.receive_target()
+            if target is not None:  # a large payload: straight into its buffer
+                with target:
+                    want = len(target)
+                    try:
+                        count = self.sock.recv_into(target, 0, flags)
+                    except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                        return True
+                    except (ConnectionError, OSError):
+                        return False
+                if not count:
+                    return False
+                self.last_activity = time.monotonic()
+                self.pending.extend(self.decoder.received(count))
+                if count < want and not (self.tls and self.sock.pending()):  # type: ignore[attr-defined]
+                    return True
+                continue
             want = min(max(self.decoder.wanted, _MIN_READ), _MAX_READ)
             try:
-                data = self.sock.recv(want)
+                data = self.sock.recv(want, flags)
             except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 return True
             except (ConnectionError, OSError):
@@ -75,6 +131,68 @@ class ClientConnection:
                 return True
             if isinstance(self.sock, ssl.SSLSocket) and not self.sock.pending() and len(data) < want:
                 return True
+
+    # -- a worker's blocking session (thread server, plain TCP or unix sockets) -----------------
+
+    def enter_blocking(self, linger: float) -> bool:
+        """Make reads block for at most ``linger`` s (one recv per request, no poll); False if not possible."""
+        if self.tls or not self.dontwait:
+            return False
+        sock = self.sock
+        try:
+            if self.linger_set != linger:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(linger))
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(self.send_timeout))
+                self.linger_set = linger
+            sock.setblocking(True)
+        except OSError:
+            return False
+        return True
+
+    def leave_blocking(self) -> None:
+        try:
+            self.sock.setblocking(False)
+        except OSError:
+            pass  # closed meanwhile
+
+    def wait_and_read(self) -> Optional[bool]:
+        """In a blocking session: wait (up to the linger time) for the next request and read it.
+
+        None when nothing came in time; False when the peer closed; True otherwise
+        (decoded messages go to ``pending``). Raises ProtocolError for garbage.
+        """
+        decoder = self.decoder
+        target = decoder.receive_target()
+        if target is not None:  # the rest of a large payload, straight into its buffer
+            with target:
+                try:
+                    count = self.sock.recv_into(target)
+                except (BlockingIOError, InterruptedError):
+                    return None
+                except (ConnectionError, OSError):
+                    return False
+            if not count:
+                return False
+            self.last_activity = time.monotonic()
+            self.pending.extend(decoder.received(count))
+            if count < _BULK_PROGRESS and decoder.in_message:
+                return None  # trickling in: let the selector wait for the rest
+            return True
+        if decoder.in_message:
+            return None  # half a small message: the selector waits for the rest
+        try:
+            data = self.sock.recv(_MIN_READ)
+        except (BlockingIOError, InterruptedError):
+            return None  # SO_RCVTIMEO: the linger time is over
+        except (ConnectionError, OSError):
+            return False
+        if not data:
+            return False
+        self.last_activity = time.monotonic()
+        self.pending.extend(decoder.feed(data))
+        if len(data) == _MIN_READ:
+            return self.read_available()  # there may be more
+        return True
 
     def _continue_tls_handshake(self) -> bool:
         """Advance the server side TLS handshake; False if it failed (certificate refused, say)."""
@@ -91,20 +209,30 @@ class ClientConnection:
         return True
 
     def wait_readable(self, timeout: float) -> bool:
-        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+        if self.tls and self.sock.pending():  # type: ignore[attr-defined]
             return True
-        try:
-            readable, _, _ = select.select([self.sock], [], [], timeout)
-        except (OSError, ValueError):
-            return True  # let the read find out what is wrong
-        return bool(readable)
+        return _wait(self.sock, _POLLIN, timeout)
 
     def send(self, head: bytes, body: bytes = b"") -> None:
         """Send a whole message; waits for the socket to drain, bounded by the send timeout."""
-        data = memoryview(head + body if len(body) < 65536 else head)
-        self._send_view(data)
-        if len(body) >= 65536:
-            self._send_view(memoryview(body))
+        if len(body) < 65536:
+            self.send_all(head + body if body else head)
+            return
+        self._send_view(memoryview(head))
+        self._send_view(memoryview(body))
+        self.last_activity = time.monotonic()
+
+    def send_all(self, data: bytes) -> None:
+        """Send one buffer: a single system call when the socket takes it all (the usual case)."""
+        try:
+            sent = self.sock.send(data)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            sent = 0
+        except (ConnectionError, OSError) as exc:
+            raise ConnectionClosedError(f"sending to {self.addr}: {exc}") from None
+        if sent != len(data):
+            with memoryview(data) as view:
+                self._send_view(view[sent:])
         self.last_activity = time.monotonic()
 
     def _send_view(self, view: memoryview) -> None:
@@ -118,7 +246,7 @@ class ClientConnection:
             except (ConnectionError, OSError) as exc:
                 raise ConnectionClosedError(f"sending to {self.addr}: {exc}") from None
             try:
-                _, writable, _ = select.select([], [self.sock], [], self.send_timeout)
+                writable = _wait(self.sock, _POLLOUT, self.send_timeout, strict=True)
             except (OSError, ValueError) as exc:
                 raise ConnectionClosedError(f"sending to {self.addr}: {exc}") from None
             if not writable:

@@ -13,6 +13,7 @@ import time
 import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from types import MethodType
 from typing import Any, Callable, Iterable, Optional, Union
 
 from pyro_protocol import constants, serializers, transport
@@ -50,6 +51,10 @@ HANDSHAKE_TIMEOUT = 10.0
 #: Oneway calls (with ONEWAY_THREADED) run on a pool of at most this many threads.
 ONEWAY_WORKERS = 16
 _MARSHAL_ID = serializers.SERIALIZER_IDS["marshal"]
+#: serializer id -> serializer, for the request path (filled on first use).
+_serializers_by_id: dict[int, Any] = {}
+#: Replies shorter than this are built as one bytes object and sent with one system call.
+_PLAIN_REPLY_LIMIT = 64 * 1024
 
 
 @expose
@@ -468,50 +473,60 @@ class Daemon:
     # -- requests ----------------------------------------------------------------------
 
     def _request(self, conn: ClientConnection, msg: Message) -> bool:
+        """One request: the hot path of the server. Keep it flat."""
         ctx = current_context
+        annotations = msg.annotations
+        corr = annotations.get("CORR") if annotations else None
+        correlation = corr if corr is not None and len(corr) == 16 else new_correlation_bytes()
+        msg_flags = msg.flags
+        serializer_id = msg.serializer_id
         ctx.client = conn
         ctx.client_sock_addr = conn.addr
         ctx.seq = msg.seq
-        ctx.msg_flags = msg.flags
-        ctx.serializer_id = msg.serializer_id
-        ctx.annotations = msg.annotations
-        ctx.response_annotations = {}
-        corr = msg.annotations.get("CORR")
-        correlation = corr if corr and len(corr) == 16 else new_correlation_bytes()
-        ctx.set_correlation_bytes(correlation)
-        if msg.type == wire.MSG_PING:
-            head, body = wire.encode(
-                wire.MSG_PING, b"pong", msg.serializer_id, 0, msg.seq,
-                self._reply_annotations(correlation), hmac_key=self._pyroHmacKey,
-            )
-            conn.send(head, body)
-            return True
+        ctx.msg_flags = msg_flags
+        ctx.serializer_id = serializer_id
+        ctx.annotations = annotations
+        ctx.response_annotations = response_annotations = {}
+        ctx._correlation_id = None  # (set_correlation_bytes, inlined: this runs for every request)
+        ctx.correlation_bytes = correlation
         if msg.type != wire.MSG_INVOKE:
+            if msg.type == wire.MSG_PING:
+                head, body = wire.encode(
+                    wire.MSG_PING, b"pong", serializer_id, 0, msg.seq,
+                    self._reply_annotations(correlation), hmac_key=self._pyroHmacKey,
+                )
+                conn.send(head, body)
+                return True
             log.warning("closing connection from %s: invalid msg type %d received", conn.addr, msg.type)
             return False
-        oneway = bool(msg.flags & wire.FLAGS_ONEWAY)
-        try:
-            serializer = serializers.get_serializer_by_id(msg.serializer_id)
-        except SerializeError:
-            log.warning("closing connection from %s: unknown serializer id %d", conn.addr, msg.serializer_id)
-            return False
+        oneway = msg_flags & wire.FLAGS_ONEWAY
+        serializer = _serializers_by_id.get(serializer_id)
+        if serializer is None:
+            try:
+                serializer = _serializers_by_id[serializer_id] = serializers.get_serializer_by_id(serializer_id)
+            except SerializeError:
+                log.warning("closing connection from %s: unknown serializer id %d", conn.addr, serializer_id)
+                return False
         is_callback = False
         try:
-            if not self._accepts(msg.serializer_id):
+            if serializer.name not in config.SERIALIZERS_ACCEPTED:
                 raise SerializeError(
-                    f"message used serializer that is not accepted: {msg.serializer_id} "
+                    f"message used serializer that is not accepted: {serializer_id} "
                     f"(this daemon accepts {', '.join(sorted(config.SERIALIZERS_ACCEPTED))})"
                 )
-            if msg.flags & wire.FLAGS_KEEPSERIALIZED:
+            if msg_flags & wire.FLAGS_KEEPSERIALIZED:
                 raise DaemonError("serialized-blob calls (FLAGS_KEEPSERIALIZED) are not supported by this daemon")
-            object_id, method, vargs, kwargs = serializer.loadsCall(msg.data)
+            data = msg.data
+            object_id, method, vargs, kwargs = serializer.loadsCall(data)
+            if type(data) is memoryview:
+                conn.decoder.recycle(data)  # a large payload's buffer: read, so reusable
             obj = self.objectsById.get(object_id)
             if obj is None:
                 raise DaemonError("unknown object")
-            if inspect.isclass(obj):
+            if isinstance(obj, type):
                 obj = self._instance_for(obj, conn)
-            if msg.flags & wire.FLAGS_BATCH:
-                result = self._run_batch(obj, vargs, oneway)
+            if msg_flags & wire.FLAGS_BATCH:
+                result = self._run_batch(obj, vargs, bool(oneway))
             elif method == "__getattr__":
                 result = get_exposed_property_value(obj, vargs[0])
             elif method == "__setattr__":
@@ -519,28 +534,67 @@ class Daemon:
                 result = None
             else:
                 function = get_attribute(obj, method)
-                is_callback = bool(getattr(function, "_pyroCallback", False))
+                # (on the function, not the bound method: a missing attribute of a bound method
+                # costs a formatted AttributeError, and this runs for every request)
+                is_callback = getattr(
+                    function.__func__ if type(function) is MethodType else function, "_pyroCallback", False
+                )
                 if oneway and config.ONEWAY_THREADED:
                     self._run_oneway(function, vargs, kwargs)
                     return True
-                result = function(*vargs, **(kwargs or {}))
+                result = function(*vargs, **kwargs) if kwargs else function(*vargs)
             if oneway:
                 return True
-            if _is_streamable(result) and not msg.flags & wire.FLAGS_BATCH:
+            if type(result) not in _PLAIN_VALUE_TYPES and _is_streamable(result) and not msg_flags & wire.FLAGS_BATCH:
                 return self._start_stream(conn, msg, serializer, result)
-            head, body = wire.encode(
-                wire.MSG_RESULT, serializer.dumps(result), msg.serializer_id,
-                msg.flags & wire.FLAGS_BATCH, msg.seq,
-                self._reply_annotations(correlation, ctx.response_annotations),
-                compress=bool(config.COMPRESSION), max_message_size=int(config.MAX_MESSAGE_SIZE),
-                hmac_key=self._pyroHmacKey,
-            )
+            prefix = None
+            if (
+                type(result) is bytes
+                and len(result) >= _PLAIN_REPLY_LIMIT
+                and not self.__hmac_key
+                and not config.COMPRESSION
+                and not config.MAX_MESSAGE_SIZE
+                and type(self).annotations is Daemon.annotations
+                and "annotations" not in self.__dict__
+                and not response_annotations
+            ):
+                prefix = serializer.bytes_prefix(result)
+            if prefix is not None:  # a large bytes result goes out as it is: no serialized copy
+                reply = b""
+                head = wire.plain_header(wire.MSG_RESULT, len(prefix) + len(result), serializer_id,
+                                         msg_flags & wire.FLAGS_BATCH, msg.seq, correlation) + prefix
+                body = result
+            else:
+                data = serializer.dumps(result)
+                if (
+                    len(data) < _PLAIN_REPLY_LIMIT
+                    and not response_annotations
+                    and not self.__hmac_key
+                    and not config.COMPRESSION
+                    and not config.MAX_MESSAGE_SIZE
+                    and type(self).annotations is Daemon.annotations
+                    and "annotations" not in self.__dict__
+                ):
+                    reply = wire.encode_plain(wire.MSG_RESULT, data, serializer_id, msg_flags & wire.FLAGS_BATCH,
+                                              msg.seq, correlation)
+                    head = body = b""
+                else:
+                    reply = b""
+                    head, body = wire.encode(
+                        wire.MSG_RESULT, data, serializer_id, msg_flags & wire.FLAGS_BATCH, msg.seq,
+                        self._reply_annotations(correlation, response_annotations),
+                        compress=bool(config.COMPRESSION), max_message_size=int(config.MAX_MESSAGE_SIZE),
+                        hmac_key=self.__hmac_key,
+                    )
         except Exception as exc:
             if oneway:
                 log.warning("oneway call from %s failed: %s: %s", conn.addr, type(exc).__name__, exc)
                 return True
-            return self._send_exception(conn, msg, serializer, exc, is_callback)
-        conn.send(head, body)
+            return self._send_exception(conn, msg, serializer, exc, bool(is_callback))
+        if reply:
+            conn.send_all(reply)
+        else:
+            conn.send(head, body)
         return True
 
     def _send_exception(self, conn: ClientConnection, msg: Message, serializer: Any, exc: Exception, is_callback: bool) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import logging
 import queue
+import select
 import selectors
 import socket
 import ssl
@@ -223,6 +224,10 @@ class ServerBase:
         except Exception as exc:
             self.daemon._protocol_failure(conn, exc)
             return False
+        return self._handle_pending(conn, alive)
+
+    def _handle_pending(self, conn: ClientConnection, alive: bool) -> bool:
+        """Handle every whole message received. False: the connection is finished."""
         while conn.pending:
             msg = conn.pending.pop(0)
             try:
@@ -349,8 +354,14 @@ class ThreadServer(ServerBase):
             conn = self._accept()
             if conn is None:
                 return
-            self.handback.put(conn)
-            self.poller_waker.wake()
+            if self._pool_full():
+                self.handback.put(conn)  # the selector waits for its handshake
+                self.poller_waker.wake()
+            else:
+                # a new client sends its handshake at once: a worker waits for it (briefly),
+                # which saves the hop through the selector thread
+                conn.just_accepted = True
+                self._dispatch(conn)
 
     # -- the poller: idle connections in a selector ---------------------------------------
 
@@ -464,19 +475,73 @@ class ThreadServer(ServerBase):
 
     def _serve(self, conn: ClientConnection) -> None:
         """Serve a connection while it keeps sending requests, then hand it back."""
-        while not self.closed:
-            if not self._serve_ready(conn):
+        if conn.enter_blocking(WORKER_LINGER):
+            finished = True
+            try:
+                finished = self._serve_blocking(conn)
+            finally:
+                if not finished:  # (a finished connection is closed next: no need)
+                    conn.leave_blocking()
+            if finished:
                 self._drop(conn)
                 return
-            if conn.decoder.in_message or not self.work.empty():
-                break  # half a message: let the selector wait for the rest; or others are waiting
-            if not conn.wait_readable(WORKER_LINGER):
-                break
+        else:
+            self._serve_polling(conn)
+            if conn.closed:
+                return
+        conn.decoder.release_buffer()
         if self.closed:
             self._drop(conn)
             return
         self.handback.put(conn)
         self.poller_waker.wake()
+
+    def _serve_blocking(self, conn: ClientConnection) -> bool:
+        """Serve while requests keep coming within the linger time; True: the connection is finished."""
+        if conn.just_accepted:
+            conn.just_accepted = False  # its handshake is on its way: wait for it below
+        elif not self._serve_ready(conn):
+            return True
+        while not self.closed:
+            if not self.work.empty() and self._pool_full():
+                return False  # others wait for a worker
+            try:
+                alive = conn.wait_and_read()
+            except Exception as exc:  # garbage from the peer
+                self.daemon._protocol_failure(conn, exc)
+                return True
+            if alive is None:
+                return False  # nothing within the linger time: back to the selector
+            if not self._handle_pending(conn, alive):
+                return True
+        return False
+
+    def _serve_polling(self, conn: ClientConnection) -> None:
+        """The same for TLS connections: wait with poll, read without blocking."""
+        poller = None
+        linger = WORKER_LINGER * 1000.0
+        while not self.closed:
+            if not self._serve_ready(conn):
+                self._drop(conn)
+                return
+            if conn.decoder.in_message or (not self.work.empty() and self._pool_full()):
+                break  # half a message: let the selector wait for the rest; or others wait for a worker
+            if conn.tls or not hasattr(select, "poll"):
+                if not conn.wait_readable(WORKER_LINGER):
+                    break
+                continue
+            if poller is None:
+                poller = select.poll()
+                try:
+                    poller.register(conn.sock, select.POLLIN)
+                except (OSError, ValueError):
+                    continue  # let the read find out what is wrong
+            if not poller.poll(linger):
+                break
+
+    def _pool_full(self) -> bool:
+        """True when no idle worker is left and no new one may start."""
+        return self.idle_workers <= 0 and len(self.workers) >= max(1, int(config.THREADPOOL_SIZE))
 
     def close(self) -> None:
         if self.closed:

@@ -1,0 +1,191 @@
+"""Server processes for the benchmarks: ``python -m benchmarks.servers SPEC_JSON``.
+
+Starts one server (ours or Pyro4's daemon, a name server with a registered
+object, or the raw socket echo server), prints one JSON line with its
+address, then serves until it is terminated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+from typing import Any
+
+from .common import SERIALIZERS, Counter, pin, raise_nofile
+
+OBJECT_ID = "bench"
+NS_NAME = "bench.obj"
+
+
+def _bench_class(expose: Any, oneway: Any) -> type:
+    class Bench:
+        def __init__(self) -> None:
+            self.counter = Counter()
+
+        def add(self, a: Any, b: Any) -> Any:
+            return a + b
+
+        def echo(self, data: Any) -> Any:
+            return data
+
+        @oneway
+        def tick(self) -> None:
+            self.counter.tick()
+
+        def count(self) -> int:
+            return self.counter.value
+
+        def pid(self) -> int:
+            return os.getpid()
+
+    return expose(Bench)
+
+
+def _ours(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    import pyro_server
+    from pyro_protocol.config import config
+
+    config.SERVERTYPE = spec.get("servertype", "thread")
+    config.SERIALIZERS_ACCEPTED = set(SERIALIZERS)
+    config.COMMTIMEOUT = 0.0
+    bench = _bench_class(pyro_server.expose, pyro_server.oneway)()
+    if spec["kind"] == "ns":
+        import pyro_naming
+
+        ns_uri, ns_daemon, _ = pyro_naming.startNS(
+            host="127.0.0.1", port=0, enableBroadcast=False
+        )
+        threading.Thread(target=ns_daemon.requestLoop, daemon=True).start()
+        daemon = pyro_server.Daemon(host="127.0.0.1")
+        uri = daemon.register(bench, OBJECT_ID)
+        with pyro_server.Proxy(ns_uri) as ns:
+            ns.register(NS_NAME, uri)
+        return daemon, {
+            "uri": str(uri),
+            "ns_uri": str(ns_uri),
+            "ns_host": ns_uri.host,
+            "ns_port": ns_uri.port,
+        }
+    daemon = pyro_server.Daemon(host="127.0.0.1")
+    uri = daemon.register(bench, OBJECT_ID)
+    return daemon, {"uri": str(uri)}
+
+
+def _pyro4(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    import Pyro4
+    import Pyro4.naming
+
+    Pyro4.config.SERVERTYPE = spec.get("servertype", "thread")
+    Pyro4.config.SERIALIZERS_ACCEPTED = set(SERIALIZERS)
+    bench = _bench_class(Pyro4.expose, Pyro4.oneway)()
+    if spec["kind"] == "ns":
+        ns_uri, ns_daemon, _ = Pyro4.naming.startNS(
+            host="127.0.0.1", port=0, enableBroadcast=False
+        )
+        threading.Thread(target=ns_daemon.requestLoop, daemon=True).start()
+        daemon = Pyro4.Daemon(host="127.0.0.1")
+        uri = daemon.register(bench, OBJECT_ID)
+        with Pyro4.Proxy(ns_uri) as ns:
+            ns.register(NS_NAME, uri)
+        return daemon, {
+            "uri": str(uri),
+            "ns_uri": str(ns_uri),
+            "ns_host": ns_uri.host,
+            "ns_port": ns_uri.port,
+        }
+    daemon = Pyro4.Daemon(host="127.0.0.1")
+    uri = daemon.register(bench, OBJECT_ID)
+    return daemon, {"uri": str(uri)}
+
+
+# -- the raw socket floor: 4-byte length prefix, TCP_NODELAY, one thread per connection ----------
+
+_PREFIX = struct.Struct("!I")
+
+
+def recv_exactly(sock: socket.socket, size: int, buffer: bytearray) -> memoryview:
+    """Read ``size`` bytes into ``buffer`` (grown if needed) with MSG_WAITALL; a view of them."""
+    if len(buffer) < size:
+        buffer.extend(bytes(size - len(buffer)))
+    view = memoryview(buffer)
+    filled = 0
+    while filled < size:
+        count = sock.recv_into(view[filled:size], size - filled, socket.MSG_WAITALL)
+        if not count:
+            raise ConnectionError("connection closed")
+        filled += count
+    return view[:size]
+
+
+def _raw_connection(sock: socket.socket) -> None:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buffer = bytearray(65536)
+    try:
+        while True:
+            head = sock.recv(4, socket.MSG_WAITALL)
+            if len(head) < 4:
+                return
+            (size,) = _PREFIX.unpack(head)
+            body = recv_exactly(sock, size, buffer)
+            if size < 65536:
+                sock.sendall(head + body)
+            else:
+                sock.sendall(head)
+                sock.sendall(body)
+            body.release()
+    except OSError:
+        return
+    finally:
+        sock.close()
+
+
+def _raw_server() -> tuple[Any, dict[str, Any]]:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(100)
+
+    class Loop:
+        def requestLoop(self) -> None:
+            while True:
+                sock, _ = listener.accept()
+                threading.Thread(
+                    target=_raw_connection, args=(sock,), daemon=True
+                ).start()
+
+    host, port = listener.getsockname()
+    return Loop(), {"host": host, "port": port}
+
+
+def _exit_with_parent() -> None:
+    """The runner holds our stdin open: when it goes away (even killed), so do we."""
+    try:
+        sys.stdin.buffer.read()
+    finally:
+        os._exit(0)
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    pin(spec.get("cpu"))
+    raise_nofile()
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+    if spec["kind"] == "raw":
+        loop, info = _raw_server()
+    elif spec["impl"] == "pyro4":
+        loop, info = _pyro4(spec)
+    else:
+        loop, info = _ours(spec)
+    info["pid"] = os.getpid()
+    print(json.dumps(info), flush=True)
+    loop.requestLoop()
+
+
+if __name__ == "__main__":
+    main()

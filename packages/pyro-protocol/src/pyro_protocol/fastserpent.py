@@ -1,0 +1,411 @@
+"""A fast path for serpent's common cases, byte-identical to serpent 1.43.
+
+serpent writes Python literal expressions and reads them back with
+``ast.literal_eval``: correct, but a tiny call costs tens of microseconds, most
+of it in the compiler. This module encodes and decodes the everyday shapes
+(None, bool, int, float, str, bytes, and tuples, lists, dicts and sets of them)
+directly. Anything else raises :class:`Unsupported`, and the caller falls back
+to serpent itself, so the bytes on the wire and the values read never differ
+from serpent's: the encoder writes exactly what serpent writes for these types
+(insertion order, no spaces, serpent's float and bytes forms), and the decoder
+accepts only a strict subset of Python literal syntax, where it returns what
+``ast.literal_eval`` returns, and refuses (Unsupported) everything else.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import re
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["HEADER", "Unsupported", "dumps", "loads"]
+
+HEADER = "# serpent utf-8 python3.2\n"
+_HEADER_BYTES = HEADER.encode("ascii")
+_HEADER_LEN = len(_HEADER_BYTES)
+#: Deeper data goes to serpent, which has its own nesting limit and circular-reference check.
+MAX_DEPTH = 64
+#: Longer int literals go to serpent: Python limits int/str conversion to 4300 digits.
+_MAX_INT_DIGITS = 4000
+
+_INF = float("inf")
+_NAN_TEXT = "{'__class__':'float','value':'nan'}"
+_NoneType = type(None)
+_REPR_TYPES = frozenset({str, int, bool, _NoneType})
+#: Dict keys and set elements serpent accepts without complaint, when their type is exactly one of these.
+_KEY_TYPES = frozenset({str, int, float, bool, tuple})
+
+
+class Unsupported(Exception):
+    """The value or text is outside the fast path: use serpent."""
+
+
+#: For other types: a function giving the value serpent's class registry writes in the
+#: object's place (see serializers), or raising Unsupported. None: all go to serpent.
+class_hook: Callable[[Any], Any] | None = None
+
+
+# -- encoding --------------------------------------------------------------------------------
+
+
+def dumps(obj: Any) -> bytes:
+    """serpent.dumps(obj) for the common types; Unsupported for anything else."""
+    kind = type(obj)
+    if kind in _REPR_TYPES:
+        return (HEADER + repr(obj)).encode("utf-8")
+    out = [HEADER]
+    _encode(obj, kind, out, 0)
+    return "".join(out).encode("utf-8")
+
+
+def _float_text(value: float) -> str:
+    if value != value:  # noqa: PLR0124 - nan is the only float unequal to itself
+        return _NAN_TEXT
+    if value == _INF:
+        return "1e30000"
+    if value == -_INF:
+        return "-1e30000"
+    return repr(value)
+
+
+def _b64_text(data: Any) -> str:
+    return (
+        "{'data': '"
+        + base64.b64encode(data).decode("ascii")
+        + "', 'encoding': 'base64'}"
+    )
+
+
+def _encode(obj: Any, kind: type, out: list[str], level: int) -> None:
+    if kind in _REPR_TYPES:
+        out.append(repr(obj))
+    elif kind is float:
+        out.append(_float_text(obj))
+    elif kind is tuple or kind is list:
+        if level > MAX_DEPTH:
+            raise Unsupported("nested too deeply")
+        append = out.append
+        append("(" if kind is tuple else "[")
+        for item in obj:
+            item_kind = type(item)
+            if item_kind in _REPR_TYPES:
+                append(repr(item))
+            else:
+                _encode(item, item_kind, out, level + 1)
+            append(",")
+        if len(obj) > 1 or (kind is list and obj):
+            out.pop()  # the last comma; a one-element tuple keeps it
+        append(")" if kind is tuple else "]")
+    elif kind is dict:
+        if level > MAX_DEPTH:
+            raise Unsupported("nested too deeply")
+        append = out.append
+        append("{")
+        for key, value in obj.items():
+            key_kind = type(key)
+            if key_kind not in _KEY_TYPES:
+                raise Unsupported("dict key type")
+            if key_kind in _REPR_TYPES:
+                append(repr(key))
+            else:
+                _encode(key, key_kind, out, level + 1)
+            append(":")
+            value_kind = type(value)
+            if value_kind in _REPR_TYPES:
+                append(repr(value))
+            else:
+                _encode(value, value_kind, out, level + 1)
+            append(",")
+        if obj:
+            out.pop()
+        append("}")
+    elif kind is bytes or kind is bytearray:
+        out.append(_b64_text(obj))
+    elif kind is set or kind is frozenset:
+        if not obj:
+            out.append("()")  # serpent's stand-in: there is no empty set literal
+            return
+        if level > MAX_DEPTH:
+            raise Unsupported("nested too deeply")
+        append = out.append
+        append("{")
+        for item in obj:
+            item_kind = type(item)
+            if item_kind not in _KEY_TYPES:
+                raise Unsupported("set element type")
+            _encode(item, item_kind, out, level + 1)
+            append(",")
+        out.pop()
+        append("}")
+    else:
+        hook = class_hook
+        if hook is None:
+            raise Unsupported(kind.__name__)
+        if level > MAX_DEPTH:
+            raise Unsupported("nested too deeply")
+        value = hook(
+            obj
+        )  # what serpent's class registry would write for it (or Unsupported)
+        _encode(value, type(value), out, level + 1)
+
+
+# -- decoding --------------------------------------------------------------------------------
+
+_STR1 = r"'([^'\\\n\r]*)'"
+_STR2 = r'"([^"\\\n\r]*)"'
+_INT = r"(-?(?:0|[1-9][0-9]*))"
+_FLOAT = (
+    r"(-?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+))"
+)
+_CONST = r"(None|True|False)"
+_ESCAPED = r"""('(?:[^'\\\n\r]|\\[^\n\r])*'|"(?:[^"\\\n\r]|\\[^\n\r])*")"""
+_BLANK = r"[ \t\n\f]*"
+_SEPARATOR = _BLANK + r"([,:)\]}])"
+#: A lone scalar (the whole text): group numbers say which kind.
+_SCALAR = re.compile(
+    "|".join(
+        [
+            _STR1,
+            _STR2,
+            _INT + r"(?![0-9A-Za-z_.])",
+            _FLOAT + r"(?![0-9A-Za-z_.])",
+            _CONST + r"(?![0-9A-Za-z_])",
+            _ESCAPED,
+        ]
+    ),
+    re.ASCII,
+)
+#: One element inside a container: an opener (1), a closer (2), or a scalar with the
+#: separator that must follow it, so one match reads both. The separator's group number
+#: (m.lastindex) tells the scalar's kind; its value is the group before it.
+_ELEMENT = re.compile(
+    _BLANK
+    + "(?:"
+    + "|".join(
+        [r"([(\[{])", r"([)\]}])"]
+        + [kind + _SEPARATOR for kind in (_STR1, _STR2, _INT, _FLOAT, _CONST, _ESCAPED)]
+    )
+    + ")",
+    re.ASCII,
+)
+_AFTER_CONTAINER = re.compile(_SEPARATOR)
+_STR_SEPS, _INT_SEP, _FLOAT_SEP, _CONST_SEP, _ESCAPED_SEP = {4, 6}, 8, 10, 12, 14
+_CLOSERS = {"(": ")", "[": "]", "{": "}"}
+_OPENERS = frozenset("([{")
+_SEPARATORS = frozenset(",:)]}")
+_NEEDS_REGEX = re.compile(
+    r"[\\\n\r]"
+).search  # a backslash or line break: the regex decides
+_MISSING = object()
+_CONSTANTS = {"None": None, "True": True, "False": False}
+_BLANKS = frozenset(" \t\n\f\r\v")
+_TAIL = re.compile(r"[ \t\n\f]*\Z")
+
+
+def loads(data: bytes) -> Any:
+    """serpent.loads(data) for data in the fast subset; Unsupported for anything else."""
+    if not data.startswith(_HEADER_BYTES):
+        raise Unsupported("no serpent header")
+    try:
+        text = data[_HEADER_LEN:].decode("utf-8")
+    except UnicodeDecodeError:
+        raise Unsupported("not UTF-8") from None
+    if text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1) and len(text) <= _MAX_INT_DIGITS:
+        return int(text)  # the reply of many calls
+    constant = _CONSTANTS.get(text, _MISSING)
+    if constant is not _MISSING:
+        return constant
+    first = text[:1]
+    if first in _CLOSERS:
+        value, pos = _container(text, first, 1, 0)
+    else:
+        if first in _BLANKS:
+            raise Unsupported(
+                "indented"
+            )  # Python reads an indented first line as an error
+        m = _SCALAR.match(text)
+        if m is None:
+            raise Unsupported("token")
+        kind: int = m.lastindex  # type: ignore[assignment]  # every alternative is a group
+        token = m.group(kind)
+        if kind <= 2:
+            value = token
+        elif kind == 3:
+            value = _int(token)
+        elif kind == 4:
+            value = float(token)
+        elif kind == 5:
+            value = _CONSTANTS[token]
+        else:
+            value = ast.literal_eval(token)  # escapes: let Python read them
+        pos = m.end()
+    if not _TAIL.match(text, pos):
+        raise Unsupported("trailing text")
+    return value
+
+
+def _int(token: str) -> int:
+    if len(token) > _MAX_INT_DIGITS:
+        raise Unsupported("long int")
+    return int(token)
+
+
+def _container(text: str, opener: str, pos: int, level: int) -> tuple[Any, int]:
+    """Parse a container from just after its ``opener``; returns (value, position after its closer)."""
+    if level > MAX_DEPTH:
+        raise Unsupported("nested too deeply")
+    closer = _CLOSERS[opener]
+    match = _ELEMENT.match
+    find = text.find
+    items: list[Any] = []
+    values: list[Any] = []
+    is_dict: Any = None  # "{...}": a dict or a set, told by the first separator
+    want_value = False
+    trailing_comma = False
+    while True:
+        first = text[pos : pos + 1]
+        item: Any = _MISSING
+        if (
+            first == "'"
+        ):  # the commonest element, a plain 'string' and its separator, without a regex
+            end = find("'", pos + 1)
+            separator = text[end + 1 : end + 2]
+            if end > 0 and separator in _SEPARATORS:
+                candidate = text[pos + 1 : end]
+                if not _NEEDS_REGEX(candidate):
+                    item = candidate
+                    pos = end + 2
+        elif first in _OPENERS:
+            item, pos = _container(text, first, pos + 1, level + 1)
+            m = _AFTER_CONTAINER.match(text, pos)
+            if m is None:
+                raise Unsupported("token")
+            separator = m.group(1)
+            pos = m.end()
+        if item is _MISSING:
+            m = match(text, pos)
+            if m is None:
+                raise Unsupported("token")
+            group: int = m.lastindex  # type: ignore[assignment]  # every alternative is a group
+            if group in _STR_SEPS:
+                item = m.group(group - 1)
+            elif group == 1:
+                item, pos = _container(text, m.group(1), m.end(), level + 1)
+                m = _AFTER_CONTAINER.match(text, pos)
+                if m is None:
+                    raise Unsupported("token")
+                group = 1
+            elif group == 2:
+                if m.group(2) != closer or want_value or (items and not trailing_comma):
+                    raise Unsupported("structure")
+                pos = m.end()
+                break
+            elif group == _INT_SEP:
+                item = _int(m.group(group - 1))
+            elif group == _FLOAT_SEP:
+                item = float(m.group(group - 1))
+            elif group == _CONST_SEP:
+                item = _CONSTANTS[m.group(group - 1)]
+            else:
+                item = ast.literal_eval(
+                    m.group(group - 1)
+                )  # escapes: let Python read them
+            separator = m.group(group)
+            pos = m.end()
+        if want_value:
+            values.append(item)
+            want_value = False
+            if separator == ":":
+                raise Unsupported("structure")
+        else:
+            items.append(item)
+            if separator == ":":
+                if opener != "{" or is_dict is False:
+                    raise Unsupported("structure")
+                is_dict = want_value = True
+                continue
+            if is_dict:
+                raise Unsupported("structure")  # a key without a value
+            if opener == "{":
+                is_dict = False
+        if separator == ",":
+            trailing_comma = True
+            continue
+        if separator != closer:
+            raise Unsupported("structure")
+        trailing_comma = False
+        break
+    if opener == "(":
+        if len(items) == 1 and not trailing_comma:
+            return items[0], pos  # "(x)" is just x
+        return tuple(items), pos
+    if opener == "[":
+        return items, pos
+    try:
+        if is_dict or not items:
+            return dict(zip(items, values)), pos
+        return set(items), pos
+    except TypeError:
+        raise Unsupported("unhashable key") from None
+
+
+# -- the call tuple: ('object', 'method', (simple, args), {}) in one regex ---------------------
+
+_CALL = re.compile(
+    r"""\('([^'\\\n\r]*)','([^'\\\n\r]*)',\(((?:[^()\[\]{}'"\\\n\r]|'[^'\\\n\r]*')*)\),\{\}\)[ \t\n\f]*\Z""",
+    re.ASCII,
+)
+#: One argument and the comma after it (or the end): the separator's group number tells the kind.
+_ARGUMENT = re.compile(
+    "|".join(kind + r"(,|\Z)" for kind in (_STR1, _INT, _FLOAT, _CONST)), re.ASCII
+)
+
+
+def loads_call(data: bytes) -> Any:
+    """:func:`loads` for a call tuple; the common shape (plain args, no keyword args) in one pass."""
+    if data.startswith(_HEADER_BYTES):
+        try:
+            text = data[_HEADER_LEN:].decode("utf-8")
+        except UnicodeDecodeError:
+            raise Unsupported("not UTF-8") from None
+        m = _CALL.match(text)
+        if m is not None:
+            obj, method, arguments = m.groups()
+            if not arguments:
+                return obj, method, (), {}
+            values = []
+            pos = 0
+            end = len(arguments)
+            for a in _ARGUMENT.finditer(arguments):
+                if a.start() != pos:
+                    break  # something else between the arguments: the general parser decides
+                separator: int = a.lastindex  # type: ignore[assignment]  # always set: a group matched
+                token = a.group(separator - 1)
+                if separator == 2:
+                    values.append(token)
+                elif separator == 4:
+                    values.append(_int(token))
+                elif separator == 6:
+                    values.append(float(token))
+                else:
+                    values.append(_CONSTANTS[token])
+                pos = a.end()
+            else:
+                if pos == end and (len(values) > 1 or arguments[-1:] == ","):
+                    return obj, method, tuple(values), {}
+    return loads(data)
+
+
+def dumps_call(obj: str, method: str, vargs: Any, kwargs: Any) -> bytes:
+    """``dumps((obj, method, vargs, kwargs))``: a call with plain arguments written in one go."""
+    if type(obj) is str and type(method) is str and type(vargs) is tuple and (kwargs is None or type(kwargs) is dict):
+        if all(type(arg) in _REPR_TYPES for arg in vargs) and not kwargs:
+            if len(vargs) == 1:
+                arguments = repr(vargs[0]) + ","
+            else:
+                arguments = ",".join([repr(arg) for arg in vargs])
+            text = f"{HEADER}({obj!r},{method!r},({arguments}),{'{}' if kwargs is not None else 'None'})"
+            return text.encode("utf-8")
+    return dumps((obj, method, vargs, kwargs))
