@@ -47,9 +47,7 @@ def rss_bytes(pid: int) -> int:
 def percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
-    index = min(
-        len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1)))
-    )
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
     return sorted_values[index]
 
 

@@ -103,30 +103,19 @@ def chart(path: str, meta: dict[str, Any], records: list[dict[str, Any]]) -> boo
     targets = []
     for row in rows:
         target = row["target"]
-        targets.append(
-            None
-            if target is None
-            else (target if row["better"] == "higher" else 1 / target)
-        )
-    colors = [
-        "#2a9d8f" if row["met"] else "#e76f51" if row["met"] is False else "#8d99ae"
-        for row in rows
-    ]
+        targets.append(None if target is None else (target if row["better"] == "higher" else 1 / target))
+    colors = ["#2a9d8f" if row["met"] else "#e76f51" if row["met"] is False else "#8d99ae" for row in rows]
     fig, ax = plt.subplots(figsize=(13, 0.32 * len(rows) + 1.5))
     positions = list(range(len(rows)))[::-1]
     ax.barh(positions, values, color=colors)
     for pos, target in zip(positions, targets):
         if target is not None:
-            ax.plot(
-                [target, target], [pos - 0.4, pos + 0.4], color="black", linewidth=1.5
-            )
+            ax.plot([target, target], [pos - 0.4, pos + 0.4], color="black", linewidth=1.5)
     ax.axvline(1.0, color="gray", linestyle="--", linewidth=1)
     ax.set_xscale("log")
     ax.set_yticks(positions)
     ax.set_yticklabels(labels, fontsize=7)
-    ax.set_xlabel(
-        "times better than the baseline (log scale; black tick = target; 1 = equal)"
-    )
+    ax.set_xlabel("times better than the baseline (log scale; black tick = target; 1 = equal)")
     ax.set_title(
         f"ours vs Pyro4 4.82 / raw socket ({meta['mode']} run, {meta['started']})",
         fontsize=9,

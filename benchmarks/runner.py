@@ -207,9 +207,7 @@ class Bench:
         met = None
         if target is not None and ratio is not None:
             met = ratio >= target if better == "higher" else ratio <= target
-        errors = [
-            e for e in (_error(ours), _error(base) if base is not None else None) if e
-        ]
+        errors = [e for e in (_error(ours), _error(base) if base is not None else None) if e]
         row = {
             "scenario": scenario,
             "metric": metric,
@@ -239,9 +237,7 @@ class Bench:
     ) -> None:
         """A row judged by an absolute limit (scale): ours against a number; Pyro4 described in words."""
         mine = summarize(ours)
-        met = (
-            None if limit is None or mine["median"] is None else mine["median"] < limit
-        )
+        met = None if limit is None or mine["median"] is None else mine["median"] < limit
         row = {
             "scenario": scenario,
             "metric": metric,
@@ -496,10 +492,7 @@ class Bench:
                     target=2.0,
                 )
                 nprocs = cfg["procs"]
-                res = {
-                    impl: self._processes(servers[impl]["uri"], impl, nprocs)
-                    for impl in IMPLS
-                }
+                res = {impl: self._processes(servers[impl]["uri"], impl, nprocs) for impl in IMPLS}
                 self.add(
                     "concurrency",
                     f"{nprocs} client processes, {servertype} server, marshal",
@@ -519,9 +512,7 @@ class Bench:
         count = self.cfg["proc_calls"]
         results: list[dict[str, float]] = []
         for _ in range(self.cfg["reps"]):
-            start_at = (
-                time.time() + self.cfg["start_delay"]
-            )  # time for every process to start and connect
+            start_at = time.time() + self.cfg["start_delay"]  # time for every process to start and connect
             spec = dict(
                 workload="timed_calls",
                 impl=impl,
@@ -550,9 +541,7 @@ class Bench:
                     proc.communicate()
                     return {"error": "client process timed out"}
                 if proc.returncode != 0:
-                    return {
-                        "error": f"client process failed: {(err.strip().splitlines() or ['?'])[-1]}"
-                    }
+                    return {"error": f"client process failed: {(err.strip().splitlines() or ['?'])[-1]}"}
                 runs.append(json.loads(out.strip().splitlines()[-1])[0])
             begin = min(run["start"] for run in runs)
             end = max(run["end"] for run in runs)
@@ -657,9 +646,7 @@ class Bench:
             pyro4_note,
             "; ".join(notes),
         )
-        mem_text = (
-            f"{pyro4_mem / 1024:.1f} KiB per held connection" if pyro4_mem else "-"
-        )
+        mem_text = f"{pyro4_mem / 1024:.1f} KiB per held connection" if pyro4_mem else "-"
         self.add_absolute(
             "scale",
             f"{label}: server memory per connection",
@@ -669,9 +656,7 @@ class Bench:
             mem_text,
         )
 
-    def _hold_and_measure(
-        self, impl: str, count: int
-    ) -> tuple[float | None, float | None, str]:
+    def _hold_and_measure(self, impl: str, count: int) -> tuple[float | None, float | None, str]:
         """Hold ``count`` connections on a fresh server; a new client's p99 (ms), server bytes per connection."""
         cfg = self.cfg
         with server(kind="bench", impl=impl, cpu=SERVER_CPU) as srv:
@@ -737,9 +722,7 @@ class Bench:
                         f"{held['error'] or 'no error'}; a new client then got {rep['error']}"
                     )
                     return None, mem, note
-                note = f"held {held['held']} connections" + (
-                    f", then {held['error']}" if held["error"] else ""
-                )
+                note = f"held {held['held']} connections" + (f", then {held['error']}" if held["error"] else "")
                 return rep["p99_us"] / 1e3, mem, note if held["held"] < count else ""
             finally:
                 if holder.stdin is not None:
@@ -757,20 +740,14 @@ class Bench:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--quick", action="store_true", help="smaller counts (about 2 minutes)"
-    )
+    group.add_argument("--quick", action="store_true", help="smaller counts (about 2 minutes)")
     group.add_argument(
         "--smoke",
         action="store_true",
         help="tiny counts: only proves that everything runs",
     )
-    parser.add_argument(
-        "--out", default=os.path.join(HERE, "results"), help="folder for the results"
-    )
-    parser.add_argument(
-        "--only", help=f"comma-separated scenarios out of: {', '.join(SCENARIOS)}"
-    )
+    parser.add_argument("--out", default=os.path.join(HERE, "results"), help="folder for the results")
+    parser.add_argument("--only", help=f"comma-separated scenarios out of: {', '.join(SCENARIOS)}")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -782,9 +759,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.run()
     meta = {
         "mode": mode,
-        "command": " ".join(
-            ["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]
-        ),
+        "command": " ".join(["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]),
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
         "python": platform.python_version(),

@@ -57,9 +57,7 @@ def _ours(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     if spec["kind"] == "ns":
         import pyro_naming
 
-        ns_uri, ns_daemon, _ = pyro_naming.startNS(
-            host="127.0.0.1", port=0, enableBroadcast=False
-        )
+        ns_uri, ns_daemon, _ = pyro_naming.startNS(host="127.0.0.1", port=0, enableBroadcast=False)
         threading.Thread(target=ns_daemon.requestLoop, daemon=True).start()
         daemon = pyro_server.Daemon(host="127.0.0.1")
         uri = daemon.register(bench, OBJECT_ID)
@@ -84,9 +82,7 @@ def _pyro4(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     Pyro4.config.SERIALIZERS_ACCEPTED = set(SERIALIZERS)
     bench = _bench_class(Pyro4.expose, Pyro4.oneway)()
     if spec["kind"] == "ns":
-        ns_uri, ns_daemon, _ = Pyro4.naming.startNS(
-            host="127.0.0.1", port=0, enableBroadcast=False
-        )
+        ns_uri, ns_daemon, _ = Pyro4.naming.startNS(host="127.0.0.1", port=0, enableBroadcast=False)
         threading.Thread(target=ns_daemon.requestLoop, daemon=True).start()
         daemon = Pyro4.Daemon(host="127.0.0.1")
         uri = daemon.register(bench, OBJECT_ID)
@@ -154,9 +150,7 @@ def _raw_server() -> tuple[Any, dict[str, Any]]:
         def requestLoop(self) -> None:
             while True:
                 sock, _ = listener.accept()
-                threading.Thread(
-                    target=_raw_connection, args=(sock,), daemon=True
-                ).start()
+                threading.Thread(target=_raw_connection, args=(sock,), daemon=True).start()
 
     host, port = listener.getsockname()
     return Loop(), {"host": host, "port": port}

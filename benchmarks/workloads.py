@@ -114,16 +114,12 @@ def raw_payload(spec: dict[str, Any]) -> list[dict[str, float]]:
         sock.sendall(head)
         sock.sendall(data)
         (size,) = _PREFIX.unpack(sock.recv(4, socket.MSG_WAITALL))
-        reply = bytes(
-            recv_exactly(sock, size, buffer)
-        )  # the reply as a bytes object, like a call's result
+        reply = bytes(recv_exactly(sock, size, buffer))  # the reply as a bytes object, like a call's result
         if len(reply) != len(data):
             raise AssertionError("echo returned a different size")
 
     call()
-    results = [
-        _throughput(call, spec["size"], spec["count"]) for _ in range(spec["reps"])
-    ]
+    results = [_throughput(call, spec["size"], spec["count"]) for _ in range(spec["reps"])]
     sock.close()
     return results
 
@@ -220,9 +216,7 @@ def naming(spec: dict[str, Any]) -> list[dict[str, float]]:
             ns.lookup(NS_NAME)
         for _ in range(spec["reps"]):
             result = _latencies(lambda: ns.lookup(NS_NAME), spec["count"])
-            results.append(
-                {"ops_per_s": result["calls_per_s"], "p50_us": result["p50_us"]}
-            )
+            results.append({"ops_per_s": result["calls_per_s"], "p50_us": result["p50_us"]})
     return results
 
 
@@ -278,9 +272,7 @@ def latency(spec: dict[str, Any]) -> list[dict[str, Any]]:
             proxy.add(1, 2)
             first = perf() - t0
             add = proxy.add
-            result: dict[str, Any] = _latencies(
-                lambda add=add: add(1, 2), spec["count"]
-            )
+            result: dict[str, Any] = _latencies(lambda add=add: add(1, 2), spec["count"])
             result["first_call_ms"] = first * 1e3
         except Exception as exc:  # noqa: BLE001 - any failure is a result to report, never a hang
             result = {"error": f"{type(exc).__name__}: {exc}"}

@@ -65,7 +65,9 @@ def run_client() -> None:
     with Proxy("PYRONAME:demo.worker") as worker:
         started = time.monotonic()
         worker.start_job(0.5)
-        say(f"client: worker.start_job(0.5) returned after {1000 * (time.monotonic() - started):.1f} ms (oneway: no waiting)")
+        say(
+            f"client: worker.start_job(0.5) returned after {1000 * (time.monotonic() - started):.1f} ms (oneway: no waiting)"
+        )
         time.sleep(0.7)
         say(f"client: worker.done() -> {worker.done()} job finished in the background")
 
@@ -76,7 +78,9 @@ def run_client() -> None:
 
     with Proxy("PYRONAME:demo.shop") as shop:
         basket = shop.new_basket("alice")
-        say(f"client: shop.new_basket('alice') returned a {type(basket).__name__} (autoproxy) for {basket._pyroUri.object}")
+        say(
+            f"client: shop.new_basket('alice') returned a {type(basket).__name__} (autoproxy) for {basket._pyroUri.object}"
+        )
         basket.add("apples")
         say(f"client: basket.add('pears') -> {basket.add('pears')!r}")
         basket._pyroRelease()
@@ -95,7 +99,7 @@ def main() -> int:
     server = None
     try:
         uri_line = read_until(ns_process, "PYRO:Pyro.NameServer@")
-        ns_uri = uri_line[uri_line.index("PYRO:"):].split()[0]
+        ns_uri = uri_line[uri_line.index("PYRO:") :].split()[0]
         host, port = ns_uri.split("@", 1)[1].rsplit(":", 1)
         say(f"demo: name server is up at {ns_uri}")
         env.update(PYRO_NS_HOST=host, PYRO_NS_PORT=port)

@@ -62,7 +62,9 @@ def client(index: int, uri: str, until: float, problems: list[str], counts: list
         time.sleep(1.0)  # let the last oneway calls land
         received = proxy.received(index)
         if received != list(range(sent)):
-            problems.append(f"client {index}: sent {sent} oneway calls, server has {len(received)} (lost or duplicated)")
+            problems.append(
+                f"client {index}: sent {sent} oneway calls, server has {len(received)} (lost or duplicated)"
+            )
         counts.append(calls)
     except Exception as error:  # any failure is a finding of the soak test
         problems.append(f"client {index}: {type(error).__name__}: {error}")
@@ -73,7 +75,9 @@ def client(index: int, uri: str, until: float, problems: list[str], counts: list
 def main() -> int:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 60.0
     clients = int(sys.argv[2]) if len(sys.argv) > 2 else 32
-    server = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent
+    )
     try:
         assert server.stdout is not None
         uri = server.stdout.readline().split("=", 1)[1].strip()
@@ -92,9 +96,11 @@ def main() -> int:
             thread.join()
         end_memory = rss_kib(server.pid)
         total = sum(counts)
-        print(f"soak: {clients} clients, {seconds:.0f} s, {total} calls + {total} oneway calls, "
-              f"{total / seconds:.0f} calls/s; server RSS {start_memory} -> {end_memory} KiB "
-              f"(max {max(samples or [0])} KiB)")
+        print(
+            f"soak: {clients} clients, {seconds:.0f} s, {total} calls + {total} oneway calls, "
+            f"{total / seconds:.0f} calls/s; server RSS {start_memory} -> {end_memory} KiB "
+            f"(max {max(samples or [0])} KiB)"
+        )
         if end_memory - start_memory > 50 * 1024 and seconds >= 30:
             problems.append(f"server memory grew by {end_memory - start_memory} KiB")
         for problem in problems:

@@ -42,9 +42,7 @@ def test_benchmarks_smoke_run_writes_results(tmp_path: Path) -> None:
         "scale",
     }
     for row in rows:
-        assert row["ours"]["median"] is not None, (
-            row
-        )  # every code path of ours produced a figure
+        assert row["ours"]["median"] is not None, row  # every code path of ours produced a figure
         if row["baseline"] == "Pyro4":
             assert row["base"]["median"] is not None, row
             assert row["ratio"] is not None, row

@@ -13,7 +13,10 @@ LOCAL = {"PYRO_HOST": "127.0.0.1"}
 
 def _client(args, env=None, timeout=60):
     result = subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, timeout=timeout,
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **LOCAL, **(env or {})},
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -21,7 +24,7 @@ def _client(args, env=None, timeout=60):
 
 
 def _uri_from(line: str) -> str:
-    return line[line.index("PYRO:"):].split()[0]
+    return line[line.index("PYRO:") :].split()[0]
 
 
 @pytest.fixture()

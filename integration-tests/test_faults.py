@@ -16,10 +16,9 @@ from pyro_protocol.config import config
 from pyro_server import Daemon
 
 
-
 def _uri(process):
     line = process.wait_for("uri=")
-    return line[line.index("PYRO:"):]
+    return line[line.index("PYRO:") :]
 
 
 def test_server_killed_mid_call_gives_connection_closed_promptly(spawn):

@@ -134,25 +134,37 @@ def test_hostile_client_suite(spawn, memory_of, servertype):
     _normal_call(uri)
 
     # a lying size field: claims 2 GiB - 1, sends a few bytes, goes away
-    lie = struct.pack("!4sHHHHiHHHH", b"PYRO", 48, 4, 0, 1, 2**31 - 1, 1, 0, 0,
-                      (4 + 48 + 2**31 - 1 + 1 + 1 + 0x34E9) & 0xFFFF)
+    lie = struct.pack(
+        "!4sHHHHiHHHH", b"PYRO", 48, 4, 0, 1, 2**31 - 1, 1, 0, 0, (4 + 48 + 2**31 - 1 + 1 + 1 + 0x34E9) & 0xFFFF
+    )
     for _ in range(20):
         _send_and_close(uri, lie + b"x" * 100, handshake=True, wait=0)
     _normal_call(uri)
 
     # unknown message types
     for msg_type in (0, 7, 99, 0xFFFF):
-        header = struct.pack("!4sHHHHiHHHH", b"PYRO", 48, msg_type, 0, 1, 0, 1, 0, 0,
-                             (msg_type + 48 + 1 + 1 + 0x34E9) & 0xFFFF)
+        header = struct.pack(
+            "!4sHHHHiHHHH", b"PYRO", 48, msg_type, 0, 1, 0, 1, 0, 0, (msg_type + 48 + 1 + 1 + 0x34E9) & 0xFFFF
+        )
         _send_and_close(uri, header, handshake=True)
     _normal_call(uri)
 
     # a zlib bomb: about 1 MiB on the wire, 1 GiB inflated
     bomb = _zlib_bomb()
     assert len(bomb) < 2 * 1024 * 1024
-    head, _ = wire.encode(wire.MSG_INVOKE, b"", 1, 0, 1)
-    header = struct.pack("!4sHHHHiHHHH", b"PYRO", 48, wire.MSG_INVOKE, wire.FLAGS_COMPRESSED, 1, len(bomb), 1, 0, 0,
-                         (wire.MSG_INVOKE + 48 + len(bomb) + 1 + wire.FLAGS_COMPRESSED + 1 + 0x34E9) & 0xFFFF)
+    header = struct.pack(
+        "!4sHHHHiHHHH",
+        b"PYRO",
+        48,
+        wire.MSG_INVOKE,
+        wire.FLAGS_COMPRESSED,
+        1,
+        len(bomb),
+        1,
+        0,
+        0,
+        (wire.MSG_INVOKE + 48 + len(bomb) + 1 + wire.FLAGS_COMPRESSED + 1 + 0x34E9) & 0xFFFF,
+    )
     started = time.monotonic()
     _send_and_close(uri, header + bomb, handshake=True, wait=5)
     assert time.monotonic() - started < 5, "the daemon should refuse the bomb at once"

@@ -11,8 +11,18 @@ import sys
 import pytest
 
 SCENARIOS = [
-    "plain_calls", "keyword_arguments", "oneway", "remote_attributes", "exceptions_with_remote_traceback",
-    "autoproxy", "batch", "async_results", "remote_iterators", "instance_modes", "large_payload", "metadata",
+    "plain_calls",
+    "keyword_arguments",
+    "oneway",
+    "remote_attributes",
+    "exceptions_with_remote_traceback",
+    "autoproxy",
+    "batch",
+    "async_results",
+    "remote_iterators",
+    "instance_modes",
+    "large_payload",
+    "metadata",
     "refused_serializer",
 ]
 SERIALIZERS = ["serpent", "json", "marshal", "msgpack", "pickle"]
@@ -31,7 +41,9 @@ def test_pair(daemon_location, client_kind, serializer):
     daemon_kind, location = daemon_location
     result = subprocess.run(
         [sys.executable, "integration-tests/scripts/matrix_client.py", client_kind, serializer, location, daemon_kind],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     lines = [line for line in result.stdout.splitlines() if re.match(r"(OK|SKIP|FAIL) ", line)]
     outcomes = {line.split()[1].rstrip(":"): line for line in lines}

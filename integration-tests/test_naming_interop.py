@@ -17,8 +17,11 @@ def _free_udp_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module", params=[("ours", "ours"), ("ours", "pyro4"), ("pyro4", "ours"), ("pyro4", "pyro4")],
-                ids=lambda kinds: f"ns-{kinds[0]}-server-{kinds[1]}")
+@pytest.fixture(
+    scope="module",
+    params=[("ours", "ours"), ("ours", "pyro4"), ("pyro4", "ours"), ("pyro4", "pyro4")],
+    ids=lambda kinds: f"ns-{kinds[0]}-server-{kinds[1]}",
+)
 def naming_setup(request, module_spawn):
     ns_kind, server_kind = request.param
     bcport = _free_udp_port()
@@ -36,7 +39,10 @@ def test_naming_pair(naming_setup, client_kind):
     server_kind, env = naming_setup
     result = subprocess.run(
         [sys.executable, "integration-tests/scripts/ns_client.py", client_kind, server_kind],
-        capture_output=True, text=True, timeout=120, env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
     )
     lines = [line for line in result.stdout.splitlines() if line.startswith(("OK ", "FAIL "))]
     assert len(lines) == 4, result.stdout + result.stderr

@@ -4,7 +4,6 @@ needs) calls a running server; pyro_server is not importable there."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -32,9 +31,21 @@ def thin_env(tmp_path_factory):
     python = env_dir / "bin" / "python"
     wheels = where / "wheels"
     build = subprocess.run(
-        [str(python), "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels),
-         str(ROOT / "packages" / "pyro-protocol"), str(ROOT / "packages" / "pyro-client")],
-        capture_output=True, text=True, timeout=300,
+        [
+            str(python),
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(wheels),
+            str(ROOT / "packages" / "pyro-protocol"),
+            str(ROOT / "packages" / "pyro-client"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if build.returncode != 0 and "No matching distribution" in build.stderr:
         pytest.skip(f"cannot reach the package index to get the build backend: {build.stderr[-300:]}")
@@ -51,7 +62,7 @@ def thin_env(tmp_path_factory):
 def test_thin_client_calls_a_server(thin_env, spawn):
     server = spawn(["examples/thing/server.py"], env={"PYRO_HOST": "127.0.0.1"})
     line = server.wait_for("uri=")
-    uri = line[line.index("PYRO:"):]
+    uri = line[line.index("PYRO:") :]
     result = subprocess.run([str(thin_env), "-c", CLIENT_SCRIPT, uri], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["answer 42", "pyro_server not installed"]

@@ -34,17 +34,22 @@ def certificates(tmp_path):
 
 @pytest.mark.parametrize("client_kind", ["ours", "pyro4"])
 def test_name_server_over_tls(spawn, certificates, client_kind):
-    server_env = {"PYRO_SSL": "true", "PYRO_SSL_SERVERCERT": certificates["server.pem"],
-                  "PYRO_SSL_SERVERKEY": certificates["server.key"]}
+    server_env = {
+        "PYRO_SSL": "true",
+        "PYRO_SSL_SERVERCERT": certificates["server.pem"],
+        "PYRO_SSL_SERVERKEY": certificates["server.key"],
+    }
     ns = spawn(["-m", "pyro_naming", "-n", "localhost", "-p", "0", "-x"], env=server_env)
     port = ns.wait_for("URI = ").rsplit(":", 1)[1]
     client_env = {**os.environ, "PYRO_SSL": "true", "PYRO_SSL_CACERTS": certificates["ca.pem"]}
-    ok = subprocess.run([sys.executable, "-c", LOOKUP, client_kind, port], capture_output=True, text=True,
-                        timeout=60, env=client_env)
+    ok = subprocess.run(
+        [sys.executable, "-c", LOOKUP, client_kind, port], capture_output=True, text=True, timeout=60, env=client_env
+    )
     assert ok.returncode == 0, ok.stderr
     assert "names: ['Pyro.NameServer']" in ok.stdout
     plain_env = {key: value for key, value in client_env.items() if not key.startswith("PYRO_SSL")}
     plain_env["PYRO_COMMTIMEOUT"] = "5"
-    refused = subprocess.run([sys.executable, "-c", LOOKUP, client_kind, port], capture_output=True, text=True,
-                             timeout=60, env=plain_env)
+    refused = subprocess.run(
+        [sys.executable, "-c", LOOKUP, client_kind, port], capture_output=True, text=True, timeout=60, env=plain_env
+    )
     assert refused.returncode != 0 and "names:" not in refused.stdout

@@ -153,12 +153,25 @@ def refused_serializer():
 
 
 SCENARIOS = [
-    plain_calls, keyword_arguments, oneway, remote_attributes, exceptions_with_remote_traceback, autoproxy,
-    batch, async_results, remote_iterators, instance_modes, large_payload, metadata, refused_serializer,
+    plain_calls,
+    keyword_arguments,
+    oneway,
+    remote_attributes,
+    exceptions_with_remote_traceback,
+    autoproxy,
+    batch,
+    async_results,
+    remote_iterators,
+    instance_modes,
+    large_payload,
+    metadata,
+    refused_serializer,
 ]
 #: Pyro4's own client cannot do these with marshal (its marshal call encoder fails on kwargs=None).
-PYRO4_MARSHAL_CANNOT = {"remote_attributes": "Pyro4's marshal client cannot send attribute calls",
-                        "batch": "Pyro4's marshal client cannot send batch calls"}
+PYRO4_MARSHAL_CANNOT = {
+    "remote_attributes": "Pyro4's marshal client cannot send attribute calls",
+    "batch": "Pyro4's marshal client cannot send batch calls",
+}
 
 for scenario in SCENARIOS:
     name = scenario.__name__

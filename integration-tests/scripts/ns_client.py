@@ -30,7 +30,7 @@ def pyrometa_call():
 def name_server_queries():
     with pyro.locateNS() as ns:
         check("example.thing" in ns.list(prefix="example."))
-        uri, metadata = ns.lookup("example.meta", return_metadata=True)
+        _uri, metadata = ns.lookup("example.meta", return_metadata=True)
         check(set(metadata) == {"interop:meta", "color:blue"}, str(metadata))
         check(list(ns.list(metadata_any={"color:blue"})) == ["example.meta"])
         ns.register("example.client", "PYRO:x@127.0.0.1:1234")

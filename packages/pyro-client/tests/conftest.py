@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import pytest
+
 from pyro_client import Proxy
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context
@@ -31,9 +32,7 @@ SERIALIZERS = ["serpent", "json", "marshal", "msgpack"]
 class Pyro4Process:
     """A Pyro4 script running in a subprocess; ``lines`` holds what it printed up to READY."""
 
-    def __init__(
-        self, script: Path, *args: str, pass_fds: tuple[int, ...] = ()
-    ) -> None:
+    def __init__(self, script: Path, *args: str, pass_fds: tuple[int, ...] = ()) -> None:
         self.script = script
         self.args = args
         self.lines: dict[str, list[str]] = {}
@@ -62,9 +61,7 @@ class Pyro4Process:
                     continue
                 chunk = os.read(fd, 4096)
                 if not chunk:
-                    raise RuntimeError(
-                        f"{self.script.name} exited with {self.proc.wait(5)} before it was ready"
-                    )
+                    raise RuntimeError(f"{self.script.name} exited with {self.proc.wait(5)} before it was ready")
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
@@ -73,9 +70,7 @@ class Pyro4Process:
                         return
                     if words:
                         self.lines.setdefault(words[0], []).append(" ".join(words[1:]))
-        raise RuntimeError(
-            f"{self.script.name} did not get ready within {STARTUP_TIMEOUT} s"
-        )
+        raise RuntimeError(f"{self.script.name} did not get ready within {STARTUP_TIMEOUT} s")
 
     def value(self, key: str) -> str:
         return self.lines[key][0]
@@ -163,9 +158,7 @@ def serializer(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def calc(
-    pyro4_server: Pyro4Process, proxies: Callable[..., Proxy], serializer: str
-) -> Proxy:
+def calc(pyro4_server: Pyro4Process, proxies: Callable[..., Proxy], serializer: str) -> Proxy:
     """A proxy for the Pyro4 server's Calc object, using the serializer under test."""
     return proxies(pyro4_server.uri("calc"), serializer)
 
@@ -187,9 +180,7 @@ def unused_udp_port() -> int:
     return free_port(socket.SOCK_DGRAM)
 
 
-def wait_until(
-    condition: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02
-) -> bool:
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02) -> bool:
     """Poll ``condition`` until true or until ``timeout`` seconds passed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -18,9 +18,7 @@ def main():
         "msgpack",
         "pickle",
     }
-    uri, daemon, _ = Pyro4.naming.startNS(
-        host="127.0.0.1", port=0, enableBroadcast=False
-    )
+    uri, daemon, _ = Pyro4.naming.startNS(host="127.0.0.1", port=0, enableBroadcast=False)
     # startNS never starts a responder on a loopback address; start one ourselves.
     responder = Pyro4.naming.BroadcastServer(uri, bchost="127.0.0.1", bcport=0)
     responder.runInThread()

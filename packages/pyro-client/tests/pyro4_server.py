@@ -160,10 +160,7 @@ class Calc:
     def context_info(self):
         corr = current_context.correlation_id
         current_context.response_annotations["XTRA"] = b"extra"
-        annotations = {
-            key: value.decode("latin-1")
-            for key, value in current_context.annotations.items()
-        }
+        annotations = {key: value.decode("latin-1") for key, value in current_context.annotations.items()}
         return {
             "correlation_id": str(corr) if corr else None,
             "annotations": annotations,
@@ -213,9 +210,7 @@ def main():
     parser.add_argument("--hmac")
     parser.add_argument("--ssl", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--no-streaming", action="store_true")
-    parser.add_argument(
-        "--connected-fd", type=int, help="serve one inherited, connected socket"
-    )
+    parser.add_argument("--connected-fd", type=int, help="serve one inherited, connected socket")
     args = parser.parse_args()
     if args.connected_fd is not None:
         return serve_connected_socket(args.connected_fd)

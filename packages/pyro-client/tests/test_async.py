@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+
 from pyro_client import AsyncResult, Future, FutureResult, current_context
 from pyro_protocol.errors import ExceptionWrapper
 
@@ -30,11 +31,7 @@ def test_calls_return_at_once_and_run_in_parallel(async_calc):
 
 
 def test_then_chains_on_the_value(async_calc):
-    result = (
-        async_calc.add(1, 2)
-        .then(lambda value: value * 10)
-        .then(lambda value, extra: value + extra, 5)
-    )
+    result = async_calc.add(1, 2).then(lambda value: value * 10).then(lambda value, extra: value + extra, 5)
     assert result.value == 35
 
 
@@ -47,11 +44,7 @@ def test_then_after_the_value_arrived(async_calc):
 
 def test_remote_exception_is_raised_by_value_and_given_to_iferror(async_calc):
     seen = []
-    result = (
-        async_calc.divide(1, 0)
-        .iferror(seen.append)
-        .then(lambda value: pytest.fail("not called"))
-    )
+    result = async_calc.divide(1, 0).iferror(seen.append).then(lambda value: pytest.fail("not called"))
     with pytest.raises(ZeroDivisionError):
         result.get_value()
     assert len(seen) == 1 and isinstance(seen[0], ZeroDivisionError)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from pyro_client import (
     CommunicationError,
     NamingError,
@@ -22,9 +23,7 @@ SEQUENCE = {"serpent": tuple, "marshal": tuple, "json": list, "msgpack": list}
 def test_add_and_echo(calc, serializer):
     assert calc.add(1, 2) == 3
     assert calc.add("a", "b") == "ab"
-    assert calc.echo({"key": [1, 2.5, None, True, "héllo"]}) == {
-        "key": [1, 2.5, None, True, "héllo"]
-    }
+    assert calc.echo({"key": [1, 2.5, None, True, "héllo"]}) == {"key": [1, 2.5, None, True, "héllo"]}
     assert calc.echo((1, 2)) == SEQUENCE[serializer]((1, 2))
 
 
@@ -45,9 +44,7 @@ def test_lazy_connection_and_metadata_from_handshake(calc):
 def test_unknown_name_is_refused_locally(calc):
     calc._pyroBind()
     seq = calc._pyroSeq
-    with pytest.raises(
-        AttributeError, match="no exposed attribute or method 'nonexisting'"
-    ):
+    with pytest.raises(AttributeError, match="no exposed attribute or method 'nonexisting'"):
         calc.nonexisting()
     assert calc._pyroSeq == seq  # nothing was sent
 
@@ -217,9 +214,7 @@ def test_unknown_object_is_rejected(pyro4_server, proxies, serializer):
     uri = pyro4_server.uri("calc").replace("calc@", "no.such.object@")
     proxy = proxies(uri, serializer)
     location = uri.split("@")[1]
-    with pytest.raises(
-        CommunicationError, match=f"connection to {location} rejected: unknown object"
-    ):
+    with pytest.raises(CommunicationError, match=f"connection to {location} rejected: unknown object"):
         proxy.anything()
     assert proxy._pyroConnection is None
 

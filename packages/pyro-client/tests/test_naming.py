@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+
 from pyro_client import URI, NamingError, config, locateNS, naming, resolve
 
 
@@ -16,12 +17,8 @@ def ns_address(pyro4_nameserver, pyro4_server):
     """(host, port) of the Pyro4 name server, with the Pyro4 test daemon's objects registered."""
     uri = URI(pyro4_nameserver.value("NSURI"))
     with locateNS(uri.host, uri.port) as ns:
-        ns.register(
-            "test.calc", pyro4_server.uri("calc"), metadata={"role:calc", "kind:math"}
-        )
-        ns.register(
-            "test.container", pyro4_server.uri("container"), metadata={"kind:math"}
-        )
+        ns.register("test.calc", pyro4_server.uri("calc"), metadata={"role:calc", "kind:math"})
+        ns.register("test.container", pyro4_server.uri("container"), metadata={"kind:math"})
     return uri.host, uri.port
 
 
@@ -38,9 +35,7 @@ def test_locate_from_config_on_a_local_host(ns_address):
     config.NS_HOST, config.NS_PORT = ns_address
     config.BROADCAST_ADDRS = "127.0.0.1"
     with locateNS() as ns:
-        assert ns._pyroUri == URI(
-            f"PYRO:Pyro.NameServer@{ns_address[0]}:{ns_address[1]}"
-        )
+        assert ns._pyroUri == URI(f"PYRO:Pyro.NameServer@{ns_address[0]}:{ns_address[1]}")
 
 
 def test_no_name_server_gives_naming_error(unused_port, unused_udp_port, monkeypatch):
@@ -72,9 +67,7 @@ def test_resolve_pyrometa(ns_address, pyro4_server):
     assert resolve(f"PYROMETA:role:calc@{host}:{port}") == URI(pyro4_server.uri("calc"))
     both = {URI(pyro4_server.uri("calc")), URI(pyro4_server.uri("container"))}
     assert resolve(f"PYROMETA:kind:math@{host}:{port}") in both
-    assert resolve(f"PYROMETA:kind:math,role:calc@{host}:{port}") == URI(
-        pyro4_server.uri("calc")
-    )
+    assert resolve(f"PYROMETA:kind:math,role:calc@{host}:{port}") == URI(pyro4_server.uri("calc"))
     with pytest.raises(NamingError, match="no registrations available"):
         resolve(f"PYROMETA:role:nothing@{host}:{port}")
 
@@ -158,9 +151,7 @@ def responder_factory():
 
 def test_broadcast_request_and_reply(responder_factory, ns_address, unused_port):
     host, port = ns_address
-    responder = responder_factory(
-        f"PYRO:Pyro.NameServer@{host}:{port}".encode("latin-1")
-    )
+    responder = responder_factory(f"PYRO:Pyro.NameServer@{host}:{port}".encode("latin-1"))
     config.NS_HOST, config.NS_PORT = "example.invalid", unused_port  # no local try
     config.BROADCAST_ADDRS, config.NS_BCPORT = "127.0.0.1", responder.port
     ns = locateNS()
@@ -173,9 +164,7 @@ def test_broadcast_request_and_reply(responder_factory, ns_address, unused_port)
         ns._pyroRelease()
 
 
-def test_broadcast_ignores_junk_and_retries(
-    responder_factory, ns_address, unused_port, monkeypatch
-):
+def test_broadcast_ignores_junk_and_retries(responder_factory, ns_address, unused_port, monkeypatch):
     monkeypatch.setattr(naming, "BROADCAST_TIMEOUT", 0.2)
     host, port = ns_address
     # no answer to the first round (just junk), the real one in the second

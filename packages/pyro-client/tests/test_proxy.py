@@ -10,6 +10,7 @@ import threading
 import uuid
 
 import pytest
+
 from pyro_client import (
     URI,
     CommunicationError,
@@ -88,10 +89,7 @@ def test_copy_is_independent_and_unconnected(pyro4_server, proxies):
     try:
         assert clone is not calc and clone == calc and hash(clone) == hash(calc)
         assert clone._pyroConnection is None
-        assert (
-            clone._pyroMethods == calc._pyroMethods
-            and clone._pyroMethods is not calc._pyroMethods
-        )
+        assert clone._pyroMethods == calc._pyroMethods and clone._pyroMethods is not calc._pyroMethods
         assert (clone._pyroSerializer, clone._pyroTimeout, clone._pyroHandshake) == (
             "json",
             7.5,
@@ -159,9 +157,7 @@ def test_proxy_state_with_bad_hmac_is_refused():
     ]
     with pytest.raises(ProtocolError, match="hmac encoding error"):
         serializers.dict_to_class({"__class__": "Pyro4.core.Proxy", "state": state})
-    restored = serializers.dict_to_class(
-        {"__class__": "Pyro4.core.Proxy", "state": state[:5] + [None, "hi", 0]}
-    )
+    restored = serializers.dict_to_class({"__class__": "Pyro4.core.Proxy", "state": state[:5] + [None, "hi", 0]})
     assert restored._pyroHandshake == "hi" and restored._pyroSerializer is None
 
 
@@ -173,9 +169,7 @@ def test_proxy_travels_through_a_pyro4_daemon(pyro4_server, proxies, name):
     echoed = calc.echo(passenger)
     try:
         assert isinstance(echoed, Proxy)
-        assert echoed._pyroUri == passenger._pyroUri and echoed._pyroMethods == {
-            "__len__"
-        }
+        assert echoed._pyroUri == passenger._pyroUri and echoed._pyroMethods == {"__len__"}
     finally:
         echoed._pyroRelease()
 
@@ -191,18 +185,13 @@ def test_shared_by_threads(pyro4_server, proxies):
         except BaseException as exc:  # reported below
             errors.append(exc)
 
-    threads = [
-        threading.Thread(target=work, args=(number * 1000,)) for number in range(8)
-    ]
+    threads = [threading.Thread(target=work, args=(number * 1000,)) for number in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
     assert not errors
-    assert results == {
-        number * 1000: [number * 1000 + step for step in range(40)]
-        for number in range(8)
-    }
+    assert results == {number * 1000: [number * 1000 + step for step in range(40)] for number in range(8)}
 
 
 def test_timeout_raises_and_releases_the_connection(pyro4_server, proxies):
@@ -316,9 +305,7 @@ def test_hmac_key(start_server, proxies):
 def test_connected_socket_mode(start_server):
     ours, theirs = socket.socketpair()
     try:
-        start_server(
-            "--connected-fd", str(theirs.fileno()), pass_fds=(theirs.fileno(),)
-        )
+        start_server("--connected-fd", str(theirs.fileno()), pass_fds=(theirs.fileno(),))
         theirs.close()
         proxy = Proxy("calc", connected_socket=ours)
         # fetched with get_metadata: there is no handshake

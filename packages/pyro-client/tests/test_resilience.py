@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from pyro_client import CommunicationError, ConnectionClosedError
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import gc
 
 import pytest
+
 from pyro_client import ConnectionClosedError, PyroError, StreamResultIterator
 
 
 def stream_is_gone(calc, stream_id):
     """True when the daemon no longer knows the stream (asked over another connection)."""
     try:
-        calc._pyroInvoke(
-            "get_next_stream_item", [stream_id], {}, objectId="Pyro.Daemon"
-        )
+        calc._pyroInvoke("get_next_stream_item", [stream_id], {}, objectId="Pyro.Daemon")
     except PyroError as exc:
         return "item stream terminated" in str(exc)
     return False
@@ -56,9 +55,7 @@ def test_dropping_the_iterator_closes_the_stream(calc, proxies, pyro4_server, wa
     assert wait_until_gone(wait, other, stream_id)
 
 
-def test_closing_while_the_proxy_is_busy_uses_another_connection(
-    calc, proxies, pyro4_server, wait
-):
+def test_closing_while_the_proxy_is_busy_uses_another_connection(calc, proxies, pyro4_server, wait):
     items = calc.generator(10)
     next(items)
     with calc._pyro_lock:  # as if the garbage collector ran in the middle of a call

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pyro_client import CommunicationError, config
 
 trustme = pytest.importorskip("trustme")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 
-import pyro_client
 import pytest
+
+import pyro_client
 from pyro_client import config, excepthook, formatTraceback, getPyroTraceback, util
 
 
@@ -23,9 +24,7 @@ def test_remote_traceback_follows_the_local_one(pyro4_server, proxies):
     lines = getPyroTraceback(ex_type, ex_value, ex_tb)
     text = "".join(lines)
     local_end = text.index("ZeroDivisionError: division by zero\n")
-    header = text.index(
-        " +--- This exception occured remotely (Pyro) - Remote traceback:\n"
-    )
+    header = text.index(" +--- This exception occured remotely (Pyro) - Remote traceback:\n")
     assert local_end < header
     remote = text[header:].splitlines()
     assert remote[1] == " | Traceback (most recent call last):"
@@ -60,10 +59,7 @@ def test_exception_object_alone():
         "  File 'x'\nValueError: just me\n",
     ]
     text = "".join(getPyroTraceback(error))
-    assert (
-        " | Traceback (most recent call last):\n |   File 'x'\n | ValueError: just me\n"
-        in text
-    )
+    assert " | Traceback (most recent call last):\n |   File 'x'\n | ValueError: just me\n" in text
     with pytest.raises(TypeError):
         formatTraceback("not an exception type")
 

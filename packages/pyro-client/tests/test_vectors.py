@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+
 from pyro_client import (
     URI,
     CommunicationError,
@@ -29,13 +30,7 @@ from pyro_client import (
 )
 from pyro_protocol import message, serializers
 
-VECTORS = (
-    Path(__file__).resolve().parents[2]
-    / "pyro-protocol"
-    / "tests"
-    / "data"
-    / "pyro4-vectors"
-)
+VECTORS = Path(__file__).resolve().parents[2] / "pyro-protocol" / "tests" / "data" / "pyro4-vectors"
 _HEADER = struct.Struct("!4sHHHHiHHHH")
 #: Seconds the fake daemon waits for the client at any point.
 FAKE_TIMEOUT = 5.0
@@ -150,17 +145,11 @@ def serpent_handshake() -> list[bytes]:
 @pytest.mark.parametrize("name", ["serpent", "json", "msgpack"])
 def test_handshake_and_call_are_byte_identical(fake_daemons, name):
     filename = f"invoke-{name}.json"
-    fake = fake_daemons(
-        [vector(filename, "connect_ok")], [vector(filename, "result_3")]
-    )
+    fake = fake_daemons([vector(filename, "connect_ok")], [vector(filename, "result_3")])
     with Proxy(fake.uri) as calc:
         calc._pyroSerializer = name
         assert calc.add(1, 2) == 3
-        assert (
-            calc._pyroOneway == {"fire"}
-            and "gen" in calc._pyroMethods
-            and calc._pyroAttrs == {"value"}
-        )
+        assert calc._pyroOneway == {"fire"} and "gen" in calc._pyroMethods and calc._pyroAttrs == {"value"}
     assert fake.finish() == [
         vector(filename, "connect"),
         vector(filename, "invoke_add_1_2"),
@@ -170,9 +159,7 @@ def test_handshake_and_call_are_byte_identical(fake_daemons, name):
 @pytest.mark.parametrize("name", ["marshal", "pickle"])
 def test_handshake_and_call_decode_identically(fake_daemons, name):
     filename = f"invoke-{name}.json"
-    fake = fake_daemons(
-        [vector(filename, "connect_ok")], [vector(filename, "result_3")]
-    )
+    fake = fake_daemons([vector(filename, "connect_ok")], [vector(filename, "result_3")])
     with Proxy(fake.uri) as calc:
         calc._pyroSerializer = name
         assert calc.add(1, 2) == 3
@@ -180,12 +167,8 @@ def test_handshake_and_call_decode_identically(fake_daemons, name):
     expected = [vector(filename, "connect"), vector(filename, "invoke_add_1_2")]
     serializer = serializers.get_serializer(name)
     assert [header_of(raw) for raw in sent] == [header_of(raw) for raw in expected]
-    assert serializer.loads(payload_of(sent[0])) == serializer.loads(
-        payload_of(expected[0])
-    )
-    assert serializer.loadsCall(payload_of(sent[1])) == serializer.loadsCall(
-        payload_of(expected[1])
-    )
+    assert serializer.loads(payload_of(sent[0])) == serializer.loads(payload_of(expected[0]))
+    assert serializer.loadsCall(payload_of(sent[1])) == serializer.loadsCall(payload_of(expected[1]))
 
 
 def test_handshake_without_metadata(fake_daemons):
@@ -210,11 +193,7 @@ def test_old_daemon_without_metadata_in_the_handshake(fake_daemons):
     )
     with Proxy(fake.uri) as calc:
         calc._pyroBind()
-        assert (
-            calc._pyroOneway == {"fire"}
-            and calc._pyroAttrs == {"value"}
-            and "divide" in calc._pyroMethods
-        )
+        assert calc._pyroOneway == {"fire"} and calc._pyroAttrs == {"value"} and "divide" in calc._pyroMethods
     assert fake.finish() == [
         vector("handshake.json", "connect"),
         vector("get-metadata.json", "invoke_get_metadata"),
@@ -267,9 +246,7 @@ def test_oneway_call_and_oneway_batch(fake_daemons):
 def test_marshal_batch_and_attribute_calls_are_sent(fake_daemons):
     """Pyro4's own marshal client cannot send these (None kwargs); ours can."""
     connect_ok = vector("invoke-marshal.json", "connect_ok")
-    result = message.encode(
-        5, serializers.get_serializer("marshal").dumps([3]), 3, message.FLAGS_BATCH, 1
-    )
+    result = message.encode(5, serializers.get_serializer("marshal").dumps([3]), 3, message.FLAGS_BATCH, 1)
     fake = fake_daemons([connect_ok], [b"".join(result)])
     with Proxy(fake.uri) as calc:
         calc._pyroSerializer = "marshal"
@@ -294,10 +271,7 @@ def test_correlation_id(fake_daemons):
     )
     with Proxy(fake.uri) as calc:
         assert calc.add(1, 2) == 3
-        assert (
-            current_context.response_annotations["CORR"]
-            == current_context.correlation_id.bytes
-        )
+        assert current_context.response_annotations["CORR"] == current_context.correlation_id.bytes
     assert fake.finish() == [
         vector("correlation-id.json", "connect_with_corr"),
         vector("correlation-id.json", "invoke_with_corr"),
@@ -333,9 +307,7 @@ def test_unsigned_reply_to_a_keyed_proxy_is_refused(fake_daemons):
 
 def test_compressed_request(fake_daemons):
     config.COMPRESSION = True
-    fake = fake_daemons(
-        serpent_handshake(), [vector("compression.json", "result_uncompressed")]
-    )
+    fake = fake_daemons(serpent_handshake(), [vector("compression.json", "result_uncompressed")])
     with Proxy(fake.uri) as calc:
         assert calc.echo("x" * 300) == "x" * 300
     assert fake.finish()[1] == vector("compression.json", "invoke_echo_compressed")
@@ -394,9 +366,7 @@ def test_exception_reply(fake_daemons):
 
 
 def test_refused_serializer_answered_in_marshal(fake_daemons):
-    fake = fake_daemons(
-        [vector("handshake.json", "connect_fail_serializer_not_accepted")]
-    )
+    fake = fake_daemons([vector("handshake.json", "connect_fail_serializer_not_accepted")])
     calc = Proxy(fake.uri)
     calc._pyroSerializer = "pickle"
     expected = f"connection to 127.0.0.1:{fake.port} rejected: message used serializer that is not accepted: 4"
@@ -408,9 +378,7 @@ def test_refused_serializer_answered_in_marshal(fake_daemons):
     expected_connect = vector("handshake.json", "connect_pickle_to_default_daemon")
     assert header_of(sent[0]) == header_of(expected_connect)
     pickle = serializers.get_serializer("pickle")
-    assert pickle.loads(payload_of(sent[0])) == pickle.loads(
-        payload_of(expected_connect)
-    )
+    assert pickle.loads(payload_of(sent[0])) == pickle.loads(payload_of(expected_connect))
 
 
 def test_unknown_object_rejected(fake_daemons):
@@ -449,9 +417,7 @@ def test_name_server_replies(fake_daemons):
 @pytest.mark.parametrize("name", ["serpent", "json", "msgpack", "pickle"])
 def test_autoproxy_reply(fake_daemons, name):
     connect_ok = vector(f"invoke-{name}.json", "connect_ok")
-    fake = fake_daemons(
-        [connect_ok], [vector("autoproxy-reply.json", f"result_autoproxy_{name}")]
-    )
+    fake = fake_daemons([connect_ok], [vector("autoproxy-reply.json", f"result_autoproxy_{name}")])
     with Proxy(fake.uri) as calc:
         calc._pyroSerializer = name
         thing = calc.get_thing()
@@ -472,15 +438,11 @@ def test_uri_reply(fake_daemons, name):
 
 
 def test_reply_with_wrong_sequence_number(fake_daemons):
-    fake = fake_daemons(
-        serpent_handshake(), [vector("invoke-serpent.json", "result_3")]
-    )
+    fake = fake_daemons(serpent_handshake(), [vector("invoke-serpent.json", "result_3")])
     with Proxy(fake.uri) as calc:
         calc._pyroBind()
         calc._pyroSeq = 5
-        with pytest.raises(
-            ProtocolError, match="reply sequence out of sync, got 1 expected 6"
-        ):
+        with pytest.raises(ProtocolError, match="reply sequence out of sync, got 1 expected 6"):
             calc.add(1, 2)
         assert calc._pyroConnection is None
 
@@ -518,8 +480,6 @@ def test_connection_dropped_during_a_call(fake_daemons):
 def test_garbage_instead_of_a_reply(fake_daemons):
     fake = fake_daemons(serpent_handshake(), [b"HTTP/1.1 400 Bad Request\r\n\r\n"])
     with Proxy(fake.uri) as calc:
-        with pytest.raises(
-            ProtocolError, match="invalid data or unsupported protocol version"
-        ):
+        with pytest.raises(ProtocolError, match="invalid data or unsupported protocol version"):
             calc.add(1, 2)
         assert calc._pyroConnection is None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+
 from pyro_naming import DbmStorage, MemoryStorage, NameServerDaemon, SqlStorage, Storage
 from pyro_protocol.config import config
 
@@ -163,7 +164,9 @@ class NsProcess:
                         return line
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
-                    raise AssertionError(f"no line starting with {prefix!r}; output so far:\n{chr(10).join(self.lines)}")
+                    raise AssertionError(
+                        f"no line starting with {prefix!r}; output so far:\n{chr(10).join(self.lines)}"
+                    )
                 self._changed.wait(min(remaining, 0.2))
 
     @property

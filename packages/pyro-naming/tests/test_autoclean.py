@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+
 from pyro_naming import AutoCleaner, NameServer, NameServerDaemon
 from pyro_naming.autoclean import ping_daemon
 from pyro_protocol import constants

@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+
 from pyro_naming import BroadcastServer, startNS
 from pyro_naming import daemon as naming_daemon
 from pyro_protocol import constants

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from pyro_naming import BroadcastServer, NameServerDaemon, SqlStorage, startNS
 from pyro_protocol import constants
 from pyro_protocol.config import config
@@ -50,7 +51,10 @@ def test_every_method_from_pyro4(pyro4, name_server, serializer):
         assert isinstance(uri, pyro4.URI) and str(uri) == "PYRO:echo@127.0.0.1:4001"
         uri, meta = ns.lookup("app.echo", return_metadata=True)
         assert str(uri) == "PYRO:echo@127.0.0.1:4001" and sorted(meta) == ["echo", "red"]
-        assert ns.list(prefix="app.") == {"app.echo": "PYRO:echo@127.0.0.1:4001", "app.other": "PYRO:other@127.0.0.1:4002"}
+        assert ns.list(prefix="app.") == {
+            "app.echo": "PYRO:echo@127.0.0.1:4001",
+            "app.other": "PYRO:other@127.0.0.1:4002",
+        }
         assert set(ns.list(metadata_all={"red", "echo"})) == {"app.echo"}
         assert set(ns.list(metadata_any=["echo", "nothing"])) == {"app.echo"}
         listed = ns.list(regex="app", return_metadata=True)
@@ -120,6 +124,7 @@ def test_pyroname_resolution_and_serve_simple_from_a_pyro4_daemon(pyro4, name_se
     pyro4.config.NS_HOST = "127.0.0.1"
     pyro4.config.NS_PORT = ns_daemon.sock.getsockname()[1]
     pyro4_daemon = pyro4.Daemon(host="127.0.0.1")
+
     class Pyro4Echo:  # Pyro4 marks a registered class with its id: not Echo, used elsewhere
         def echo(self, value):
             return value
@@ -160,7 +165,10 @@ def test_combined_with_a_user_daemon_and_the_broadcast_server(pyro4, run, free_p
     """One request loop serves a user's daemon, the name server and its broadcast responder."""
     ns_uri, ns_daemon, bcserver = startNS(host="127.0.0.1", port=0, storage=None)
     assert bcserver is None  # never for 127.x
-    with ns_daemon, BroadcastServer(ns_daemon.uriFor(constants.NAMESERVER_NAME), "127.0.0.1", free_port(udp=True)) as bcserver:
+    with (
+        ns_daemon,
+        BroadcastServer(ns_daemon.uriFor(constants.NAMESERVER_NAME), "127.0.0.1", free_port(udp=True)) as bcserver,
+    ):
         user = Daemon(host="127.0.0.1")
         echo_uri = user.register(Echo(), "echo")
         user.combine(ns_daemon)

@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+
 from pyro_naming import NameServer
 from pyro_naming.nameserver import NAMESERVER_NAME
 from pyro_protocol.errors import NamingError, PyroError
@@ -80,7 +81,13 @@ def test_register_accepts_pyroname_and_unix_uris(ns):
         ("x", 42, None, TypeError, "only URIs or strings can be registered"),
         ("x", b"PYRO:obj@host:1", None, TypeError, "only URIs or strings can be registered"),
         (42, "PYRO:obj@host:1", None, TypeError, "name must be a str"),
-        ("x", "PYRO:obj@host:1", "red", TypeError, "metadata should not be a str, but another iterable (set, list, etc)"),
+        (
+            "x",
+            "PYRO:obj@host:1",
+            "red",
+            TypeError,
+            "metadata should not be a str, but another iterable (set, list, etc)",
+        ),
         ("x", "PYRO:obj@host:1", 7, TypeError, "metadata should be an iterable of str"),
         ("x", "PYRO:obj@host:1", [1, 2], TypeError, "metadata items must be str"),
         ("x", "not a uri", None, PyroError, "invalid uri"),
@@ -145,7 +152,11 @@ def test_list_by_metadata(ns):
     assert set(ns.list(metadata_all=["red", "round"])) == {"app.one"}
     assert set(ns.list(metadata_all={"red", "blue"})) == set()
     assert set(ns.list(metadata_any=("round", "blue"))) == {"app.one"}
-    assert set(ns.list(metadata_any={"class:Pyro4.naming.NameServer", "red"})) == {NAMESERVER_NAME, "app.one", "app.two"}
+    assert set(ns.list(metadata_any={"class:Pyro4.naming.NameServer", "red"})) == {
+        NAMESERVER_NAME,
+        "app.one",
+        "app.two",
+    }
     assert set(ns.list(metadata_any=set())) == set(ns.list())
     assert ns.list(metadata_all={"round"}, return_metadata=True) == {
         "app.one": ("PYRO:one@127.0.0.1:1001", ["red", "round"])
@@ -212,7 +223,9 @@ def test_concurrent_registrations_lose_nothing(ns):
     def client(number):
         try:
             for i in range(50):
-                ns.register(f"c{number}.{i}", f"PYRO:o{i}@127.0.0.1:{7000 + number}", safe=True, metadata={f"c{number}"})
+                ns.register(
+                    f"c{number}.{i}", f"PYRO:o{i}@127.0.0.1:{7000 + number}", safe=True, metadata={f"c{number}"}
+                )
                 if i % 10 == 0:
                     ns.list(prefix=f"c{number}.")
         except Exception as exc:  # pragma: no cover - reported below

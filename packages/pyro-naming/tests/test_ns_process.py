@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from pyro_server import Daemon
 
 SERIALIZERS = ["serpent", "json", "marshal", "msgpack"]
@@ -32,7 +33,9 @@ def test_prints_where_it_runs_and_stops_on_sigterm(ns_process):
     lines = process.lines
     assert lines[-1] == "NS shut down."
     assert "Not starting broadcast server" not in process.output  # -x: not even mentioned
-    assert lines.index(f"URI = PYRO:Pyro.NameServer@127.0.0.1:{port}") > lines.index(f"NS running on 127.0.0.1:{port} (127.0.0.1)")
+    assert lines.index(f"URI = PYRO:Pyro.NameServer@127.0.0.1:{port}") > lines.index(
+        f"NS running on 127.0.0.1:{port} (127.0.0.1)"
+    )
 
 
 def test_ctrl_c_stops_it_cleanly_and_loopback_gets_no_broadcast(ns_process):
@@ -128,5 +131,15 @@ def test_an_invalid_storage_fails_with_exit_code_1(ns_process):
 def test_help_lists_pyro4s_options():
     result = subprocess.run([sys.executable, "-m", "pyro_naming", "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
-    for option in ("--host", "--port", "--unixsocket", "--bchost", "--bcport", "--nobc", "--storage", "--nathost", "--natport"):
+    for option in (
+        "--host",
+        "--port",
+        "--unixsocket",
+        "--bchost",
+        "--bcport",
+        "--nobc",
+        "--storage",
+        "--nathost",
+        "--natport",
+    ):
         assert option in result.stdout

@@ -4,6 +4,7 @@
 import io
 
 import pytest
+
 from pyro_naming.cli import NSC_COMMANDS, nsc_main, run_nsc_command
 from pyro_protocol import constants
 
@@ -107,7 +108,16 @@ def test_setmeta(nsc):
 
 @pytest.mark.parametrize(
     "args",
-    [["lookup"], ["lookup", "a", "b"], ["register", "x"], ["listmatching"], ["listmeta_all"], ["setmeta"], ["list", "a", "b"], ["ping", "x"]],
+    [
+        ["lookup"],
+        ["lookup", "a", "b"],
+        ["register", "x"],
+        ["listmatching"],
+        ["listmeta_all"],
+        ["setmeta"],
+        ["list", "a", "b"],
+        ["ping", "x"],
+    ],
 )
 def test_wrong_arguments_are_usage_errors(nsc, args):
     code, out = nsc(*args)
@@ -122,7 +132,18 @@ def test_unknown_command(nsc):
 
 def test_the_command_set_is_pyro4s():
     assert sorted(NSC_COMMANDS) == sorted(
-        ["ping", "list", "listmatching", "listmeta_all", "listmeta_any", "lookup", "register", "remove", "removematching", "setmeta"]
+        [
+            "ping",
+            "list",
+            "listmatching",
+            "listmeta_all",
+            "listmeta_any",
+            "lookup",
+            "register",
+            "remove",
+            "removematching",
+            "setmeta",
+        ]
     )
 
 

@@ -5,6 +5,7 @@ import sqlite3
 import threading
 
 import pytest
+
 from pyro_naming import DbmStorage, Entry, MemoryStorage, SqlStorage, make_storage
 from pyro_protocol.errors import NamingError
 

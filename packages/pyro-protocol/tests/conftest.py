@@ -6,6 +6,7 @@ import os
 import time
 
 import pytest
+
 from pyro_protocol import config
 
 

@@ -7,8 +7,9 @@ import pickle
 import subprocess
 import sys
 
-import pyro_protocol
 import pytest
+
+import pyro_protocol
 from pyro_protocol import Config, config
 from pyro_protocol.config import ITEM_DEFAULTS
 
@@ -143,9 +144,9 @@ def test_env_items_with_none_default_take_the_text(clean_env):
 
 def test_env_serializers_accepted_is_a_comma_list(clean_env):
     clean_env.setenv("PYRO_SERIALIZERS_ACCEPTED", "json,pickle")
-    assert Config().SERIALIZERS_ACCEPTED == {"json", "pickle"}
+    assert {"json", "pickle"} == Config().SERIALIZERS_ACCEPTED
     clean_env.setenv("PYRO_SERIALIZERS_ACCEPTED", "serpent, json ,")
-    assert Config().SERIALIZERS_ACCEPTED == {"serpent", "json"}  # stripped (Pyro4 keeps the spaces)
+    assert {"serpent", "json"} == Config().SERIALIZERS_ACCEPTED  # stripped (Pyro4 keeps the spaces)
 
 
 def test_env_only_settings_are_not_items(clean_env):
@@ -206,9 +207,9 @@ def test_serializers_accepted_is_a_fresh_mutable_set():
     cfg.SERIALIZERS_ACCEPTED.add("pickle")
     assert "pickle" not in other.SERIALIZERS_ACCEPTED
     cfg.SERIALIZERS_ACCEPTED = "json, marshal"
-    assert cfg.SERIALIZERS_ACCEPTED == {"json", "marshal"}
+    assert {"json", "marshal"} == cfg.SERIALIZERS_ACCEPTED
     cfg.SERIALIZERS_ACCEPTED = ("serpent",)
-    assert cfg.SERIALIZERS_ACCEPTED == {"serpent"}
+    assert {"serpent"} == cfg.SERIALIZERS_ACCEPTED
 
 
 def test_dump_lists_every_item(clean_env):
@@ -229,7 +230,12 @@ def run_config_module(env_overrides: dict[str, str]) -> subprocess.CompletedProc
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYRO_")}
     env.update(env_overrides)
     return subprocess.run(
-        [sys.executable, "-m", "pyro_protocol.config"], env=env, capture_output=True, text=True, timeout=30, check=False,
+        [sys.executable, "-m", "pyro_protocol.config"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
 
 

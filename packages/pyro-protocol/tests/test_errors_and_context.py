@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 import uuid
 
-import pyro_protocol
 import pytest
+
+import pyro_protocol
 from pyro_protocol import errors
 from pyro_protocol.context import CallContext, current_context
 

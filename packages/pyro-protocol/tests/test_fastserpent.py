@@ -9,6 +9,7 @@ import pytest
 import serpent
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from pyro_protocol import fastserpent
 from pyro_protocol.errors import SerializeError
 from pyro_protocol.serializers import get_serializer
@@ -19,9 +20,7 @@ def same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, float):
-        return (math.isnan(a) and math.isnan(b)) or (
-            a == b and math.copysign(1, a) == math.copysign(1, b)
-        )
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):
@@ -38,13 +37,7 @@ scalars = (
     | st.text()
     | st.binary(max_size=64)
 )
-keys = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False)
-    | st.text(max_size=8)
-)
+keys = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
 values = st.recursive(
     scalars,
     lambda inner: (
@@ -152,9 +145,7 @@ def test_other_types_are_left_to_serpent(value: Any) -> None:
     except fastserpent.Unsupported:
         pass
     else:
-        assert fastserpent.dumps(value) == serpent.dumps(
-            value, module_in_classname=True
-        )
+        assert fastserpent.dumps(value) == serpent.dumps(value, module_in_classname=True)
     try:
         expected: Any = serpent.dumps(value, module_in_classname=True)
     except Exception:  # noqa: BLE001 - serpent refuses it
@@ -172,9 +163,7 @@ def test_deep_and_circular_data_go_to_serpent() -> None:
         deep = [deep]
     with pytest.raises(fastserpent.Unsupported):
         fastserpent.dumps(deep)
-    assert get_serializer("serpent").dumps(deep) == serpent.dumps(
-        deep, module_in_classname=True
-    )
+    assert get_serializer("serpent").dumps(deep) == serpent.dumps(deep, module_in_classname=True)
     circular: list[Any] = []
     circular.append(circular)
     with pytest.raises(fastserpent.Unsupported):
@@ -281,9 +270,7 @@ def test_loads_agrees_with_serpent_or_refuses(text: str) -> None:
         mine: Any = fastserpent.loads(data)
     except fastserpent.Unsupported:
         return
-    assert not isinstance(expected, type), (
-        f"fast path accepted what serpent refuses: {text!r} -> {mine!r}"
-    )
+    assert not isinstance(expected, type), f"fast path accepted what serpent refuses: {text!r} -> {mine!r}"
     assert same(mine, expected)
 
 
@@ -310,12 +297,8 @@ def test_registered_classes_are_written_as_serpent_writes_them() -> None:
         (URI("PYRO:obj@[::1]:5"), ["meta"]),
     ]
     for value in values:
-        assert get_serializer("serpent").dumps(value) == serpent.dumps(
-            value, module_in_classname=True
-        )
-        assert fastserpent.dumps(value) == serpent.dumps(
-            value, module_in_classname=True
-        )
+        assert get_serializer("serpent").dumps(value) == serpent.dumps(value, module_in_classname=True)
+        assert fastserpent.dumps(value) == serpent.dumps(value, module_in_classname=True)
 
 
 def test_a_users_class_registration_is_honoured() -> None:
@@ -328,14 +311,10 @@ def test_a_users_class_registration_is_honoured() -> None:
     class SubThing(Thing):
         pass
 
-    serializers.register_class_to_dict(
-        Thing, lambda obj: {"__class__": "Thing", "size": obj.size}
-    )
+    serializers.register_class_to_dict(Thing, lambda obj: {"__class__": "Thing", "size": obj.size})
     try:
         for value in (Thing(3), [SubThing(4)], {"t": Thing(5)}):
-            assert fastserpent.dumps(value) == serpent.dumps(
-                value, module_in_classname=True
-            )
+            assert fastserpent.dumps(value) == serpent.dumps(value, module_in_classname=True)
     finally:
         serializers.unregister_class_to_dict(Thing)
     with pytest.raises(fastserpent.Unsupported):
@@ -378,9 +357,7 @@ def test_loads_call_agrees_with_serpent_or_refuses(text: str) -> None:
         mine: Any = fastserpent.loads_call(data)
     except fastserpent.Unsupported:
         return
-    assert not isinstance(expected, type), (
-        f"fast path accepted what serpent refuses: {text!r} -> {mine!r}"
-    )
+    assert not isinstance(expected, type), f"fast path accepted what serpent refuses: {text!r} -> {mine!r}"
     assert same(mine, expected)
 
 
@@ -389,9 +366,7 @@ def test_loads_call_agrees_with_serpent_or_refuses(text: str) -> None:
     st.lists(scalars, max_size=6).map(tuple),
     st.dictionaries(st.text(max_size=5), scalars, max_size=2),
 )
-def test_loads_call_reads_serpent_calls(
-    args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> None:
+def test_loads_call_reads_serpent_calls(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     data = serpent_dumps(("obj_1", "method", args, kwargs))
     if not isinstance(data, bytes):
         return

@@ -38,11 +38,15 @@ def test_deserializers_only_raise_their_own_errors(name, prefix, data):
 
 @pytest.mark.parametrize("name", NAMES)
 @FUZZ
-@given(value=st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.floats(allow_nan=False),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=20,
-), position=st.integers(min_value=0, max_value=10_000), byte=st.integers(min_value=0, max_value=255))
+@given(
+    value=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.floats(allow_nan=False),
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+        max_leaves=20,
+    ),
+    position=st.integers(min_value=0, max_value=10_000),
+    byte=st.integers(min_value=0, max_value=255),
+)
 def test_mutated_payloads(name, value, position, byte):
     serializer = serializers.get_serializer(name)
     data = bytearray(serializer.dumpsCall("obj", "method", (value,), {"k": value}))

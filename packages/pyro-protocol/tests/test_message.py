@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
+
 from pyro_protocol import message
 from pyro_protocol.errors import MessageTooLargeError, ProtocolError, SecurityError
 from pyro_protocol.message import MessageDecoder, encode, encode_bytes, parse_header
@@ -31,8 +32,19 @@ VECTORS = _vector_bytes()
 HEADER = struct.Struct("!4sHHHHiHHHH")
 
 
-def raw_header(msg_type=4, flags=0, seq=0, data_size=0, ser_id=1, ann_size=0, *, magic=b"PYRO", version=48,
-               reserved=0, checksum=None) -> bytes:
+def raw_header(
+    msg_type=4,
+    flags=0,
+    seq=0,
+    data_size=0,
+    ser_id=1,
+    ann_size=0,
+    *,
+    magic=b"PYRO",
+    version=48,
+    reserved=0,
+    checksum=None,
+) -> bytes:
     """A header built by hand, independent of message.encode."""
     if checksum is None:
         checksum = (msg_type + version + data_size + ann_size + ser_id + flags + seq + 0x34E9) & 0xFFFF
@@ -46,7 +58,12 @@ def test_worked_example_of_the_spec():
     header = bytes.fromhex("5059524f 0030 0001 0010 0000 00000047 0001 0000 0000 3572".replace(" ", ""))
     parsed = parse_header(header)
     assert (parsed.type, parsed.flags, parsed.seq, parsed.data_size, parsed.serializer_id, parsed.annotations_size) == (
-        message.MSG_CONNECT, message.FLAGS_META_ON_CONNECT, 0, 71, 1, 0,
+        message.MSG_CONNECT,
+        message.FLAGS_META_ON_CONNECT,
+        0,
+        71,
+        1,
+        0,
     )
     head, _ = encode(message.MSG_CONNECT, b"x" * 71, 1, message.FLAGS_META_ON_CONNECT, 0)
     assert head == header
@@ -71,9 +88,15 @@ def test_encode_layout_field_by_field():
 def test_constants_match_the_spec():
     assert (message.MSG_CONNECT, message.MSG_CONNECTOK, message.MSG_CONNECTFAIL) == (1, 2, 3)
     assert (message.MSG_INVOKE, message.MSG_RESULT, message.MSG_PING) == (4, 5, 6)
-    assert [message.FLAGS_EXCEPTION, message.FLAGS_COMPRESSED, message.FLAGS_ONEWAY, message.FLAGS_BATCH,
-            message.FLAGS_META_ON_CONNECT, message.FLAGS_ITEMSTREAMRESULT, message.FLAGS_KEEPSERIALIZED] == [
-        1, 2, 4, 8, 16, 32, 64]
+    assert [
+        message.FLAGS_EXCEPTION,
+        message.FLAGS_COMPRESSED,
+        message.FLAGS_ONEWAY,
+        message.FLAGS_BATCH,
+        message.FLAGS_META_ON_CONNECT,
+        message.FLAGS_ITEMSTREAMRESULT,
+        message.FLAGS_KEEPSERIALIZED,
+    ] == [1, 2, 4, 8, 16, 32, 64]
     assert message.HEADER_SIZE == 24
     assert message.SERIALIZER_ID_PING == 42
 
@@ -400,8 +423,12 @@ def wire_of(m: dict) -> bytes:
 
 def fields_of(msg: message.Message) -> dict:
     return {
-        "msg_type": msg.type, "flags": msg.flags, "seq": msg.seq, "serializer_id": msg.serializer_id,
-        "data": msg.data, "annotations": msg.annotations,
+        "msg_type": msg.type,
+        "flags": msg.flags,
+        "seq": msg.seq,
+        "serializer_id": msg.serializer_id,
+        "data": msg.data,
+        "annotations": msg.annotations,
     }
 
 
@@ -418,8 +445,16 @@ def test_any_message_round_trips(m):
 @settings(max_examples=100, deadline=None)
 @given(messages, st.binary(min_size=1, max_size=32), st.booleans())
 def test_any_message_round_trips_with_hmac_and_compression(m, key, compress):
-    wire = encode_bytes(m["msg_type"], m["data"], m["serializer_id"], m["flags"], m["seq"], m["annotations"],
-                        compress=compress, hmac_key=key)
+    wire = encode_bytes(
+        m["msg_type"],
+        m["data"],
+        m["serializer_id"],
+        m["flags"],
+        m["seq"],
+        m["annotations"],
+        compress=compress,
+        hmac_key=key,
+    )
     (msg,) = MessageDecoder(hmac_key=key).feed(wire)
     assert msg.data == m["data"]
     assert msg.flags & ~message.FLAGS_COMPRESSED == m["flags"]
@@ -470,7 +505,10 @@ def test_random_bytes_give_only_protocol_errors(data):
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.integers(1, 6), st.binary(max_size=120),
+    st.integers(0, 0xFFFF),
+    st.integers(0, 0xFFFF),
+    st.integers(1, 6),
+    st.binary(max_size=120),
     st.binary(max_size=120),
 )
 def test_valid_header_with_garbage_body_gives_only_protocol_errors(flags, seq, msg_type, blob, payload):

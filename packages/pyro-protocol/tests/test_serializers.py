@@ -22,6 +22,7 @@ import pytest
 import serpent
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from pyro_protocol import URI, constants, serializers
 from pyro_protocol.errors import (
     CommunicationError,
@@ -53,7 +54,13 @@ def roundtrip_call(name: str, *call: Any) -> Any:
 
 def test_pyro4_serializer_ids():
     assert serializers.SERIALIZER_IDS == {
-        "serpent": 1, "json": 2, "marshal": 3, "pickle": 4, "dill": 5, "msgpack": 6, "cloudpickle": 7,
+        "serpent": 1,
+        "json": 2,
+        "marshal": 3,
+        "pickle": 4,
+        "dill": 5,
+        "msgpack": 6,
+        "cloudpickle": 7,
     }
 
 
@@ -90,8 +97,26 @@ def test_missing_optional_package_names_it(package, monkeypatch):
 # -- plain values --------------------------------------------------------------------------
 
 UNCHANGED = [
-    0, -1, 2**63 - 1, 2**64, 2**70, -(2**70), 1.5, -0.0, float("inf"), float("-inf"), True, False, None,
-    "", "plain", "nul\x00inside", "h\u00e9llo w\u00f6rld \u2603 \U0001f600", [], [1, "a", None], {"a": 1, "b": [2]},
+    0,
+    -1,
+    2**63 - 1,
+    2**64,
+    2**70,
+    -(2**70),
+    1.5,
+    -0.0,
+    float("inf"),
+    float("-inf"),
+    True,
+    False,
+    None,
+    "",
+    "plain",
+    "nul\x00inside",
+    "h\u00e9llo w\u00f6rld \u2603 \U0001f600",
+    [],
+    [1, "a", None],
+    {"a": 1, "b": [2]},
     {"nested": {"deeper": [{"x": "y"}]}},
 ]
 
@@ -584,7 +609,8 @@ def test_registered_converter_beats_the_double_underscore_rule():
     serializers.register_dict_to_class("__main__.Thing", lambda name, d: ("converted", name))
     try:
         assert serializers.get_serializer("json").loads(b'{"__class__": "__main__.Thing"}') == (
-            "converted", "__main__.Thing",
+            "converted",
+            "__main__.Thing",
         )
     finally:
         serializers.unregister_dict_to_class("__main__.Thing")
@@ -656,8 +682,11 @@ def test_our_pickled_uri_loads_in_pyro4(name, text):
     assert str(theirs) == str(URI(text)) or text.startswith("PYROMETA")
     ours = URI(text)
     assert (theirs.protocol, theirs.object, theirs.sockname, theirs.host, theirs.port) == (
-        ours.protocol, set(ours.object) if ours.protocol == "PYROMETA" else ours.object, ours.sockname,
-        ours.host, ours.port,
+        ours.protocol,
+        set(ours.object) if ours.protocol == "PYROMETA" else ours.object,
+        ours.sockname,
+        ours.host,
+        ours.port,
     )
 
 
@@ -682,7 +711,11 @@ def test_pickling_the_classes_themselves_uses_pyro4_names():
 def test_pyro4_pickles_load_as_ours(name):
     exc = Pyro4.errors.NamingError("unknown")
     exc._pyroTraceback = ["tb\n"]
-    value = [Pyro4_core.URI("PYRO:obj@host:1234"), exc, Pyro4.futures._ExceptionWrapper(Pyro4.errors.SerializeError("s"))]
+    value = [
+        Pyro4_core.URI("PYRO:obj@host:1234"),
+        exc,
+        Pyro4.futures._ExceptionWrapper(Pyro4.errors.SerializeError("s")),
+    ]
     data = Pyro4.util.get_serializer(name).serializeData(value)[0]
     uri, error, wrapper = serializers.get_serializer(name).loads(data)
     assert type(uri) is URI and uri == URI("PYRO:obj@host:1234")
@@ -785,8 +818,13 @@ def test_wire_class_names():
 @pytest.mark.parametrize("name", DICT_BASED)
 @pytest.mark.parametrize(
     "classname, expected",
-    [("ValueError", ValueError), ("builtins.KeyError", KeyError), ("exceptions.TypeError", TypeError),
-     ("NamingError", NamingError), ("Pyro4.errors.SecurityError", SecurityError)],
+    [
+        ("ValueError", ValueError),
+        ("builtins.KeyError", KeyError),
+        ("exceptions.TypeError", TypeError),
+        ("NamingError", NamingError),
+        ("Pyro4.errors.SecurityError", SecurityError),
+    ],
 )
 def test_exception_class_names_pyro4_accepts(name, classname, expected):
     serializer = serializers.get_serializer(name)

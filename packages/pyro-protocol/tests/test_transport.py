@@ -8,8 +8,9 @@ import threading
 import zlib
 from collections.abc import Iterator
 
-import pyro_protocol
 import pytest
+
+import pyro_protocol
 from pyro_protocol import URI, errors, message, transport
 from pyro_protocol.errors import (
     CommunicationError,

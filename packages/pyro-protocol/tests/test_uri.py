@@ -8,6 +8,7 @@ import pickle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from pyro_protocol import URI, PyroError
 
 

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import pytest
 import serpent
+
 from pyro_protocol import URI, constants, message, serializers
 from pyro_protocol.errors import (
     ExceptionWrapper,
@@ -78,8 +79,15 @@ class Vector(NamedTuple):
             if body_text.endswith("(truncated in this description)"):
                 body_text = None
         return Expected(
-            int(number), int(flags, 16), int(seq), int(ser_id), int(data_size), int(ann_size), int(checksum, 16),
-            annotations, body_text,
+            int(number),
+            int(flags, 16),
+            int(seq),
+            int(ser_id),
+            int(data_size),
+            int(ann_size),
+            int(checksum, 16),
+            annotations,
+            body_text,
         )
 
 
@@ -169,7 +177,10 @@ def test_parse_header_and_finish_message_agree_with_decoder(vector):
     expected = vector.expected()
     header = message.parse_header(vector.raw[: message.HEADER_SIZE])
     assert (header.type, header.flags, header.seq, header.serializer_id) == (
-        expected.msg_type, expected.flags, expected.seq, expected.serializer_id,
+        expected.msg_type,
+        expected.flags,
+        expected.seq,
+        expected.serializer_id,
     )
     assert header.data_size == expected.data_size
     assert header.annotations_size == expected.annotations_size
@@ -183,8 +194,12 @@ def test_parse_header_and_finish_message_agree_with_decoder(vector):
     )
     from_decoder = decode(vector)
     assert (msg.type, msg.flags, msg.seq, msg.serializer_id, msg.data, msg.annotations) == (
-        from_decoder.type, from_decoder.flags, from_decoder.seq, from_decoder.serializer_id,
-        from_decoder.data, from_decoder.annotations,
+        from_decoder.type,
+        from_decoder.flags,
+        from_decoder.seq,
+        from_decoder.serializer_id,
+        from_decoder.data,
+        from_decoder.annotations,
     )
 
 
@@ -198,9 +213,12 @@ def test_reencoding_gives_identical_bytes(vector):
     )
     assert head + body == vector.raw
     assert body == vector.raw[ann_end:]
-    assert message.encode_bytes(
-        header.type, vector.raw[ann_end:], header.serializer_id, header.flags, header.seq, annotations
-    ) == vector.raw
+    assert (
+        message.encode_bytes(
+            header.type, vector.raw[ann_end:], header.serializer_id, header.flags, header.seq, annotations
+        )
+        == vector.raw
+    )
 
 
 def test_every_file_decodes_as_one_stream():
@@ -208,9 +226,7 @@ def test_every_file_decodes_as_one_stream():
         vectors = [v for v in MESSAGES if v.file == file and not v.uses_hmac]
         stream = b"".join(v.raw for v in vectors)
         messages = message.iter_messages([stream])
-        assert [(m.type, m.seq, m.data) for m in messages] == [
-            (d.type, d.seq, d.data) for d in map(decode, vectors)
-        ]
+        assert [(m.type, m.seq, m.data) for m in messages] == [(d.type, d.seq, d.data) for d in map(decode, vectors)]
 
 
 # -- HMAC --------------------------------------------------------------------------------
@@ -220,7 +236,10 @@ HMAC_VECTORS = [v for v in MESSAGES if v.uses_hmac]
 
 def test_there_are_four_hmac_vectors():
     assert [v.name for v in HMAC_VECTORS] == [
-        "connect_with_hmac", "connect_ok_with_hmac", "invoke_with_hmac", "result_with_hmac",
+        "connect_with_hmac",
+        "connect_ok_with_hmac",
+        "invoke_with_hmac",
+        "result_with_hmac",
     ]
 
 
@@ -333,9 +352,9 @@ SERIALIZER_FILES = ["invoke-serpent", "invoke-json", "invoke-marshal", "invoke-m
 
 @pytest.mark.parametrize("file", SERIALIZER_FILES)
 def test_invoke_conversation_values(file):
-    connect, connect_ok, invoke, result = (deserialize(decode(by_name(file, n))) for n in (
-        "connect", "connect_ok", "invoke_add_1_2", "result_3"
-    ))
+    connect, connect_ok, invoke, result = (
+        deserialize(decode(by_name(file, n))) for n in ("connect", "connect_ok", "invoke_add_1_2", "result_3")
+    )
     assert connect == {"handshake": "hello", "object": "example.calc"}
     assert connect_ok["handshake"] == "hello"
     assert set(connect_ok["meta"]) == {"methods", "oneway", "attrs"}
@@ -370,14 +389,19 @@ def test_exception_reply_is_zerodivisionerror_with_traceback(file, name):
     assert "ZeroDivisionError" in exc._pyroTraceback[-1]
 
 
-@pytest.mark.parametrize("name", ["result_uri_serpent", "result_uri_json", "result_uri_msgpack",
-                                  "result_uri_marshal", "result_uri_pickle"])
+@pytest.mark.parametrize(
+    "name", ["result_uri_serpent", "result_uri_json", "result_uri_msgpack", "result_uri_marshal", "result_uri_pickle"]
+)
 def test_uri_reply_gives_our_uri(name):
     uri = deserialize(decode(by_name("uri-reply", name)))
     assert type(uri) is URI
     assert uri == URI("PYRO:example.thing@127.0.0.1:47801")
     assert (uri.protocol, uri.object, uri.sockname, uri.host, uri.port) == (
-        "PYRO", "example.thing", None, "127.0.0.1", 47801,
+        "PYRO",
+        "example.thing",
+        None,
+        "127.0.0.1",
+        47801,
     )
 
 
@@ -400,10 +424,16 @@ def test_batch_calls_decode():
 
 def test_attribute_calls_have_kwargs_none():
     assert deserialize(decode(by_name("attributes", "invoke_getattr_value"))) == (
-        "example.calc", "__getattr__", ("value",), None,
+        "example.calc",
+        "__getattr__",
+        ("value",),
+        None,
     )
     assert deserialize(decode(by_name("attributes", "invoke_setattr_value_7"))) == (
-        "example.calc", "__setattr__", ("value", 7), None,
+        "example.calc",
+        "__setattr__",
+        ("value", 7),
+        None,
     )
     assert deserialize(decode(by_name("attributes", "result_getattr_42"))) == 42
     assert deserialize(decode(by_name("attributes", "result_setattr_none"))) is None
@@ -443,13 +473,14 @@ def test_get_metadata_reply_has_sets():
 
 
 def test_nameserver_replies():
-    assert deserialize(decode(by_name("nameserver", "result_lookup_uri"))) == URI(
-        "PYRO:example.calc@127.0.0.1:47801"
-    )
+    assert deserialize(decode(by_name("nameserver", "result_lookup_uri"))) == URI("PYRO:example.calc@127.0.0.1:47801")
     uri, metadata = deserialize(decode(by_name("nameserver", "result_lookup_tuple")))
     assert (uri, metadata) == (URI("PYRO:example.calc@127.0.0.1:47801"), [])
     assert deserialize(decode(by_name("nameserver", "invoke_lookup_with_metadata"))) == (
-        "Pyro.NameServer", "lookup", ("example.calc",), {"return_metadata": True},
+        "Pyro.NameServer",
+        "lookup",
+        ("example.calc",),
+        {"return_metadata": True},
     )
     assert deserialize(decode(by_name("nameserver", "result_list"))) == {
         "Pyro.NameServer": "PYRO:Pyro.NameServer@127.0.0.1:47802",
@@ -560,7 +591,12 @@ def test_client_message_reserializes_to_identical_bytes(vector, utc_timezone):
         data = serializer.dumpsCall(*serializer.loadsCall(msg.data))
     unsigned = {k: v for k, v in msg.annotations.items() if k != "HMAC"}
     head, body = message.encode(
-        msg.type, data, msg.serializer_id, msg.flags & ~message.FLAGS_COMPRESSED, msg.seq, unsigned,
+        msg.type,
+        data,
+        msg.serializer_id,
+        msg.flags & ~message.FLAGS_COMPRESSED,
+        msg.seq,
+        unsigned,
         compress=bool(msg.flags & message.FLAGS_COMPRESSED),
         hmac_key=HMAC_KEY if vector.uses_hmac else None,
     )

@@ -234,8 +234,10 @@ def test_instance_modes(pyro4, run, servertype):
             return id(self)
 
     daemon = Daemon(host="127.0.0.1")
-    uris = {name: str(daemon.register(cls, name)) for name, cls in
-            [("session", Session), ("single", Single), ("percall", PerCall)]}
+    uris = {
+        name: str(daemon.register(cls, name))
+        for name, cls in [("session", Session), ("single", Single), ("percall", PerCall)]
+    }
     assert created == []  # lazy
     with run(daemon):
         with pyro4.Proxy(uris["session"]) as a, pyro4.Proxy(uris["session"]) as b:

@@ -84,8 +84,18 @@ class PyroService:
 
 @pytest.mark.parametrize(
     "name, private",
-    [("method", False), ("_x", True), ("__x", True), ("__len__", False), ("__init__", True),
-     ("__call__", True), ("__eq__", True), ("____", True), ("___", True), ("__getattr__", True)],
+    [
+        ("method", False),
+        ("_x", True),
+        ("__x", True),
+        ("__len__", False),
+        ("__init__", True),
+        ("__call__", True),
+        ("__eq__", True),
+        ("____", True),
+        ("___", True),
+        ("__getattr__", True),
+    ],
 )
 def test_private_names(name, private):
     assert is_private_attribute(name) is private

@@ -59,8 +59,9 @@ def test_a_large_bytes_reply_is_byte_identical_to_dumps(echo_uri, serializer):
         sock.sendall(wire.encode_bytes(wire.MSG_CONNECT, ser.dumps({"handshake": "hi"}), ser.serializer_id, 0, 0))
         ok = _receive(sock)
         assert ok.type == wire.MSG_CONNECTOK
-        sock.sendall(wire.encode_bytes(wire.MSG_INVOKE, ser.dumpsCall("echo", "echo", (data,), {}),
-                                       ser.serializer_id, 0, 1))
+        sock.sendall(
+            wire.encode_bytes(wire.MSG_INVOKE, ser.dumpsCall("echo", "echo", (data,), {}), ser.serializer_id, 0, 1)
+        )
         reply = _receive(sock)
     assert reply.type == wire.MSG_RESULT and not reply.flags
     assert bytes(reply.data) == ser.dumps(data)
@@ -81,5 +82,3 @@ def _exactly(sock, size):
         assert chunk, "connection closed"
         data += chunk
     return data
-
-

@@ -127,8 +127,9 @@ def test_oversize_message_closes_connection(echo_uri):
     with _raw(echo_uri) as sock:
         sock.sendall(_connect_msg())
         _read_reply(sock)
-        header = struct.pack("!4sHHHHiHHHH", b"PYRO", 48, 4, 0, 1, 10**9, 1, 0, 0,
-                             (4 + 48 + 10**9 + 0 + 1 + 0 + 1 + 0x34E9) & 0xFFFF)
+        header = struct.pack(
+            "!4sHHHHiHHHH", b"PYRO", 48, 4, 0, 1, 10**9, 1, 0, 0, (4 + 48 + 10**9 + 0 + 1 + 0 + 1 + 0x34E9) & 0xFFFF
+        )
         sock.sendall(header)
         assert sock.recv(10) == b""
     assert _good_call(echo_uri) == "ok"
@@ -180,6 +181,7 @@ def test_multiplex_runs_one_call_at_a_time(pyro4, run):
     uri = str(daemon.register(Echo(), "echo"))
     spans = []
     with run(daemon):
+
         def call():
             with pyro4.Proxy(uri) as proxy:
                 spans.append(proxy.slow(0.2))

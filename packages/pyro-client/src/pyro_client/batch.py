@@ -57,9 +57,7 @@ class BatchProxy:
         clone.__calls = list(self.__calls)
         return clone
 
-    def __call__(
-        self, oneway: bool = False, asynchronous: bool = False
-    ) -> Optional[Any]:
+    def __call__(self, oneway: bool = False, asynchronous: bool = False) -> Optional[Any]:
         if oneway and asynchronous:
             raise PyroError("async oneway calls make no sense")
         # take the queued calls: the batch proxy can be reused afterwards
@@ -74,9 +72,7 @@ class BatchProxy:
         return _results(results)
 
     def __repr__(self) -> str:
-        return (
-            f"<BatchProxy with {len(self.__calls)} queued calls for {self.__proxy!r}>"
-        )
+        return f"<BatchProxy with {len(self.__calls)} queued calls for {self.__proxy!r}>"
 
 
 def _results(results: Any) -> Iterator[Any]:
@@ -86,9 +82,7 @@ def _results(results: Any) -> Iterator[Any]:
         yield result
 
 
-def _run_batch(
-    proxy: Any, calls: list[tuple[str, Any, Any]], result: FutureResult
-) -> None:
+def _run_batch(proxy: Any, calls: list[tuple[str, Any, Any]], result: FutureResult) -> None:
     try:
         results = proxy._pyroInvokeBatch(calls)
     except Exception as exc:

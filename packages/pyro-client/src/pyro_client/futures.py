@@ -37,9 +37,7 @@ class _WorkerPool:
 
     def __init__(self, max_workers: int) -> None:
         self.max_workers = max_workers
-        self._tasks: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]]] = (
-            queue.SimpleQueue()
-        )
+        self._tasks: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._workers = 0
         self._idle = 0  # waiting workers not yet promised to a submitted task
@@ -51,9 +49,7 @@ class _WorkerPool:
                 self._idle -= 1
             elif self._workers < self.max_workers:
                 self._workers += 1
-                threading.Thread(
-                    target=self._work, name="pyro-async", daemon=True
-                ).start()
+                threading.Thread(target=self._work, name="pyro-async", daemon=True).start()
             else:
                 self._backlog += 1
         self._tasks.put((function, args))
@@ -91,9 +87,7 @@ class FutureResult:
     def __init__(self) -> None:
         self._ready = threading.Event()
         self._value: Any = None
-        self.callchain: list[
-            tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
-        ] = []
+        self.callchain: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
         self.valueLock = threading.Lock()
         self.exceptionhandler: Optional[Callable[[BaseException], Any]] = None
 
@@ -153,11 +147,7 @@ class FutureResult:
         """Have ``exceptionhandler(exception)`` called if the call (or a chained call) fails."""
         self.exceptionhandler = exceptionhandler
         with self.valueLock:
-            failed = (
-                self._value
-                if self._ready.is_set() and isinstance(self._value, ExceptionWrapper)
-                else None
-            )
+            failed = self._value if self._ready.is_set() and isinstance(self._value, ExceptionWrapper) else None
         if failed is not None:
             self._report(failed.exception)
         return self
@@ -168,17 +158,13 @@ class FutureResult:
             try:
                 handler(exception)
             except Exception:
-                log.exception(
-                    "error in the exception handler of an asynchronous result"
-                )
+                log.exception("error in the exception handler of an asynchronous result")
 
 
 AsyncResult = FutureResult
 
 
-def _apply(
-    call: Callable[..., Any], value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
+def _apply(call: Callable[..., Any], value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     try:
         return call(value, *args, **kwargs)
     except Exception as exc:
@@ -195,9 +181,7 @@ class Future:
 
     def __init__(self, somecallable: Callable[..., Any]) -> None:
         self.callable = somecallable
-        self.chain: Optional[
-            list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
-        ] = []
+        self.chain: Optional[list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]] = []
         self.exceptionhandler: Optional[Callable[[BaseException], Any]] = None
         self.call_delay = 0.0
         self.cancelled = False
@@ -324,9 +308,7 @@ def _call_on_copy(proxy: Any, name: str, args: Any, kwargs: Any) -> Any:
         worker._pyroRelease()
         raise
     if isinstance(value, StreamResultIterator):
-        value.owns_proxy = (
-            True  # the stream needs the connection; it releases it when done
-        )
+        value.owns_proxy = True  # the stream needs the connection; it releases it when done
     else:
         worker._pyroRelease()
     return value

@@ -25,9 +25,7 @@ log = logging.getLogger("pyro.client.naming")
 BROADCAST_TIMEOUT = 0.7
 BROADCAST_ROUNDS = 3
 #: Send errors that only mean "this broadcast address does not work here".
-_IGNORED_SEND_ERRORS = frozenset(
-    {errno.EADDRNOTAVAIL, errno.EADDRINUSE, errno.ENETUNREACH, errno.EHOSTUNREACH}
-)
+_IGNORED_SEND_ERRORS = frozenset({errno.EADDRNOTAVAIL, errno.EADDRINUSE, errno.ENETUNREACH, errno.EHOSTUNREACH})
 _DEBIAN_HOST_ADDRESS = "127.0.1.1"
 
 
@@ -51,9 +49,7 @@ def locateNS(  # noqa: N802 - Pyro4's name
     return _direct(host, port or config.NS_PORT, hmac_key)
 
 
-def _try_local_hosts(
-    port: Optional[int], hmac_key: Union[str, bytes, None]
-) -> Optional[Proxy]:
+def _try_local_hosts(port: Optional[int], hmac_key: Union[str, bytes, None]) -> Optional[Proxy]:
     ns_host = config.NS_HOST
     if ns_host not in ("localhost", "::1") and not ns_host.startswith("127."):
         return None
@@ -168,7 +164,5 @@ def resolve(uri: Union[str, URI], hmac_key: Union[str, bytes, None] = None) -> U
             return found if isinstance(found, URI) else URI(found)
         candidates = nameserver.list(metadata_all=set(uri.object))
     if not candidates:
-        raise NamingError(
-            f"no registrations available with desired metadata properties {set(uri.object)}"
-        )
+        raise NamingError(f"no registrations available with desired metadata properties {set(uri.object)}")
     return URI(random.choice(list(candidates.values())))

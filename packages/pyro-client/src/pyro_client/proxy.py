@@ -123,12 +123,8 @@ class Proxy:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._pyro_has_annotation_hook = (
-            cls._pyroAnnotations is not Proxy._pyroAnnotations
-        )
-        cls._pyro_has_response_hook = (
-            cls._pyroResponseAnnotations is not Proxy._pyroResponseAnnotations
-        )
+        cls._pyro_has_annotation_hook = cls._pyroAnnotations is not Proxy._pyroAnnotations
+        cls._pyro_has_response_hook = cls._pyroResponseAnnotations is not Proxy._pyroResponseAnnotations
 
     def __init__(self, uri: Union[str, URI], connected_socket: Any = None) -> None:
         if connected_socket is not None:
@@ -213,9 +209,7 @@ class Proxy:
         if name in self._pyroAttrs:
             return self._pyroInvoke("__getattr__", (name,), None)
         if config.METADATA and name not in self._pyroMethods:
-            raise AttributeError(
-                f"remote object '{self._pyroUri}' has no exposed attribute or method '{name}'"
-            )
+            raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute or method '{name}'")
         if self._pyro_async:
             from .futures import AsyncRemoteMethod
 
@@ -234,9 +228,7 @@ class Proxy:
             self._pyroInvoke("__setattr__", (name, value), None)
             return
         if config.METADATA:
-            raise AttributeError(
-                f"remote object '{self._pyroUri}' has no exposed attribute '{name}'"
-            )
+            raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute '{name}'")
         object.__setattr__(self, name, value)
 
     def _pyro_forget_methods(self) -> None:
@@ -263,9 +255,7 @@ class Proxy:
         return self._pyro_dunder("__len__", (), "object of type 'Proxy' has no len()")  # type: ignore[no-any-return]
 
     def __getitem__(self, key: Any) -> Any:
-        return self._pyro_dunder(
-            "__getitem__", (key,), "'Proxy' object is not subscriptable"
-        )
+        return self._pyro_dunder("__getitem__", (key,), "'Proxy' object is not subscriptable")
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._pyro_dunder(
@@ -275,9 +265,7 @@ class Proxy:
         )
 
     def __delitem__(self, key: Any) -> None:
-        self._pyro_dunder(
-            "__delitem__", (key,), "'Proxy' object does not support item deletion"
-        )
+        self._pyro_dunder("__delitem__", (key,), "'Proxy' object does not support item deletion")
 
     def __contains__(self, item: Any) -> bool:
         if config.METADATA and not self._pyroMethods and not self._pyroAttrs:
@@ -300,9 +288,7 @@ class Proxy:
         return f"<{type(self).__module__}.{type(self).__name__} at 0x{id(self):x}; {state}; for {self._pyroUri}>"
 
     def __eq__(self, other: object) -> bool:
-        return other is self or (
-            isinstance(other, Proxy) and other._pyroUri == self._pyroUri
-        )
+        return other is self or (isinstance(other, Proxy) and other._pyroUri == self._pyroUri)
 
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)
@@ -366,9 +352,7 @@ class Proxy:
         serializer = state[8] if len(state) > 8 else None
         if isinstance(uri, str):
             uri = URI(uri)
-        self._pyro_init_state(
-            uri, set(oneway), set(methods), set(attrs), hmac_key, handshake, serializer
-        )
+        self._pyro_init_state(uri, set(oneway), set(methods), set(attrs), hmac_key, handshake, serializer)
 
     def _pyro_state_for_dict(self) -> tuple[Any, ...]:
         """The 9-tuple of spec 3.4.2 for the dict-based serializers (uri as text, hmac as b64)."""
@@ -428,9 +412,7 @@ class Proxy:
         if self._pyroConnection is not None:
             return False
         if self._pyro_keep_open:
-            raise ConnectionClosedError(
-                "a proxy on a connected socket cannot reconnect"
-            )
+            raise ConnectionClosedError("a proxy on a connected socket cannot reconnect")
         from .naming import resolve  # late: naming builds proxies itself
 
         uri = resolve(self._pyroUri, self._pyro_hmac)
@@ -452,12 +434,8 @@ class Proxy:
     def _pyro_adopt_socket(self, sock: Any) -> None:
         """Connected-socket mode (spec 2.14): no handshake, the caller keeps owning the socket."""
         if config.SSL and not _is_ssl_socket(sock):
-            raise CommunicationError(
-                "SSL configured for Pyro but the connected socket is not an SSL socket"
-            )
-        self.__dict__.update(
-            _pyroConnection=sock, _pyro_keep_open=True, _pyro_reader=ReplyReader()
-        )
+            raise CommunicationError("SSL configured for Pyro but the connected socket is not an SSL socket")
+        self.__dict__.update(_pyroConnection=sock, _pyro_keep_open=True, _pyro_reader=ReplyReader())
         if config.METADATA:
             self._pyro_fetch_metadata(self._pyro_target)
 
@@ -467,17 +445,11 @@ class Proxy:
         try:
             ssl_context = transport.client_ssl_context(config) if config.SSL else None
         except (OSError, ValueError) as exc:
-            raise CommunicationError(
-                f"cannot connect to {where}: TLS setup failed: {exc}"
-            ) from exc
+            raise CommunicationError(f"cannot connect to {where}: TLS setup failed: {exc}") from exc
         sock = transport.connect(uri, self._pyro_timeout, ssl_context)
         try:
             msg = self._pyro_exchange_connect(sock, uri)
-            response: Any = (
-                serializers.get_serializer_by_id(msg.serializer_id).loads(msg.data)
-                if msg.data
-                else "?"
-            )
+            response: Any = serializers.get_serializer_by_id(msg.serializer_id).loads(msg.data) if msg.data else "?"
         except BaseException as exc:
             transport.close_socket(sock)
             if isinstance(exc, CommunicationError) or not isinstance(exc, Exception):
@@ -527,9 +499,7 @@ class Proxy:
 
     # -- metadata ------------------------------------------------------------------------------
 
-    def _pyroGetMetadata(
-        self, objectId: Optional[str] = None, known_metadata: Any = None
-    ) -> None:  # noqa: N802,N803
+    def _pyroGetMetadata(self, objectId: Optional[str] = None, known_metadata: Any = None) -> None:  # noqa: N802,N803
         """Get the remote object's methods, oneway methods and attributes (normally from the handshake)."""
         with self._pyro_lock:
             if known_metadata:
@@ -542,9 +512,7 @@ class Proxy:
             self._pyro_fetch_metadata(objectId or self._pyro_target)
 
     def _pyro_fetch_metadata(self, object_id: str) -> None:
-        result = self._pyroInvoke(
-            "get_metadata", [object_id], {}, objectId=constants.DAEMON_NAME
-        )
+        result = self._pyroInvoke("get_metadata", [object_id], {}, objectId=constants.DAEMON_NAME)
         self._pyro_process_metadata(result)
 
     def _pyro_process_metadata(self, metadata: Any) -> None:
@@ -603,16 +571,10 @@ class Proxy:
             serializer = self._pyro_ser
             if serializer.name != (self._pyroSerializer or config.SERIALIZER):
                 serializer = self._pyro_serializer()
-            data = serializer.dumpsCall(
-                objectId or self._pyro_target, methodname, vargs, kwargs
-            )
+            data = serializer.dumpsCall(objectId or self._pyro_target, methodname, vargs, kwargs)
             if methodname in self._pyroOneway:
                 flags |= FLAGS_ONEWAY
-            if (
-                ctx.annotations
-                or ctx.correlation_bytes is not None
-                or self._pyro_has_annotation_hook
-            ):
+            if ctx.annotations or ctx.correlation_bytes is not None or self._pyro_has_annotation_hook:
                 annotations = self._pyro_request_annotations(clear=True)
             else:
                 annotations = None
@@ -653,13 +615,9 @@ class Proxy:
                 if msg.type != MSG_RESULT:
                     raise ProtocolError(f"invalid msg type {msg.type} received")
                 if msg.seq != seq:
-                    raise ProtocolError(
-                        f"invoke: reply sequence out of sync, got {msg.seq} expected {seq}"
-                    )
+                    raise ProtocolError(f"invoke: reply sequence out of sync, got {msg.seq} expected {seq}")
                 if msg.serializer_id != serializer.serializer_id:
-                    raise SerializeError(
-                        f"invalid serializer in response: {msg.serializer_id}"
-                    )
+                    raise SerializeError(f"invalid serializer in response: {msg.serializer_id}")
                 if msg.annotations:
                     ctx.response_annotations = msg.annotations
                     if self._pyro_has_response_hook:
@@ -686,9 +644,7 @@ class Proxy:
             return StreamResultIterator(stream_id, self)
         if not isinstance(result, BaseException):
             self._pyro_close()
-            raise ProtocolError(
-                f"exception reply does not hold an exception but a {type(result).__name__}"
-            )
+            raise ProtocolError(f"exception reply does not hold an exception but a {type(result).__name__}")
         if isinstance(result, CommunicationError):
             self._pyro_close()  # the daemon closes the connection after such a reply
         try:
@@ -711,9 +667,7 @@ class Proxy:
                 log.debug("retrying call %s after a communication error", name)
         raise AssertionError("unreachable")
 
-    def _pyroInvokeBatch(
-        self, calls: list[tuple[str, Any, Any]], oneway: bool = False
-    ) -> Any:  # noqa: N802
+    def _pyroInvokeBatch(self, calls: list[tuple[str, Any, Any]], oneway: bool = False) -> Any:  # noqa: N802
         flags = FLAGS_BATCH | FLAGS_ONEWAY if oneway else FLAGS_BATCH
         return self._pyroInvoke("<batch>", calls, None, flags)
 
@@ -736,9 +690,7 @@ class Proxy:
         """Override to add annotations (4-letter keys, bytes values) to every request."""
         return {}
 
-    def _pyroResponseAnnotations(
-        self, annotations: dict[str, bytes], msgtype: int
-    ) -> None:  # noqa: N802
+    def _pyroResponseAnnotations(self, annotations: dict[str, bytes], msgtype: int) -> None:  # noqa: N802
         """Override to look at the annotations of every reply (also in current_context.response_annotations)."""
 
     def _pyroValidateHandshake(self, response: Any) -> None:  # noqa: N802 - Pyro4's name
@@ -755,11 +707,7 @@ def _as_key(value: Union[str, bytes, None]) -> Optional[bytes]:
 
 def _family_name(sock: Any) -> str:
     family = getattr(sock, "family", None)
-    return (
-        {2: "IPv4", 10: "IPv6", 1: "Unix"}.get(int(family), str(family))
-        if family is not None
-        else "?"
-    )
+    return {2: "IPv4", 10: "IPv6", 1: "Unix"}.get(int(family), str(family)) if family is not None else "?"
 
 
 def _is_ssl_socket(sock: Any) -> bool:

@@ -34,9 +34,7 @@ class StreamResultIterator:
         if proxy is None:
             raise StopIteration
         if proxy._pyroConnection is None:
-            raise ConnectionClosedError(
-                "the proxy for this stream result has been closed"
-            )
+            raise ConnectionClosedError("the proxy for this stream result has been closed")
         try:
             return proxy._pyroInvoke(
                 "get_next_stream_item",

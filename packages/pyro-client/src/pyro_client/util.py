@@ -26,23 +26,14 @@ def _exc_info(ex_type: Any, ex_value: Any, ex_tb: Any) -> ExcInfo:
     """Fill in from sys.exc_info() when nothing was given; accept a lone exception object."""
     if isinstance(ex_type, BaseException) and ex_value is None and ex_tb is None:
         return type(ex_type), ex_type, ex_type.__traceback__
-    if (
-        ex_type is not None
-        and ex_value is None
-        and ex_tb is None
-        and not isinstance(ex_type, type)
-    ):
-        raise TypeError(
-            "invalid argument: ex_type should be an exception type, or just supply no arguments at all"
-        )
+    if ex_type is not None and ex_value is None and ex_tb is None and not isinstance(ex_type, type):
+        raise TypeError("invalid argument: ex_type should be an exception type, or just supply no arguments at all")
     if ex_type is None and ex_tb is None:
         return sys.exc_info()
     return ex_type, ex_value, ex_tb
 
 
-def getPyroTraceback(
-    ex_type: Any = None, ex_value: Any = None, ex_tb: Any = None
-) -> list[str]:  # noqa: N802
+def getPyroTraceback(ex_type: Any = None, ex_value: Any = None, ex_tb: Any = None) -> list[str]:  # noqa: N802
     """The traceback lines of an exception, followed by its remote traceback if it has one.
 
     Without arguments it formats the exception being handled (``sys.exc_info()``).
@@ -93,18 +84,12 @@ def _detailed(ex_type: Any, ex_value: Any, ex_tb: Optional[TracebackType]) -> li
         frame = ex_tb.tb_frame
         code = frame.f_code
         owner = frame.f_locals.get("self")
-        where = (
-            f"{type(owner).__name__}.{code.co_name}"
-            if owner is not None
-            else code.co_name
-        )
+        where = f"{type(owner).__name__}.{code.co_name}" if owner is not None else code.co_name
         lines += [
             _RULE,
             f'File "{code.co_filename}", line {ex_tb.tb_lineno}, in {where}\n',
             "Source code:\n",
-            "    "
-            + linecache.getline(code.co_filename, ex_tb.tb_lineno).strip()
-            + "\n",
+            "    " + linecache.getline(code.co_filename, ex_tb.tb_lineno).strip() + "\n",
         ]
         if not first:  # the outermost frame's locals are the caller's business
             lines += _local_values(frame)
@@ -118,12 +103,8 @@ def _local_values(frame: Any) -> list[str]:
     for name, value in sorted(frame.f_locals.items()):
         lines.append(f"    {name} = {_safe_repr(value)}\n")
         if name == "self":
-            for attribute, attribute_value in (
-                vars(value).items() if hasattr(value, "__dict__") else ()
-            ):
-                lines.append(
-                    f"        self.{attribute} = {_safe_repr(attribute_value)}\n"
-                )
+            for attribute, attribute_value in vars(value).items() if hasattr(value, "__dict__") else ():
+                lines.append(f"        self.{attribute} = {_safe_repr(attribute_value)}\n")
     return lines
 
 

@@ -13,8 +13,8 @@ import socket
 import ssl
 from typing import Optional
 
-from pyro_protocol.errors import ConnectionClosedError, ProtocolError, TimeoutError
 from pyro_protocol.constants import PROTOCOL_VERSION
+from pyro_protocol.errors import ConnectionClosedError, ProtocolError, TimeoutError
 from pyro_protocol.message import (
     _CHECKSUM_BASE,
     _CORR_CHUNK_HEAD,
@@ -64,9 +64,7 @@ class ReplyReader:
         except OSError as exc:
             raise ConnectionClosedError(f"receiving: connection lost: {exc}") from None
 
-    def _receive(
-        self, sock: socket.socket, max_message_size: int, hmac_key: Optional[bytes]
-    ) -> Message:
+    def _receive(self, sock: socket.socket, max_message_size: int, hmac_key: Optional[bytes]) -> Message:
         view = self._view
         filled = sock.recv_into(view)
         if filled < HEADER_SIZE:
@@ -94,8 +92,9 @@ class ReplyReader:
                 else:
                     annotations = None
                 if annotations is not None:
-                    return Message(msg_type, bytes(view[HEADER_SIZE + ann_size : filled]), ser_id, flags, seq,
-                                   annotations, filled)
+                    return Message(
+                        msg_type, bytes(view[HEADER_SIZE + ann_size : filled]), ser_id, flags, seq, annotations, filled
+                    )
         header = parse_header_from(self._buffer, 0, max_message_size)
         ann_end = HEADER_SIZE + header.annotations_size
         total = ann_end + header.data_size
@@ -103,17 +102,13 @@ class ReplyReader:
             if filled < total:
                 filled = self._fill(sock, filled, total)
             if filled != total:
-                raise ProtocolError(
-                    f"received {filled - total} bytes past the end of the reply"
-                )
+                raise ProtocolError(f"received {filled - total} bytes past the end of the reply")
             annotations = bytes(view[HEADER_SIZE:ann_end]) if ann_end > HEADER_SIZE else b""
             payload = bytes(view[ann_end:total])
         else:
             annotations, payload = self._receive_large(sock, filled, ann_end, total)
         options = {"max_inflated_size": max_message_size} if max_message_size else {}
-        return finish_message(
-            header, annotations, payload, hmac_key=hmac_key, **options
-        )
+        return finish_message(header, annotations, payload, hmac_key=hmac_key, **options)
 
     def _receive_into(self, sock: socket.socket, have: int, size: int) -> memoryview:
         """The payload, read straight into one buffer of its size (no chunks to join).
@@ -148,13 +143,9 @@ class ReplyReader:
             filled += count
         return filled
 
-    def _receive_large(
-        self, sock: socket.socket, filled: int, ann_end: int, total: int
-    ) -> tuple[bytes, bytes]:
+    def _receive_large(self, sock: socket.socket, filled: int, ann_end: int, total: int) -> tuple[bytes, bytes]:
         if filled > total:
-            raise ProtocolError(
-                f"received {filled - total} bytes past the end of the reply"
-            )
+            raise ProtocolError(f"received {filled - total} bytes past the end of the reply")
         if filled >= ann_end:  # the usual case: the annotations are in, the payload is on its way
             annotations = bytes(self._view[HEADER_SIZE:ann_end])
             self._payload_start = ann_end

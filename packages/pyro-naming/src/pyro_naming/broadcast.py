@@ -46,7 +46,9 @@ def _interface_address_towards(peer: str) -> str:
 class BroadcastServer:
     """Answers ``GET_NSURI`` datagrams with the name server's URI."""
 
-    def __init__(self, nsUri: Union[URI, str], bchost: Optional[str] = None, bcport: Optional[int] = None, ipv6: bool = False) -> None:  # noqa: N803
+    def __init__(
+        self, nsUri: Union[URI, str], bchost: Optional[str] = None, bcport: Optional[int] = None, ipv6: bool = False
+    ) -> None:  # noqa: N803
         self.nsUri = URI(nsUri)
         if bcport is None:
             bcport = int(config.NS_BCPORT)
@@ -75,7 +77,9 @@ class BroadcastServer:
             sock.setblocking(False)
         except OSError as exc:
             sock.close()
-            raise CommunicationError(f"cannot bind the broadcast server to {host or '*'}:{port}: {exc.strerror or exc}") from None
+            raise CommunicationError(
+                f"cannot bind the broadcast server to {host or '*'}:{port}: {exc.strerror or exc}"
+            ) from None
         return sock
 
     def __repr__(self) -> str:

@@ -38,8 +38,11 @@ def _hmac_key(option: Optional[str]) -> Optional[str]:
     if option and from_env:
         raise SystemExit("error: don't use -k and PYRO_HMAC_KEY at the same time")
     if option:
-        print("Note: -k puts the HMAC key on the command line where others can see it; "
-              "prefer the PYRO_HMAC_KEY environment variable.", file=sys.stderr)
+        print(
+            "Note: -k puts the HMAC key on the command line where others can see it; "
+            "prefer the PYRO_HMAC_KEY environment variable.",
+            file=sys.stderr,
+        )
     return option or from_env
 
 
@@ -66,9 +69,18 @@ def ns_main(argv: Optional[list[str]] = None) -> int:
     options = _ns_parser().parse_args(argv)
     _setup_logging()
     try:
-        startNSloop(options.host, options.port, enableBroadcast=options.enablebc, bchost=options.bchost,
-                    bcport=options.bcport, unixsocket=options.unixsocket, nathost=options.nathost,
-                    natport=options.natport, storage=options.storage, hmac=_hmac_key(options.key))
+        startNSloop(
+            options.host,
+            options.port,
+            enableBroadcast=options.enablebc,
+            bchost=options.bchost,
+            bcport=options.bcport,
+            unixsocket=options.unixsocket,
+            nathost=options.nathost,
+            natport=options.natport,
+            storage=options.storage,
+            hmac=_hmac_key(options.key),
+        )
     except KeyboardInterrupt:
         print("NS interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED

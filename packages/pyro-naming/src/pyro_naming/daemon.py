@@ -106,9 +106,17 @@ def _broadcast_refusal(daemon: NameServerDaemon, unixsocket: Optional[str], stri
 
 
 def _start(
-    strict: bool, host: Optional[str], port: Optional[int], enableBroadcast: bool, bchost: Optional[str],  # noqa: N803
-    bcport: Optional[int], unixsocket: Optional[str], nathost: Optional[str], natport: Optional[int],
-    storage: Union[str, Storage, None], hmac: Union[str, bytes, None],
+    strict: bool,
+    host: Optional[str],
+    port: Optional[int],
+    enableBroadcast: bool,
+    bchost: Optional[str],  # noqa: N803
+    bcport: Optional[int],
+    unixsocket: Optional[str],
+    nathost: Optional[str],
+    natport: Optional[int],
+    storage: Union[str, Storage, None],
+    hmac: Union[str, bytes, None],
 ) -> tuple[Any, NameServerDaemon, Optional[BroadcastServer], Optional[str]]:
     daemon = NameServerDaemon(host, port, unixsocket, nathost=nathost, natport=natport, storage=storage)
     daemon._pyroHmacKey = hmac
@@ -117,8 +125,12 @@ def _start(
     bcserver = None
     if enableBroadcast and refusal is None:
         try:
-            bcserver = BroadcastServer(daemon.uriFor(NAMESERVER_NAME, nat=False), bchost, bcport,
-                                       ipv6=_listening_address(daemon)[1] == socket.AF_INET6)
+            bcserver = BroadcastServer(
+                daemon.uriFor(NAMESERVER_NAME, nat=False),
+                bchost,
+                bcport,
+                ipv6=_listening_address(daemon)[1] == socket.AF_INET6,
+            )
         except BaseException:
             daemon.close()
             raise
@@ -143,8 +155,9 @@ def startNS(  # noqa: N802 - Pyro4's name
     address, or with ``enableBroadcast=False``. Serve both from one loop with
     ``daemon.combine(bcserver)``.
     """
-    ns_uri, daemon, bcserver, _ = _start(False, host, port, enableBroadcast, bchost, bcport,
-                                         unixsocket, nathost, natport, storage, hmac)
+    ns_uri, daemon, bcserver, _ = _start(
+        False, host, port, enableBroadcast, bchost, bcport, unixsocket, nathost, natport, storage, hmac
+    )
     return ns_uri, daemon, bcserver
 
 
@@ -171,8 +184,9 @@ def startNSloop(  # noqa: N802 - Pyro4's name
     daemon's own request loop. Called in the main thread, SIGTERM and Ctrl-C
     (unless the program has its own handlers for them) end the loop gracefully.
     """
-    _, daemon, bcserver, refusal = _start(True, host, port, enableBroadcast, bchost, bcport,
-                                          unixsocket, nathost, natport, storage, hmac)
+    _, daemon, bcserver, refusal = _start(
+        True, host, port, enableBroadcast, bchost, bcport, unixsocket, nathost, natport, storage, hmac
+    )
     try:
         with _stopped_by_signals(daemon) as keep_running:  # before the banner: it says "ready"
             _banner(daemon, bcserver, refusal if enableBroadcast else None, unixsocket, hmac)
@@ -219,8 +233,13 @@ def _stopped_by_signals(daemon: Daemon) -> Iterator[Callable[[], bool]]:
             signal.signal(signum, handler)
 
 
-def _banner(daemon: NameServerDaemon, bcserver: Optional[BroadcastServer], refusal: Optional[str],
-            unixsocket: Optional[str], hmac: Union[str, bytes, None]) -> None:
+def _banner(
+    daemon: NameServerDaemon,
+    bcserver: Optional[BroadcastServer],
+    refusal: Optional[str],
+    unixsocket: Optional[str],
+    hmac: Union[str, bytes, None],
+) -> None:
     if refusal and refusal != "Unix domain socket":
         _say(f"Not starting broadcast server for {refusal}.")
     if bcserver is not None:

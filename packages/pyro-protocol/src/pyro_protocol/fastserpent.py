@@ -71,11 +71,7 @@ def _float_text(value: float) -> str:
 
 
 def _b64_text(data: Any) -> str:
-    return (
-        "{'data': '"
-        + base64.b64encode(data).decode("ascii")
-        + "', 'encoding': 'base64'}"
-    )
+    return "{'data': '" + base64.b64encode(data).decode("ascii") + "', 'encoding': 'base64'}"
 
 
 def _encode(obj: Any, kind: type, out: list[str], level: int) -> None:
@@ -145,9 +141,7 @@ def _encode(obj: Any, kind: type, out: list[str], level: int) -> None:
             raise Unsupported(kind.__name__)
         if level > MAX_DEPTH:
             raise Unsupported("nested too deeply")
-        value = hook(
-            obj
-        )  # what serpent's class registry would write for it (or Unsupported)
+        value = hook(obj)  # what serpent's class registry would write for it (or Unsupported)
         _encode(value, type(value), out, level + 1)
 
 
@@ -156,9 +150,7 @@ def _encode(obj: Any, kind: type, out: list[str], level: int) -> None:
 _STR1 = r"'([^'\\\n\r]*)'"
 _STR2 = r'"([^"\\\n\r]*)"'
 _INT = r"(-?(?:0|[1-9][0-9]*))"
-_FLOAT = (
-    r"(-?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+))"
-)
+_FLOAT = r"(-?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+))"
 _CONST = r"(None|True|False)"
 _ESCAPED = r"""('(?:[^'\\\n\r]|\\[^\n\r])*'|"(?:[^"\\\n\r]|\\[^\n\r])*")"""
 _BLANK = r"[ \t\n\f]*"
@@ -184,8 +176,7 @@ _ELEMENT = re.compile(
     _BLANK
     + "(?:"
     + "|".join(
-        [r"([(\[{])", r"([)\]}])"]
-        + [kind + _SEPARATOR for kind in (_STR1, _STR2, _INT, _FLOAT, _CONST, _ESCAPED)]
+        [r"([(\[{])", r"([)\]}])"] + [kind + _SEPARATOR for kind in (_STR1, _STR2, _INT, _FLOAT, _CONST, _ESCAPED)]
     )
     + ")",
     re.ASCII,
@@ -195,9 +186,7 @@ _STR_SEPS, _INT_SEP, _FLOAT_SEP, _CONST_SEP, _ESCAPED_SEP = {4, 6}, 8, 10, 12, 1
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 _OPENERS = frozenset("([{")
 _SEPARATORS = frozenset(",:)]}")
-_NEEDS_REGEX = re.compile(
-    r"[\\\n\r]"
-).search  # a backslash or line break: the regex decides
+_NEEDS_REGEX = re.compile(r"[\\\n\r]").search  # a backslash or line break: the regex decides
 _MISSING = object()
 _CONSTANTS = {"None": None, "True": True, "False": False}
 _BLANKS = frozenset(" \t\n\f\r\v")
@@ -222,9 +211,7 @@ def loads(data: bytes) -> Any:
         value, pos = _container(text, first, 1, 0)
     else:
         if first in _BLANKS:
-            raise Unsupported(
-                "indented"
-            )  # Python reads an indented first line as an error
+            raise Unsupported("indented")  # Python reads an indented first line as an error
         m = _SCALAR.match(text)
         if m is None:
             raise Unsupported("token")
@@ -267,9 +254,7 @@ def _container(text: str, opener: str, pos: int, level: int) -> tuple[Any, int]:
     while True:
         first = text[pos : pos + 1]
         item: Any = _MISSING
-        if (
-            first == "'"
-        ):  # the commonest element, a plain 'string' and its separator, without a regex
+        if first == "'":  # the commonest element, a plain 'string' and its separator, without a regex
             end = find("'", pos + 1)
             separator = text[end + 1 : end + 2]
             if end > 0 and separator in _SEPARATORS:
@@ -309,9 +294,7 @@ def _container(text: str, opener: str, pos: int, level: int) -> tuple[Any, int]:
             elif group == _CONST_SEP:
                 item = _CONSTANTS[m.group(group - 1)]
             else:
-                item = ast.literal_eval(
-                    m.group(group - 1)
-                )  # escapes: let Python read them
+                item = ast.literal_eval(m.group(group - 1))  # escapes: let Python read them
             separator = m.group(group)
             pos = m.end()
         if want_value:
@@ -358,9 +341,7 @@ _CALL = re.compile(
     re.ASCII,
 )
 #: One argument and the comma after it (or the end): the separator's group number tells the kind.
-_ARGUMENT = re.compile(
-    "|".join(kind + r"(,|\Z)" for kind in (_STR1, _INT, _FLOAT, _CONST)), re.ASCII
-)
+_ARGUMENT = re.compile("|".join(kind + r"(,|\Z)" for kind in (_STR1, _INT, _FLOAT, _CONST)), re.ASCII)
 
 
 def loads_call(data: bytes) -> Any:

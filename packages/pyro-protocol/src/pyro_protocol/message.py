@@ -225,26 +225,46 @@ def _check_fields(msg_type: int, flags: int, seq: int, serializer_id: int) -> No
             raise ProtocolError(f"{field} {value} does not fit the 16-bit header field (0..65535)")
 
 
-def plain_header(msg_type: int, data_size: int, serializer_id: int, flags: int, seq: int,
-                 correlation: Optional[bytes] = None) -> bytes:
+def plain_header(
+    msg_type: int, data_size: int, serializer_id: int, flags: int, seq: int, correlation: Optional[bytes] = None
+) -> bytes:
     """Header (and CORR chunk) of a plain message whose payload of ``data_size`` bytes is sent separately."""
     if correlation is None:
         return _HEADER.pack(
-            MAGIC, PROTOCOL_VERSION, msg_type, flags, seq, data_size, serializer_id, 0, 0,
+            MAGIC,
+            PROTOCOL_VERSION,
+            msg_type,
+            flags,
+            seq,
+            data_size,
+            serializer_id,
+            0,
+            0,
             (msg_type + _CHECKSUM_BASE + data_size + serializer_id + flags + seq) & 0xFFFF,
         )
-    return b"".join((
-        _HEADER.pack(
-            MAGIC, PROTOCOL_VERSION, msg_type, flags, seq, data_size, serializer_id, 22, 0,
-            (msg_type + _CHECKSUM_BASE + 22 + data_size + serializer_id + flags + seq) & 0xFFFF,
-        ),
-        _CORR_CHUNK_HEAD,
-        correlation,
-    ))
+    return b"".join(
+        (
+            _HEADER.pack(
+                MAGIC,
+                PROTOCOL_VERSION,
+                msg_type,
+                flags,
+                seq,
+                data_size,
+                serializer_id,
+                22,
+                0,
+                (msg_type + _CHECKSUM_BASE + 22 + data_size + serializer_id + flags + seq) & 0xFFFF,
+            ),
+            _CORR_CHUNK_HEAD,
+            correlation,
+        )
+    )
 
 
-def encode_plain(msg_type: int, data: bytes, serializer_id: int, flags: int, seq: int,
-                 correlation: Optional[bytes] = None) -> bytes:
+def encode_plain(
+    msg_type: int, data: bytes, serializer_id: int, flags: int, seq: int, correlation: Optional[bytes] = None
+) -> bytes:
     """The hot path's :func:`encode`: no compression, HMAC or size limit, at most a CORR annotation.
 
     Returns the whole message as one bytes object (header, CORR chunk, payload), for
@@ -254,23 +274,51 @@ def encode_plain(msg_type: int, data: bytes, serializer_id: int, flags: int, seq
     """
     data_size = len(data)
     if correlation is None:
-        return _HEADER.pack(
-            MAGIC, PROTOCOL_VERSION, msg_type, flags, seq, data_size, serializer_id, 0, 0,
-            (msg_type + _CHECKSUM_BASE + data_size + serializer_id + flags + seq) & 0xFFFF,
-        ) + data
-    return b"".join((
-        _HEADER.pack(
-            MAGIC, PROTOCOL_VERSION, msg_type, flags, seq, data_size, serializer_id, 22, 0,
-            (msg_type + _CHECKSUM_BASE + 22 + data_size + serializer_id + flags + seq) & 0xFFFF,
-        ),
-        _CORR_CHUNK_HEAD,
-        correlation,
-        data,
-    ))
+        return (
+            _HEADER.pack(
+                MAGIC,
+                PROTOCOL_VERSION,
+                msg_type,
+                flags,
+                seq,
+                data_size,
+                serializer_id,
+                0,
+                0,
+                (msg_type + _CHECKSUM_BASE + data_size + serializer_id + flags + seq) & 0xFFFF,
+            )
+            + data
+        )
+    return b"".join(
+        (
+            _HEADER.pack(
+                MAGIC,
+                PROTOCOL_VERSION,
+                msg_type,
+                flags,
+                seq,
+                data_size,
+                serializer_id,
+                22,
+                0,
+                (msg_type + _CHECKSUM_BASE + 22 + data_size + serializer_id + flags + seq) & 0xFFFF,
+            ),
+            _CORR_CHUNK_HEAD,
+            correlation,
+            data,
+        )
+    )
 
 
-def encode_bytes(msg_type: int, data: bytes, serializer_id: int, flags: int = 0, seq: int = 0,
-                 annotations: Optional[Mapping[str, bytes]] = None, **options: object) -> bytes:
+def encode_bytes(
+    msg_type: int,
+    data: bytes,
+    serializer_id: int,
+    flags: int = 0,
+    seq: int = 0,
+    annotations: Optional[Mapping[str, bytes]] = None,
+    **options: object,
+) -> bytes:
     """:func:`encode`, joined into one bytes object."""
     head, body = encode(msg_type, data, serializer_id, flags, seq, annotations, **options)  # type: ignore[arg-type]
     return head + body
@@ -319,8 +367,16 @@ def parse_header_from(buffer: Any, offset: int = 0, max_message_size: int = 0) -
 
 
 def _refuse_header(
-    magic: bytes, version: int, msg_type: int, flags: int, seq: int, data_size: int, ser_id: int, ann_size: int,
-    checksum: int, max_message_size: int,
+    magic: bytes,
+    version: int,
+    msg_type: int,
+    flags: int,
+    seq: int,
+    data_size: int,
+    ser_id: int,
+    ann_size: int,
+    checksum: int,
+    max_message_size: int,
 ) -> None:
     if magic != MAGIC:
         raise ProtocolError(f"invalid data or unsupported protocol version: bad magic {magic!r} (expected b'PYRO')")
@@ -370,7 +426,9 @@ def inflate(data: Union[bytes, memoryview], limit: int) -> bytes:
             chunk = inflater.decompress(pending, min(_INFLATE_STEP, limit - produced + 1))
             produced += len(chunk)
             if produced > limit:
-                raise MessageTooLargeError(f"compressed payload inflates past the limit of {limit} bytes (a larger MAX_MESSAGE_SIZE raises it)")
+                raise MessageTooLargeError(
+                    f"compressed payload inflates past the limit of {limit} bytes (a larger MAX_MESSAGE_SIZE raises it)"
+                )
             parts.append(chunk)
             pending = inflater.unconsumed_tail
             if not pending:
@@ -383,7 +441,9 @@ def inflate(data: Union[bytes, memoryview], limit: int) -> bytes:
     if tail:
         produced += len(tail)
         if produced > limit:
-            raise MessageTooLargeError(f"compressed payload inflates past the limit of {limit} bytes (a larger MAX_MESSAGE_SIZE raises it)")
+            raise MessageTooLargeError(
+                f"compressed payload inflates past the limit of {limit} bytes (a larger MAX_MESSAGE_SIZE raises it)"
+            )
         parts.append(tail)
     return b"".join(parts)
 
@@ -495,7 +555,9 @@ class MessageDecoder:
                 elif ann_size == 22 and data.startswith(_CORR_CHUNK_HEAD, HEADER_SIZE):
                     annotations = {"CORR": data[30:46]}
                 if annotations is not None:  # (other annotations: the general path checks them)
-                    return [Message(msg_type, data[HEADER_SIZE + ann_size :], ser_id, flags, seq, annotations, len(data))]
+                    return [
+                        Message(msg_type, data[HEADER_SIZE + ann_size :], ser_id, flags, seq, annotations, len(data))
+                    ]
         if self._buffer:
             self._buffer += data
             with memoryview(self._buffer) as view:
@@ -550,7 +612,6 @@ class MessageDecoder:
             self._broken = exc
             raise
         return messages, pos
-
 
     # -- large payloads ----------------------------------------------------------------------
 

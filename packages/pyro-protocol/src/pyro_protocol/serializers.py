@@ -91,7 +91,20 @@ def register_class_to_dict(clazz: type, converter: Callable[[Any], dict[str, Any
 
 #: Types serpent handles itself before it consults its class registry.
 _SERPENT_BEFORE_REGISTRY = frozenset(getattr(serpent, "_translate_types", {})) | {
-    type(None), bool, int, float, complex, str, bytes, bytearray, memoryview, tuple, list, dict, set, frozenset,
+    type(None),
+    bool,
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    bytearray,
+    memoryview,
+    tuple,
+    list,
+    dict,
+    set,
+    frozenset,
 }
 
 
@@ -1006,7 +1019,9 @@ def get_serializer(name: str) -> SerializerBase:
     if instance is None:
         cls = _SERIALIZER_CLASSES.get(name)
         if cls is None:
-            raise SerializeError(f"serializer '{name}' is unknown or not available (known: {', '.join(SERIALIZER_IDS)})")
+            raise SerializeError(
+                f"serializer '{name}' is unknown or not available (known: {', '.join(SERIALIZER_IDS)})"
+            )
         instance = _instances[name] = cls()
     return instance
 

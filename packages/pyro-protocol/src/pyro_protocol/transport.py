@@ -68,7 +68,9 @@ def create_connection(
     return _wrap_client(sock, ssl_context, server_hostname or host, f"{host}:{port}")
 
 
-def connect_unix(path: str, timeout: Optional[float] = None, ssl_context: Optional[ssl.SSLContext] = None) -> socket.socket:
+def connect_unix(
+    path: str, timeout: Optional[float] = None, ssl_context: Optional[ssl.SSLContext] = None
+) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(_timeout_value(timeout))
     try:

@@ -100,8 +100,7 @@ class URI:
             host, bracket, after = location[1:].partition("]")
             if not bracket or not _IPV6_RE.match(host):
                 raise PyroError(
-                    "invalid ipv6 address: the part between brackets must be a numeric ipv6 address"
-                    f" ({text!r})"
+                    f"invalid ipv6 address: the part between brackets must be a numeric ipv6 address ({text!r})"
                 )
             if after and not after.startswith(":"):
                 raise _bad(text, f"unexpected {after!r} after the ipv6 address")

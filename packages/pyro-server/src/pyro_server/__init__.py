@@ -12,20 +12,18 @@ from .decorators import behavior, callback, expose, oneway
 
 __version__ = "0.1.0"
 
-__all__ = sorted(
-    set(_client_all)
-    | {
-        "Daemon",
-        "DaemonObject",
-        "serveSimple",
-        "expose",
-        "oneway",
-        "behavior",
-        "callback",
-        "config",
-        "constants",
-        "current_context",
-        "errors",
-        "URI",
-    }
-)
+__all__ = [
+    "Daemon",
+    "DaemonObject",
+    "serveSimple",
+    "expose",
+    "oneway",
+    "behavior",
+    "callback",
+    "config",
+    "constants",
+    "current_context",
+    "errors",
+    "URI",
+]
+__all__ += [name for name in _client_all if name not in __all__]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections.abc
 import inspect
 import logging
-import os
 import socket
 import sys
 import threading
@@ -16,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from types import MethodType
 from typing import Any, Callable, Iterable, Optional, Union
 
-from pyro_protocol import constants, serializers, transport
+from pyro_client import Proxy
+from pyro_protocol import constants, serializers
 from pyro_protocol import message as wire
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context, new_correlation_bytes
@@ -30,7 +30,6 @@ from pyro_protocol.errors import (
 )
 from pyro_protocol.message import Message, MessageDecoder
 from pyro_protocol.uri import URI
-from pyro_client import Proxy
 
 from .connection import ClientConnection
 from .decorators import expose
@@ -169,9 +168,7 @@ class Daemon:
 
         from .servers import make_server  # late: servers import this module
 
-        self.transportServer = make_server(
-            self, str(config.SERVERTYPE), host, port, unixsocket, connected_socket
-        )
+        self.transportServer = make_server(self, str(config.SERVERTYPE), host, port, unixsocket, connected_socket)
         self.locationStr = self.transportServer.location_str
         self.natLocationStr: Optional[str] = None
         if nathost:
@@ -408,8 +405,13 @@ class Daemon:
             serializer, serializer_id = serializers.get_serializer("marshal"), _MARSHAL_ID
         try:
             head, body = wire.encode(
-                wire.MSG_CONNECTFAIL, serializer.dumps(reason), serializer_id, 0, seq,
-                self._reply_annotations(None), hmac_key=self._pyroHmacKey,
+                wire.MSG_CONNECTFAIL,
+                serializer.dumps(reason),
+                serializer_id,
+                0,
+                seq,
+                self._reply_annotations(None),
+                hmac_key=self._pyroHmacKey,
             )
             conn.send(head, body)
         except Exception as exc:
@@ -447,8 +449,14 @@ class Daemon:
         annotations = self._reply_annotations(correlation)
         try:
             head, body = wire.encode(
-                wire.MSG_CONNECTOK, body, msg.serializer_id, flags, msg.seq, annotations,
-                compress=bool(config.COMPRESSION), max_message_size=int(config.MAX_MESSAGE_SIZE),
+                wire.MSG_CONNECTOK,
+                body,
+                msg.serializer_id,
+                flags,
+                msg.seq,
+                annotations,
+                compress=bool(config.COMPRESSION),
+                max_message_size=int(config.MAX_MESSAGE_SIZE),
                 hmac_key=self._pyroHmacKey,
             )
             conn.send(head, body)
@@ -461,7 +469,9 @@ class Daemon:
     def _accepts(self, serializer_id: int) -> bool:
         return serializers.serializer_name(serializer_id) in config.SERIALIZERS_ACCEPTED
 
-    def _reply_annotations(self, correlation: Optional[bytes], extra: Optional[dict[str, bytes]] = None) -> dict[str, bytes]:
+    def _reply_annotations(
+        self, correlation: Optional[bytes], extra: Optional[dict[str, bytes]] = None
+    ) -> dict[str, bytes]:
         annotations = dict(extra) if extra else {}
         if correlation is not None:
             annotations["CORR"] = correlation
@@ -492,8 +502,13 @@ class Daemon:
         if msg.type != wire.MSG_INVOKE:
             if msg.type == wire.MSG_PING:
                 head, body = wire.encode(
-                    wire.MSG_PING, b"pong", serializer_id, 0, msg.seq,
-                    self._reply_annotations(correlation), hmac_key=self._pyroHmacKey,
+                    wire.MSG_PING,
+                    b"pong",
+                    serializer_id,
+                    0,
+                    msg.seq,
+                    self._reply_annotations(correlation),
+                    hmac_key=self._pyroHmacKey,
                 )
                 conn.send(head, body)
                 return True
@@ -561,8 +576,17 @@ class Daemon:
                 prefix = serializer.bytes_prefix(result)
             if prefix is not None:  # a large bytes result goes out as it is: no serialized copy
                 reply = b""
-                head = wire.plain_header(wire.MSG_RESULT, len(prefix) + len(result), serializer_id,
-                                         msg_flags & wire.FLAGS_BATCH, msg.seq, correlation) + prefix
+                head = (
+                    wire.plain_header(
+                        wire.MSG_RESULT,
+                        len(prefix) + len(result),
+                        serializer_id,
+                        msg_flags & wire.FLAGS_BATCH,
+                        msg.seq,
+                        correlation,
+                    )
+                    + prefix
+                )
                 body = result
             else:
                 data = serializer.dumps(result)
@@ -575,15 +599,21 @@ class Daemon:
                     and type(self).annotations is Daemon.annotations
                     and "annotations" not in self.__dict__
                 ):
-                    reply = wire.encode_plain(wire.MSG_RESULT, data, serializer_id, msg_flags & wire.FLAGS_BATCH,
-                                              msg.seq, correlation)
+                    reply = wire.encode_plain(
+                        wire.MSG_RESULT, data, serializer_id, msg_flags & wire.FLAGS_BATCH, msg.seq, correlation
+                    )
                     head = body = b""
                 else:
                     reply = b""
                     head, body = wire.encode(
-                        wire.MSG_RESULT, data, serializer_id, msg_flags & wire.FLAGS_BATCH, msg.seq,
+                        wire.MSG_RESULT,
+                        data,
+                        serializer_id,
+                        msg_flags & wire.FLAGS_BATCH,
+                        msg.seq,
                         self._reply_annotations(correlation, response_annotations),
-                        compress=bool(config.COMPRESSION), max_message_size=int(config.MAX_MESSAGE_SIZE),
+                        compress=bool(config.COMPRESSION),
+                        max_message_size=int(config.MAX_MESSAGE_SIZE),
                         hmac_key=self.__hmac_key,
                     )
         except Exception as exc:
@@ -597,7 +627,9 @@ class Daemon:
             conn.send(head, body)
         return True
 
-    def _send_exception(self, conn: ClientConnection, msg: Message, serializer: Any, exc: Exception, is_callback: bool) -> bool:
+    def _send_exception(
+        self, conn: ClientConnection, msg: Message, serializer: Any, exc: Exception, is_callback: bool
+    ) -> bool:
         exc._pyroTraceback = _format_traceback(exc, bool(config.DETAILED_TRACEBACK))  # type: ignore[attr-defined]
         if isinstance(exc, (CommunicationError, SecurityError)):
             log.warning("error handling a request from %s: %s", conn.addr, exc)
@@ -607,14 +639,18 @@ class Daemon:
             body = serializer.dumps(exc)
         except Exception as serialize_error:
             replacement = PyroError(
-                f"Error serializing exception: {serialize_error}. "
-                f"Original exception: {type(exc).__name__}: {exc}"
+                f"Error serializing exception: {serialize_error}. Original exception: {type(exc).__name__}: {exc}"
             )
             replacement._pyroTraceback = exc._pyroTraceback  # type: ignore[attr-defined]
             body = serializer.dumps(replacement)
         head, body = wire.encode(
-            wire.MSG_RESULT, body, msg.serializer_id, wire.FLAGS_EXCEPTION, msg.seq,
-            self._reply_annotations(None), hmac_key=self._pyroHmacKey,
+            wire.MSG_RESULT,
+            body,
+            msg.serializer_id,
+            wire.FLAGS_EXCEPTION,
+            msg.seq,
+            self._reply_annotations(None),
+            hmac_key=self._pyroHmacKey,
         )
         conn.send(head, body)
         if is_callback:
@@ -702,8 +738,13 @@ class Daemon:
                 self.streaming_responses[stream_id] = _Stream(iterator, conn)
             annotations["STRM"] = stream_id.encode("ascii")
         head, body = wire.encode(
-            wire.MSG_RESULT, serializer.dumps(marker), msg.serializer_id,
-            wire.FLAGS_EXCEPTION | wire.FLAGS_ITEMSTREAMRESULT, msg.seq, annotations, hmac_key=self._pyroHmacKey,
+            wire.MSG_RESULT,
+            serializer.dumps(marker),
+            msg.serializer_id,
+            wire.FLAGS_EXCEPTION | wire.FLAGS_ITEMSTREAMRESULT,
+            msg.seq,
+            annotations,
+            hmac_key=self._pyroHmacKey,
         )
         conn.send(head, body)
         return True

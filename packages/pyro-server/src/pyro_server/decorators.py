@@ -51,7 +51,9 @@ def _expose_class(cls: type) -> type:
 
 
 def expose(
-    method_or_class: Any = None, instance_mode: Optional[str] = None, instance_creator: Optional[Callable[..., Any]] = None
+    method_or_class: Any = None,
+    instance_mode: Optional[str] = None,
+    instance_creator: Optional[Callable[..., Any]] = None,
 ) -> Any:
     """Mark a method, classmethod/staticmethod, property or whole class as remotely accessible.
 
@@ -84,8 +86,10 @@ def expose(
 
 def oneway(method: Any) -> Any:
     """Mark a method as oneway: clients call it without waiting for (or getting) a result."""
-    if inspect.isclass(method) or isinstance(method, property) or not (
-        callable(method) or isinstance(method, (classmethod, staticmethod))
+    if (
+        inspect.isclass(method)
+        or isinstance(method, property)
+        or not (callable(method) or isinstance(method, (classmethod, staticmethod)))
     ):
         raise TypeError(f"@oneway can only decorate methods, not {type(method).__name__}")
     _mark(method, "_pyroOneway")
@@ -100,7 +104,9 @@ def callback(method: Callable[..., Any]) -> Callable[..., Any]:
     return method
 
 
-def behavior(instance_mode: Any = "session", instance_creator: Optional[Callable[..., Any]] = None) -> Callable[[type], type]:
+def behavior(
+    instance_mode: Any = "session", instance_creator: Optional[Callable[..., Any]] = None
+) -> Callable[[type], type]:
     """Set how a registered class gets its instances: per ``session``, ``single`` or ``percall``."""
     if not isinstance(instance_mode, str):
         raise SyntaxError("@behavior must be called with arguments: @behavior(instance_mode='...')")

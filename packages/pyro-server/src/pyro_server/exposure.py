@@ -30,12 +30,53 @@ __all__ = [
 
 #: Dunder names that are never remoted: the proxy needs them for itself.
 NEVER_REMOTED = frozenset(
-    """__init__ __init_subclass__ __class__ __module__ __weakref__ __call__ __new__ __del__ __repr__
-    __unicode__ __str__ __format__ __nonzero__ __bool__ __coerce__ __cmp__ __eq__ __ne__ __hash__ __ge__
-    __gt__ __le__ __lt__ __dir__ __enter__ __exit__ __copy__ __deepcopy__ __sizeof__ __getattr__
-    __setattr__ __hasattr__ __getattribute__ __delattr__ __instancecheck__ __subclasscheck__
-    __getinitargs__ __getnewargs__ __getstate__ __setstate__ __reduce__ __reduce_ex__
-    __getstate_for_dict__ __setstate_from_dict__ __subclasshook__""".split()
+    [
+        "__init__",
+        "__init_subclass__",
+        "__class__",
+        "__module__",
+        "__weakref__",
+        "__call__",
+        "__new__",
+        "__del__",
+        "__repr__",
+        "__unicode__",
+        "__str__",
+        "__format__",
+        "__nonzero__",
+        "__bool__",
+        "__coerce__",
+        "__cmp__",
+        "__eq__",
+        "__ne__",
+        "__hash__",
+        "__ge__",
+        "__gt__",
+        "__le__",
+        "__lt__",
+        "__dir__",
+        "__enter__",
+        "__exit__",
+        "__copy__",
+        "__deepcopy__",
+        "__sizeof__",
+        "__getattr__",
+        "__setattr__",
+        "__hasattr__",
+        "__getattribute__",
+        "__delattr__",
+        "__instancecheck__",
+        "__subclasscheck__",
+        "__getinitargs__",
+        "__getnewargs__",
+        "__getstate__",
+        "__setstate__",
+        "__reduce__",
+        "__reduce_ex__",
+        "__getstate_for_dict__",
+        "__setstate_from_dict__",
+        "__subclasshook__",
+    ]
 )
 
 

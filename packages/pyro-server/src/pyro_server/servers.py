@@ -104,7 +104,11 @@ class ServerBase:
         self._accept_paused_until = 0.0
         if connected_socket is not None:
             self.location_str = "./u:<<not-bound>>"
-            self._adopt(connected_socket, connected_socket.getpeername() if connected_socket.family != socket.AF_UNIX else "", handshake_done=True)
+            self._adopt(
+                connected_socket,
+                connected_socket.getpeername() if connected_socket.family != socket.AF_UNIX else "",
+                handshake_done=True,
+            )
             return
         host = host if host is not None else str(config.HOST)
         try:
@@ -116,7 +120,7 @@ class ServerBase:
         if unixsocket:
             self.location_str = f"./u:{unixsocket}"
         else:
-            bound_host, self.bound_port = self.listen_sock.getsockname()[:2]
+            _bound_host, self.bound_port = self.listen_sock.getsockname()[:2]
             shown = host if host not in ("", "0.0.0.0", "::") else socket.gethostname()
             self.location_str = f"[{shown}]:{self.bound_port}" if ":" in shown else f"{shown}:{self.bound_port}"
 
@@ -405,7 +409,9 @@ class ThreadServer(ServerBase):
                 return
             if conn.closed:
                 continue
-            if conn.pending or (conn.handshake_done and self.listen_sock is None and not getattr(conn, "_served", False)):
+            if conn.pending or (
+                conn.handshake_done and self.listen_sock is None and not getattr(conn, "_served", False)
+            ):
                 conn._served = True  # type: ignore[attr-defined]
                 self._dispatch(conn)
                 continue
