@@ -272,42 +272,7 @@ def encode_plain(
     The caller guarantees the 16-bit fields are in range (they come from a valid message
     or from the proxy's own counters) and ``correlation`` is None or 16 bytes.
     """
-    data_size = len(data)
-    if correlation is None:
-        return (
-            _HEADER.pack(
-                MAGIC,
-                PROTOCOL_VERSION,
-                msg_type,
-                flags,
-                seq,
-                data_size,
-                serializer_id,
-                0,
-                0,
-                (msg_type + _CHECKSUM_BASE + data_size + serializer_id + flags + seq) & 0xFFFF,
-            )
-            + data
-        )
-    return b"".join(
-        (
-            _HEADER.pack(
-                MAGIC,
-                PROTOCOL_VERSION,
-                msg_type,
-                flags,
-                seq,
-                data_size,
-                serializer_id,
-                22,
-                0,
-                (msg_type + _CHECKSUM_BASE + 22 + data_size + serializer_id + flags + seq) & 0xFFFF,
-            ),
-            _CORR_CHUNK_HEAD,
-            correlation,
-            data,
-        )
-    )
+    return plain_header(msg_type, len(data), serializer_id, flags, seq, correlation) + data
 
 
 def encode_bytes(
