@@ -865,3 +865,7 @@ def test_bytes_prefix_is_what_dumps_writes_before_the_bytes(name: str) -> None:
         prefix = serializer.bytes_prefix(value)
         if prefix is not None:
             assert serializer.dumps(value) == prefix + value
+        parts = serializer.bytes_parts(value)
+        if parts is not None:
+            assert serializer.dumps(value) == parts[0] + value + parts[1]
+    assert name not in ("marshal", "msgpack", "pickle") or serializer.bytes_parts(value) is not None

@@ -50,7 +50,7 @@ def test_large_bytes_echo_with_pyro4_and_our_client(pyro4, echo_uri, serializer)
                     assert proxy.size(data) == len(data)
 
 
-@pytest.mark.parametrize("serializer", ["marshal", "msgpack"])
+@pytest.mark.parametrize("serializer", ["marshal", "msgpack", "pickle"])
 def test_a_large_bytes_reply_is_byte_identical_to_dumps(echo_uri, serializer):
     ser = serializers.get_serializer(serializer)
     data = bytes(range(256)) * 400

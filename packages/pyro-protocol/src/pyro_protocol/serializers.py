@@ -466,6 +466,11 @@ class SerializerBase:
         this serializer cannot say."""
         return None
 
+    def bytes_parts(self, value: bytes) -> Optional[tuple[bytes, bytes]]:
+        """Like :meth:`bytes_prefix`, with what comes after: ``dumps(value) == prefix + value + suffix``."""
+        prefix = self.bytes_prefix(value)
+        return None if prefix is None else (prefix, b"")
+
     def _dumps(self, data: Any) -> bytes:
         raise NotImplementedError
 
@@ -893,6 +898,29 @@ class _Unpickler(pickle.Unpickler):
         return _find_wire_class(module, name) or super().find_class(module, name)
 
 
+#: pickle writes bytes at least this long outside its frames (the pickle module's frame size target)
+_PICKLE_FRAME_SIZE = 64 * 1024
+_pickled_bytes_forms: dict[int, Optional[tuple[bytes, bytes]]] = {}
+
+
+def _pickled_bytes_form(protocol: int) -> Optional[tuple[bytes, bytes]]:
+    """How our pickler writes a large bytes object with ``protocol``: (bytes before the 4-byte size, bytes
+    after the data), learnt once from a probe; None when it is not that simple shape."""
+    if protocol not in _pickled_bytes_forms:
+        form = None
+        if protocol >= 4:
+            probe = bytes(range(256)) * (_PICKLE_FRAME_SIZE // 256 + 1)
+            stream = io.BytesIO()
+            _FastPickler(stream, protocol).dump(probe)
+            pickled = stream.getvalue()
+            start = pickled.find(probe)
+            size = struct.pack("<I", len(probe))
+            if start >= 4 and pickled[start - 4 : start] == size and pickled.count(probe) == 1:
+                form = (pickled[: start - 4], pickled[start + len(probe) :])
+        _pickled_bytes_forms[protocol] = form
+    return _pickled_bytes_forms[protocol]
+
+
 class PickleSerializer(SerializerBase):
     """pickle: any Python object, and unsafe with untrusted peers (a daemon refuses it by default)."""
 
@@ -915,6 +943,15 @@ class PickleSerializer(SerializerBase):
 
     def _loads(self, data: bytes) -> Any:
         return _Unpickler(_reader(data)).load()
+
+    def bytes_parts(self, value: bytes) -> Optional[tuple[bytes, bytes]]:
+        if type(value) is not bytes or not _PICKLE_FRAME_SIZE <= len(value) < 2**32 or type(self) is not PickleSerializer:
+            return None
+        form = _pickled_bytes_form(self._protocol())
+        if form is None:
+            return None
+        head, suffix = form
+        return head + struct.pack("<I", len(value)), suffix
 
 
 def _cloudpickle_picklers(cloudpickle: Any) -> tuple[type, type]:

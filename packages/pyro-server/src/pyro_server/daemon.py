@@ -562,7 +562,7 @@ class Daemon:
                 return True
             if type(result) not in _PLAIN_VALUE_TYPES and _is_streamable(result) and not msg_flags & wire.FLAGS_BATCH:
                 return self._start_stream(conn, msg, serializer, result)
-            prefix = None
+            parts = None
             if (
                 type(result) is bytes
                 and len(result) >= _PLAIN_REPLY_LIMIT
@@ -573,13 +573,14 @@ class Daemon:
                 and "annotations" not in self.__dict__
                 and not response_annotations
             ):
-                prefix = serializer.bytes_prefix(result)
-            if prefix is not None:  # a large bytes result goes out as it is: no serialized copy
+                parts = serializer.bytes_parts(result)
+            if parts is not None:  # a large bytes result goes out as it is: no serialized copy
+                prefix, suffix = parts
                 reply = b""
                 head = (
                     wire.plain_header(
                         wire.MSG_RESULT,
-                        len(prefix) + len(result),
+                        len(prefix) + len(result) + len(suffix),
                         serializer_id,
                         msg_flags & wire.FLAGS_BATCH,
                         msg.seq,
@@ -625,6 +626,8 @@ class Daemon:
             conn.send_all(reply)
         else:
             conn.send(head, body)
+            if parts is not None and parts[1]:
+                conn.send_all(parts[1])
         return True
 
     def _send_exception(
