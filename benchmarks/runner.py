@@ -469,12 +469,8 @@ class Bench:
         cfg = self.cfg
         for servertype in ("thread", "multiplex"):
             with (
-                server(
-                    kind="bench", impl="ours", servertype=servertype, cpu=SERVER_CPU
-                ) as ours,
-                server(
-                    kind="bench", impl="pyro4", servertype=servertype, cpu=SERVER_CPU
-                ) as pyro4,
+                server(kind="bench", impl="ours", servertype=servertype, cpu=SERVER_CPU) as ours,
+                server(kind="bench", impl="pyro4", servertype=servertype, cpu=SERVER_CPU) as pyro4,
             ):
                 # server on one CPU, the 8-thread client on the other (unpinned, the scheduler's
                 # placement of the two processes made this figure vary from run to run);

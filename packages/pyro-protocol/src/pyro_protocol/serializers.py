@@ -945,7 +945,11 @@ class PickleSerializer(SerializerBase):
         return _Unpickler(_reader(data)).load()
 
     def bytes_parts(self, value: bytes) -> Optional[tuple[bytes, bytes]]:
-        if type(value) is not bytes or not _PICKLE_FRAME_SIZE <= len(value) < 2**32 or type(self) is not PickleSerializer:
+        if (
+            type(value) is not bytes
+            or not _PICKLE_FRAME_SIZE <= len(value) < 2**32
+            or type(self) is not PickleSerializer
+        ):
             return None
         form = _pickled_bytes_form(self._protocol())
         if form is None:
