@@ -400,3 +400,45 @@ def test_tls_server_needs_a_certificate():
     cfg = pyro_protocol.Config(useenvironment=False)
     with pytest.raises(CommunicationError, match="SSL_SERVERCERT is not set"):
         transport.server_ssl_context(cfg)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_connecting_to_an_address_literal_needs_no_name_lookup(host, monkeypatch):
+    if host == "::1" and not _ipv6_loopback_works():
+        pytest.skip("no IPv6 loopback here")
+
+    def no_lookup(*args, **kwargs):
+        raise AssertionError(f"name lookup for {args[0]!r}")
+
+    server = transport.create_server_socket(host, 0)
+    port = server.getsockname()[1]
+    monkeypatch.setattr(socket, "getaddrinfo", no_lookup)
+    location = f"[{host}]" if ":" in host else host
+    with connected(server, URI(f"PYRO:obj@{location}:{port}")) as (client, accepted):
+        assert client.family == (socket.AF_INET6 if ":" in host else socket.AF_INET)
+        assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert client.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+        exchange(client, accepted)
+
+
+def test_a_host_name_is_still_looked_up(monkeypatch):
+    looked_up = []
+    real_lookup = socket.getaddrinfo
+
+    def lookup(host, *args, **kwargs):
+        looked_up.append(host)
+        return real_lookup(host, *args, **kwargs)
+
+    server = transport.create_server_socket("127.0.0.1", 0)
+    port = server.getsockname()[1]
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    with connected(server, URI(f"PYRO:obj@localhost:{port}")) as (client, accepted):
+        exchange(client, accepted)
+    assert looked_up == ["localhost"]
+
+
+def test_connecting_to_an_address_literal_with_nobody_listening_is_a_communication_error():
+    with transport.create_server_socket("127.0.0.1", 0, reuse=False) as probe:
+        port = probe.getsockname()[1]
+    with pytest.raises(CommunicationError, match=f"cannot connect to 127.0.0.1:{port}"):
+        transport.create_connection("127.0.0.1", port, timeout=WAIT)

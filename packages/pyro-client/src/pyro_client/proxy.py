@@ -449,7 +449,7 @@ class Proxy:
         sock = transport.connect(uri, self._pyro_timeout, ssl_context)
         try:
             msg = self._pyro_exchange_connect(sock, uri)
-            response: Any = serializers.get_serializer_by_id(msg.serializer_id).loads(msg.data) if msg.data else "?"
+            response: Any = _read_connect_reply(msg) if msg.data else "?"
         except BaseException as exc:
             transport.close_socket(sock)
             if isinstance(exc, CommunicationError) or not isinstance(exc, Exception):
@@ -695,6 +695,44 @@ class Proxy:
 
     def _pyroValidateHandshake(self, response: Any) -> None:  # noqa: N802 - Pyro4's name
         """Override to check the daemon's handshake response; raise to refuse the connection."""
+
+
+#: Recently seen handshake replies (serializer id, payload) -> the reply, when it holds only
+#: immutable values: connecting again to the same object gets the same bytes, read once.
+_connect_replies: dict[tuple[int, bytes], Any] = {}
+_CONNECT_REPLIES_KEPT = 64
+_IMMUTABLE_SCALARS = (str, int, float, bool, bytes, type(None))
+
+
+def _read_connect_reply(msg: Any) -> Any:
+    key = (msg.serializer_id, msg.data)
+    reply = _connect_replies.get(key)
+    if reply is not None:
+        return {"handshake": reply[0], "meta": dict(reply[1])} if msg.flags & FLAGS_META_ON_CONNECT else reply[0]
+    reply = serializers.get_serializer_by_id(msg.serializer_id).loads(msg.data)
+    if msg.flags & FLAGS_META_ON_CONNECT:
+        frozen = _frozen_connect_reply(reply)
+    else:
+        frozen = (reply, None) if type(reply) in _IMMUTABLE_SCALARS else None
+    if frozen is not None:
+        if len(_connect_replies) >= _CONNECT_REPLIES_KEPT:
+            _connect_replies.clear()
+        _connect_replies[key] = frozen
+    return reply
+
+
+def _frozen_connect_reply(reply: Any) -> Optional[tuple[Any, dict[str, frozenset[str]]]]:
+    """(handshake, metadata with frozensets) if the reply is the usual shape and immutable; else None."""
+    try:
+        handshake, meta = reply["handshake"], reply["meta"]
+        if type(handshake) not in _IMMUTABLE_SCALARS or set(meta) != {"methods", "oneway", "attrs"}:
+            return None
+        frozen = {key: frozenset(names) for key, names in meta.items()}
+    except (TypeError, KeyError, AttributeError):
+        return None
+    if not all(type(name) is str for names in frozen.values() for name in names):
+        return None
+    return handshake, frozen
 
 
 def _as_key(value: Union[str, bytes, None]) -> Optional[bytes]:

@@ -4,6 +4,7 @@ send a message's parts in one go, TLS contexts. The only I/O in this package."""
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import socket
 import ssl
@@ -57,15 +58,43 @@ def create_connection(
     server_hostname: Optional[str] = None,
 ) -> socket.socket:
     """TCP (v4 or v6) connection with TCP_NODELAY and keepalive; CommunicationError names the address."""
+    family = _address_family(host)
     try:
-        sock = socket.create_connection((host, port), timeout=_timeout_value(timeout))
+        if family is None:
+            sock = socket.create_connection((host, port), timeout=_timeout_value(timeout))
+        else:
+            sock = _connect_literal(family, host, port, timeout)
     except socket.timeout:
         raise TimeoutError(f"connecting to {host}:{port} timed out") from None
     except OSError as exc:
         raise CommunicationError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from None
-    set_nodelay(sock)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     return _wrap_client(sock, ssl_context, server_hostname or host, f"{host}:{port}")
+
+
+@functools.lru_cache(maxsize=256)
+def _address_family(host: str) -> Optional[int]:
+    """The family of an IP address literal; None for a name (or a scoped IPv6 address): resolve it."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return family
+    return None
+
+
+def _connect_literal(family: int, host: str, port: int, timeout: Optional[float]) -> socket.socket:
+    """Connect to an IP address as it is: no name lookup (the usual case: uris hold addresses)."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(_timeout_value(timeout))
+        sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def connect_unix(

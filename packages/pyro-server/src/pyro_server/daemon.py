@@ -105,6 +105,17 @@ def _is_streamable(value: Any) -> bool:
     return isinstance(value, collections.abc.Iterator) and not isinstance(value, Proxy)
 
 
+_IMMUTABLE_SCALARS = frozenset({type(None), bool, int, float, str, bytes})
+#: Entries kept in the daemon's handshake caches before they start over.
+_HANDSHAKE_CACHE_SIZE = 256
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _HANDSHAKE_CACHE_SIZE:
+        cache.clear()
+    cache[key] = value
+
+
 _PLAIN_VALUE_TYPES = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict, set})
 
 
@@ -161,6 +172,8 @@ class Daemon:
         self._closed = False
         self._oneway_pool: Optional[ThreadPoolExecutor] = None
         self._oneway_lock = threading.Lock()
+        self._connect_requests: dict[tuple[int, bytes], dict[str, Any]] = {}
+        self._connect_replies: dict[tuple[Any, ...], tuple[Any, bytes]] = {}
         self.handshake_timeout = HANDSHAKE_TIMEOUT
         self.__mustshutdown = threading.Event()
         self.__loopstopped = threading.Event()
@@ -384,6 +397,13 @@ class Daemon:
         self._detach_streams(conn)
         conn.close()
 
+    def _default_handshake_hooks(self) -> bool:
+        """True when the hooks a handshake calls are the Daemon's own (quick, never blocking)."""
+        return (
+            getattr(self.validateHandshake, "__func__", None) is Daemon.validateHandshake
+            and getattr(self.annotations, "__func__", None) is Daemon.annotations
+        )
+
     def _handle(self, conn: ClientConnection, msg: Message) -> bool:
         """Process one message of a connection; False means: close the connection now."""
         if not conn.handshake_done:
@@ -432,15 +452,14 @@ class Daemon:
         current_context.client_sock_addr = conn.addr
         serializer = serializers.get_serializer_by_id(msg.serializer_id)
         try:
-            data = serializer.loads(msg.data)
-            if not isinstance(data, dict):
-                raise ProtocolError("handshake payload must be a dict")
+            data = self._connect_request(serializer, msg.data)
             response = self.validateHandshake(conn, data["handshake"])
             flags = 0
             if msg.flags & wire.FLAGS_META_ON_CONNECT:
                 flags = wire.FLAGS_META_ON_CONNECT
-                response = {"handshake": response, "meta": self._get_metadata(data["object"], as_lists=True)}
-            body = serializer.dumps(response)
+                body = self._connect_reply(serializer, data["object"], response)
+            else:
+                body = serializer.dumps(response)
         except Exception as exc:
             reason = f"{exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else str(exc)
             log.info("handshake from %s refused: %s", conn.addr, reason)
@@ -465,6 +484,33 @@ class Daemon:
             return False
         conn.handshake_done = True
         return True
+
+    def _connect_request(self, serializer: Any, payload: bytes) -> dict[str, Any]:
+        """The handshake payload; clients of one kind send the same bytes every time: read once."""
+        key = (serializer.serializer_id, payload)
+        data = self._connect_requests.get(key)
+        if data is None:
+            data = serializer.loads(payload)
+            if not isinstance(data, dict):
+                raise ProtocolError("handshake payload must be a dict")
+            if all(type(value) in _IMMUTABLE_SCALARS for value in data.values()):
+                _remember(self._connect_requests, key, data)
+            else:
+                return data
+        return dict(data)  # (validateHandshake may change it)
+
+    def _connect_reply(self, serializer: Any, object_id: Any, response: Any) -> bytes:
+        """The serialized handshake reply with the object's metadata, reused while nothing it depends on changed."""
+        obj = self.objectsById.get(object_id) if type(object_id) is str else None
+        if obj is None or type(response) not in _IMMUTABLE_SCALARS:
+            return serializer.dumps({"handshake": response, "meta": self._get_metadata(object_id, as_lists=True)})
+        key = (serializer.serializer_id, object_id, response, bool(config.REQUIRE_EXPOSE))
+        cached = self._connect_replies.get(key)
+        if cached is not None and cached[0] is obj:
+            return cached[1]
+        body: bytes = serializer.dumps({"handshake": response, "meta": self._get_metadata(object_id, as_lists=True)})
+        _remember(self._connect_replies, key, (obj, body))
+        return body
 
     def _accepts(self, serializer_id: int) -> bool:
         return serializers.serializer_name(serializer_id) in config.SERIALIZERS_ACCEPTED

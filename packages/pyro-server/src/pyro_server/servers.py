@@ -230,9 +230,10 @@ class ServerBase:
             return False
         return self._handle_pending(conn, alive)
 
-    def _handle_pending(self, conn: ClientConnection, alive: bool) -> bool:
-        """Handle every whole message received. False: the connection is finished."""
-        while conn.pending:
+    def _handle_pending(self, conn: ClientConnection, alive: bool, limit: int = -1) -> bool:
+        """Handle every whole message received (at most ``limit`` if given). False: the connection is finished."""
+        while conn.pending and limit:
+            limit -= 1
             msg = conn.pending.pop(0)
             try:
                 if not self.daemon._handle(conn, msg):
@@ -361,11 +362,35 @@ class ThreadServer(ServerBase):
             if self._pool_full():
                 self.handback.put(conn)  # the selector waits for its handshake
                 self.poller_waker.wake()
-            else:
-                # a new client sends its handshake at once: a worker waits for it (briefly),
-                # which saves the hop through the selector thread
-                conn.just_accepted = True
+            elif self._handshake_at_once(conn):
                 self._dispatch(conn)
+
+    def _handshake_at_once(self, conn: ClientConnection) -> bool:
+        """Answer a new client's handshake in this thread if it is already here; False: the connection is finished.
+
+        A client sends its handshake right after connecting, so it is often here by the time
+        the connection is accepted. Answering it at once saves the client the wait for a worker
+        to wake up; the worker then wakes while the client reads the reply. Only done when the
+        daemon's handshake hooks are its own (they do not block: this thread accepts everyone).
+        """
+        conn.just_accepted = True  # (else) a worker waits for the handshake, briefly, in its blocking read
+        if conn.tls or not self.daemon._default_handshake_hooks():
+            return True
+        try:
+            alive = conn.read_available()
+        except Exception as exc:  # garbage from the peer
+            self.daemon._protocol_failure(conn, exc)
+            self._drop(conn)
+            return False
+        if conn.pending:
+            if not self._handle_pending(conn, alive, limit=1):
+                self._drop(conn)
+                return False
+            conn.just_accepted = not conn.pending  # (else) the worker handles what came with it first
+        elif not alive:
+            self._drop(conn)
+            return False
+        return True
 
     # -- the poller: idle connections in a selector ---------------------------------------
 
