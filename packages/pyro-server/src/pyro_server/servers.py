@@ -117,6 +117,9 @@ class ServerBase:
             self.waker.close()  # the daemon never comes to life: nobody else would close it
             raise
         self.listen_sock.setblocking(False)
+        # what each accepted socket is made of, read once (the socket properties build enums every time)
+        self._accepted_kind = (int(self.listen_sock.family), int(self.listen_sock.type), self.listen_sock.proto)
+        self._accepted_is_tcp = self.listen_sock.family in (socket.AF_INET, socket.AF_INET6)
         if unixsocket:
             self.location_str = f"./u:{unixsocket}"
         else:
@@ -185,7 +188,7 @@ class ServerBase:
         if time.monotonic() < self._accept_paused_until:
             return None
         try:
-            sock, addr = self.listen_sock.accept()
+            fd, addr = self.listen_sock._accept()  # type: ignore[attr-defined]  # accept() without its enum lookups
         except (BlockingIOError, InterruptedError):
             return None
         except OSError as exc:
@@ -195,7 +198,12 @@ class ServerBase:
             else:
                 log.warning("accept failed: %s", exc)
             return None
-        transport.set_nodelay(sock)
+        sock = socket.socket(*self._accepted_kind, fileno=fd)
+        if self._accepted_is_tcp:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
         if self.ssl_context is not None:
             try:
                 # the TLS handshake itself happens in the connection's non-blocking reads
