@@ -45,6 +45,7 @@ from pyro_protocol.message import (
     MSG_RESULT,
     encode,
     encode_plain,
+    plain_header,
 )
 from pyro_protocol.uri import URI
 
@@ -571,7 +572,15 @@ class Proxy:
             serializer = self._pyro_ser
             if serializer.name != (self._pyroSerializer or config.SERIALIZER):
                 serializer = self._pyro_serializer()
-            data = serializer.dumpsCall(objectId or self._pyro_target, methodname, vargs, kwargs)
+            target = objectId or self._pyro_target
+            parts = None
+            limit = serializer.call_parts_min
+            if limit and type(vargs) is tuple:  # (calls through a proxy method pass a tuple)
+                for value in vargs:
+                    if type(value) is bytes and len(value) >= limit:
+                        parts = serializer.call_parts(target, methodname, vargs, kwargs)
+                        break
+            data = serializer.dumpsCall(target, methodname, vargs, kwargs) if parts is None else b""
             if methodname in self._pyroOneway:
                 flags |= FLAGS_ONEWAY
             if ctx.annotations or ctx.correlation_bytes is not None or self._pyro_has_annotation_hook:
@@ -589,9 +598,18 @@ class Proxy:
                 and len(data) < _PLAIN_REQUEST_LIMIT
                 and not flags >> 16
             ):
-                request = encode_plain(MSG_INVOKE, data, serializer.serializer_id, flags, seq)
+                if parts is None:
+                    request = encode_plain(MSG_INVOKE, data, serializer.serializer_id, flags, seq)
+                else:  # the large bytes argument goes out as it is: no serialized copy of it
+                    request = b""
+                    size = len(parts[0]) + len(parts[1]) + len(parts[2])
+                    header = plain_header(MSG_INVOKE, size, serializer.serializer_id, flags, seq)
+                    parts = (header + parts[0], parts[1], parts[2])
                 head = body = b""
             else:
+                if parts is not None:
+                    data = b"".join(parts)  # what dumpsCall gives, in less time
+                    parts = None
                 request = b""
                 head, body = encode(
                     MSG_INVOKE,
@@ -607,6 +625,8 @@ class Proxy:
             try:
                 if request:
                     transport.send_bytes(sock, request)
+                elif parts is not None:
+                    transport.send_parts(sock, parts)
                 else:
                     transport.send_message(sock, head, body)
                 if flags & FLAGS_ONEWAY:

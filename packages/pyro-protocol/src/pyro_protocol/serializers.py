@@ -391,6 +391,18 @@ _CONTAINERS = frozenset({dict, list, tuple, set})
 
 CallTuple = tuple[str, str, Any, Optional[dict[str, Any]]]
 
+#: A call whose positional arguments hold one bytes object at least this long can be
+#: sent in parts, that object as it is (:meth:`SerializerBase.call_parts`).
+CALL_PARTS_MIN = 256 * 1024
+#: Stands in for that object while the rest of the call is serialized: a bytes object
+#: longer than pickle's frame size target (64 KiB), so that pickle writes it outside its
+#: frames just as it writes the real one. It is found by its head (short needles are found
+#: fast); the head must occur just once in the serialized call. A new one is made for every
+#: call: marshal and pickle write an object they meet again as a reference to the first.
+_CALL_MARKER_HEAD = b"\x00\xffpyro_protocol call_parts stand-in\xfe\x01"
+_CALL_MARKER_FILL = bytes(64 * 1024 + 4321 - len(_CALL_MARKER_HEAD))
+_CALL_MARKER_SIZE = len(_CALL_MARKER_HEAD) + len(_CALL_MARKER_FILL)
+
 
 class SerializerBase:
     """One wire format. Subclasses implement the four ``_dump``/``_load`` hooks."""
@@ -470,6 +482,64 @@ class SerializerBase:
         """Like :meth:`bytes_prefix`, with what comes after: ``dumps(value) == prefix + value + suffix``."""
         prefix = self.bytes_prefix(value)
         return None if prefix is None else (prefix, b"")
+
+    #: :meth:`call_parts` looks for positional bytes arguments at least this long; 0: it never applies
+    call_parts_min = 0
+
+    def call_parts(
+        self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]
+    ) -> Optional[tuple[bytes, bytes, bytes]]:
+        """For a call with one large bytes object among its positional arguments:
+        ``(prefix, big, suffix)`` with ``prefix + big + suffix == dumpsCall(obj, method, vargs, kwargs)``
+        where ``big`` is that very object, so the call can be sent without a serialized copy
+        of it. None when this does not apply (then use :meth:`dumpsCall`)."""
+        return None
+
+    def _split_call(
+        self,
+        obj: str,
+        method: str,
+        vargs: Any,
+        kwargs: Optional[dict[str, Any]],
+        codes: bytes,
+        size_format: str,
+        size_limit: int,
+    ) -> Optional[tuple[bytes, bytes, bytes]]:
+        """:meth:`call_parts` for a format that writes a bytes object as one of the type ``codes``, its
+        size packed with ``size_format``, then its bytes: the call is serialized with a stand-in in place
+        of the large object, and the stand-in's size field and bytes are cut out of the result. Sizes
+        from ``size_limit`` up need another form: None."""
+        limit = self.call_parts_min
+        kind = type(vargs)
+        if not limit or (kind is not tuple and kind is not list):
+            return None
+        index = -1
+        for position, value in enumerate(vargs):
+            if type(value) is bytes and len(value) >= limit:
+                if index >= 0:
+                    return None  # more than one: the ordinary way
+                index = position
+        if index < 0:
+            return None
+        big = vargs[index]
+        if len(big) >= size_limit:
+            return None
+        size_length = struct.calcsize(size_format)
+        marker = _CALL_MARKER_HEAD + _CALL_MARKER_FILL
+        stand_in = list(vargs)
+        stand_in[index] = marker
+        data = self.dumpsCall(obj, method, tuple(stand_in) if kind is tuple else stand_in, kwargs)
+        start = data.find(_CALL_MARKER_HEAD)
+        size_at = start - size_length
+        if (
+            size_at < 1
+            or data.find(_CALL_MARKER_HEAD, start + 1) >= 0  # only the stand-in may hold it
+            or not data.startswith(marker, start)
+            or data[size_at - 1] not in codes
+            or data[size_at:start] != struct.pack(size_format, _CALL_MARKER_SIZE)
+        ):
+            return None
+        return data[:size_at] + struct.pack(size_format, len(big)), big, data[start + _CALL_MARKER_SIZE :]
 
     def _dumps(self, data: Any) -> bytes:
         raise NotImplementedError
@@ -576,6 +646,7 @@ class JsonSerializer(SerializerBase):
 #: marshal's type code for a bytes object that is referenced elsewhere too (as any call's result is)
 _MARSHAL_PROBE = b"a bytes object referenced twice"
 _MARSHAL_BYTES_TYPE = marshal.dumps(_MARSHAL_PROBE)[:1]
+_MARSHAL_BYTES_CODES = bytes((ord("s"), ord("s") | 0x80))
 _MARSHAL_ATOMS = (type(None), bool, int, float, complex, str, bytes, bytearray)
 _MARSHAL_NATIVE = frozenset(_MARSHAL_ATOMS + (list, tuple, dict, set, frozenset))
 
@@ -689,6 +760,16 @@ class MarshalSerializer(SerializerBase):
         if type(value) is bytes and len(value) < 2**31:
             return _MARSHAL_BYTES_TYPE + struct.pack("<i", len(value))
         return None
+
+    call_parts_min = CALL_PARTS_MIN
+
+    def call_parts(
+        self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]
+    ) -> Optional[tuple[bytes, bytes, bytes]]:
+        # 's' and a 4-byte little-endian signed size (0x80 on the code: the object is in marshal's ref table)
+        if type(self) is not MarshalSerializer:
+            return None
+        return self._split_call(obj, method, vargs, kwargs, _MARSHAL_BYTES_CODES, "<i", 2**31)
 
     def _dumps_call(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:
         # like Pyro4, every top-level argument is made marshallable (array.array -> list or str, ...)
@@ -957,6 +1038,16 @@ class PickleSerializer(SerializerBase):
         head, suffix = form
         return head + struct.pack("<I", len(value)), suffix
 
+    call_parts_min = CALL_PARTS_MIN
+
+    def call_parts(
+        self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]
+    ) -> Optional[tuple[bytes, bytes, bytes]]:
+        # BINBYTES and a 4-byte little-endian size (protocol 3 and up; 4 and up write it outside any frame)
+        if type(self) is not PickleSerializer or self._protocol() < 3:
+            return None
+        return self._split_call(obj, method, vargs, kwargs, pickle.BINBYTES, "<I", 2**32)
+
 
 def _cloudpickle_picklers(cloudpickle: Any) -> tuple[type, type]:
     """cloudpickle's (C) pickler with the wire-name check, and a pure-Python one with Pyro4 names.
@@ -999,6 +1090,7 @@ class CloudpickleSerializer(PickleSerializer):
 
     serializer_id = 7
     name = "cloudpickle"
+    call_parts_min = 0
 
     def __init__(self) -> None:
         self.cloudpickle = _require("cloudpickle")
@@ -1019,6 +1111,7 @@ class DillSerializer(PickleSerializer):
 
     serializer_id = 5
     name = "dill"
+    call_parts_min = 0
 
     def __init__(self) -> None:
         self.dill = _require("dill")

@@ -8,7 +8,7 @@ import functools
 import os
 import socket
 import ssl
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 from .config import Config, config
 from .errors import CommunicationError, ConnectionClosedError, TimeoutError
@@ -23,6 +23,7 @@ __all__ = [
     "receive_message",
     "send_message",
     "send_bytes",
+    "send_parts",
     "close_socket",
     "client_ssl_context",
     "server_ssl_context",
@@ -232,6 +233,22 @@ def send_bytes(sock: socket.socket, data: bytes) -> None:
     """Send one whole message that is already a single buffer (the small-message hot path)."""
     try:
         sock.sendall(data)
+    except socket.timeout:
+        raise TimeoutError("sending: timeout") from None
+    except (OSError, ValueError) as exc:
+        raise ConnectionClosedError(f"sending: connection lost: {exc}") from None
+
+
+def send_parts(sock: socket.socket, parts: Sequence[bytes]) -> None:
+    """Send one message given as several buffers, without joining them (a large one is not copied)."""
+    try:
+        if hasattr(sock, "sendmsg") and not isinstance(sock, ssl.SSLSocket):
+            views: list[Union[bytes, memoryview]] = list(parts)
+            _sendmsg_all(sock, views)
+            return
+        for part in parts:
+            if part:
+                sock.sendall(part)
     except socket.timeout:
         raise TimeoutError("sending: timeout") from None
     except (OSError, ValueError) as exc:
