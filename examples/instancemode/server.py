@@ -1,24 +1,39 @@
 """The three instance modes of servers.rst, and an instance_creator."""
 
+import itertools
+
 import pyro_server
+
+# Each instance gets the next number: id() would not tell instances apart, because a
+# freed instance's address is often reused by the next one (percall mode).
+serial_numbers = itertools.count(1)
 
 
 @pyro_server.expose(instance_mode="session")
 class SessionThing:
+    def __init__(self):
+        self.number = next(serial_numbers)
+
     def whoami(self):
-        return id(self)
+        return self.number
 
 
 @pyro_server.expose(instance_mode="single")
 class SingleThing:
+    def __init__(self):
+        self.number = next(serial_numbers)
+
     def whoami(self):
-        return id(self)
+        return self.number
 
 
 @pyro_server.expose(instance_mode="percall")
 class PercallThing:
+    def __init__(self):
+        self.number = next(serial_numbers)
+
     def whoami(self):
-        return id(self)
+        return self.number
 
 
 class Greeter:
