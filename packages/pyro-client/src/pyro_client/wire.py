@@ -26,6 +26,7 @@ from pyro_protocol.message import (
     finish_message,
     parse_header_from,
 )
+from pyro_protocol.spinwait import SpinWait
 from pyro_protocol.transport import recv_chunks, recv_exactly
 
 __all__ = ["ReplyReader"]
@@ -41,13 +42,14 @@ _WAITALL = getattr(socket, "MSG_WAITALL", 0)
 class ReplyReader:
     """Receives whole messages from one connection (one reader per proxy, used under its lock)."""
 
-    __slots__ = ("_buffer", "_view", "_payload_start", "_large")
+    __slots__ = ("_buffer", "_view", "_payload_start", "_large", "_spin")
 
     def __init__(self) -> None:
         self._buffer = bytearray(BUFFER_SIZE)
         self._view = memoryview(self._buffer)
         self._payload_start = 0
         self._large: Optional[bytearray] = None
+        self._spin = SpinWait.for_this_process()
 
     def receive(
         self,
@@ -66,6 +68,9 @@ class ReplyReader:
 
     def _receive(self, sock: socket.socket, max_message_size: int, hmac_key: Optional[bytes]) -> Message:
         view = self._view
+        spin = self._spin
+        if spin is not None and not isinstance(sock, ssl.SSLSocket):  # (TLS may hold read data already)
+            spin.before_read(sock)
         filled = sock.recv_into(view)
         if filled < HEADER_SIZE:
             if not filled:

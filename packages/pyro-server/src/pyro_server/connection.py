@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from pyro_protocol.errors import ConnectionClosedError, TimeoutError
 from pyro_protocol.message import Message, MessageDecoder
+from pyro_protocol.spinwait import SpinWait
 
 log = logging.getLogger("pyro.server")
 
@@ -77,6 +78,8 @@ class ClientConnection:
         self.dontwait = 0 if self.tls else _DONTWAIT
         self.linger_set = -1.0
         self.just_accepted = False
+        self.spin: Optional[SpinWait] = None  # made for a worker's blocking session
+        self.spin_checked = False
         sock.setblocking(False)
 
     def fileno(self) -> int:
@@ -147,6 +150,9 @@ class ClientConnection:
             sock.setblocking(True)
         except OSError:
             return False
+        if not self.spin_checked:
+            self.spin = SpinWait.for_this_process()
+            self.spin_checked = True
         return True
 
     def leave_blocking(self) -> None:
@@ -180,7 +186,10 @@ class ClientConnection:
             return True
         if decoder.in_message:
             return None  # half a small message: the selector waits for the rest
+        spin = self.spin
         try:
+            if spin is not None:
+                spin.before_read(self.sock)
             data = self.sock.recv(_MIN_READ)
         except (BlockingIOError, InterruptedError):
             return None  # SO_RCVTIMEO: the linger time is over

@@ -1,0 +1,32 @@
+"""Calls with the busy poll before blocking reads on both ends, and with it turned off."""
+
+from __future__ import annotations
+
+import pytest
+
+from pyro_client import Proxy
+from pyro_protocol import spinwait
+from pyro_protocol.config import config
+from pyro_server import Daemon
+
+
+class Adder:
+    def add(self, a, b):
+        return a + b
+
+
+@pytest.mark.parametrize("spin_time", [0.0, 100e-6, 0.05])
+@pytest.mark.parametrize("serializer", ["serpent", "marshal"])
+def test_calls_with_and_without_spinning(spin_time, serializer, run, monkeypatch):
+    monkeypatch.setattr(spinwait, "SPIN_TIME", spin_time)
+    monkeypatch.setattr(spinwait, "_CPUS", 2)
+    config.SERVERTYPE = "thread"
+    config.SERIALIZER = serializer
+    daemon = Daemon(host="127.0.0.1")
+    uri = daemon.register(Adder(), "adder")
+    with run(daemon), Proxy(uri) as proxy:
+        assert [proxy.add(n, 1) for n in range(300)] == list(range(1, 301))
+        assert (proxy._pyro_reader._spin is None) == (spin_time == 0.0)
+        (conn,) = daemon.transportServer.connections
+        if conn.spin_checked:  # (a worker served it in a blocking session)
+            assert (conn.spin is None) == (spin_time == 0.0)
