@@ -12,6 +12,13 @@ from pyro_protocol import spinwait
 from pyro_protocol.spinwait import SpinWait
 
 
+@pytest.fixture(autouse=True)
+def no_other_waiters():
+    spinwait._waiting.clear()
+    yield
+    spinwait._waiting.clear()
+
+
 @pytest.fixture
 def pair():
     left, right = socket.socketpair()
@@ -145,3 +152,55 @@ def test_a_bad_spin_time_names_the_variable(monkeypatch):
     monkeypatch.setenv("PYRO_SPIN_TIME", "fast")
     with pytest.raises(ValueError, match="PYRO_SPIN_TIME='fast'"):
         spinwait._spin_time_from_env()
+
+
+def test_no_polling_while_another_thread_waits(pair, monkeypatch):
+    monkeypatch.setattr(spinwait, "SPIN_TIME", 5.0)
+    waiting = threading.Event()
+    done = threading.Event()
+    other = SpinWait()
+
+    def other_thread_waits():
+        other._skip = 1  # (so it does not poll itself)
+        other.before_read(NotToBePolled())
+        waiting.set()
+        done.wait(10)
+        other.after_read()
+
+    thread = threading.Thread(target=other_thread_waits)
+    thread.start()
+    try:
+        assert waiting.wait(10)
+        started = time.monotonic()
+        SpinWait().before_read(NotToBePolled())  # returns at once, without polling
+        SpinWait.after_read()
+        assert time.monotonic() - started < 1.0
+    finally:
+        done.set()
+        thread.join(10)
+    assert not spinwait._waiting
+
+
+def test_a_poll_stops_when_another_thread_starts_waiting(pair, monkeypatch):
+    monkeypatch.setattr(spinwait, "SPIN_TIME", 30.0)
+    left, _ = pair
+    wait = SpinWait()
+    joiner = threading.Timer(0.05, spinwait._waiting.add, args=(-1,))  # (an ident no thread has)
+    started = time.monotonic()
+    joiner.start()
+    try:
+        wait.before_read(left)
+    finally:
+        joiner.join()
+    assert time.monotonic() - started < 10.0
+    assert wait._skip == 0  # not a miss: the peer was not slow
+
+
+def test_after_read_leaves_no_trace(pair):
+    left, right = pair
+    right.sendall(b"x")
+    wait = SpinWait()
+    wait.before_read(left)
+    assert spinwait._waiting == {threading.get_ident()}
+    wait.after_read()
+    assert not spinwait._waiting

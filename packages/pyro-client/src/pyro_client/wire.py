@@ -71,7 +71,12 @@ class ReplyReader:
         spin = self._spin
         if spin is not None and not isinstance(sock, ssl.SSLSocket):  # (TLS may hold read data already)
             spin.before_read(sock)
-        filled = sock.recv_into(view)
+            try:
+                filled = sock.recv_into(view)
+            finally:
+                spin.after_read()
+        else:
+            filled = sock.recv_into(view)
         if filled < HEADER_SIZE:
             if not filled:
                 raise ConnectionClosedError("receiving: connection lost")

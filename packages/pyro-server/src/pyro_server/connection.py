@@ -190,7 +190,12 @@ class ClientConnection:
         try:
             if spin is not None:
                 spin.before_read(self.sock)
-            data = self.sock.recv(_MIN_READ)
+                try:
+                    data = self.sock.recv(_MIN_READ)
+                finally:
+                    spin.after_read()
+            else:
+                data = self.sock.recv(_MIN_READ)
         except (BlockingIOError, InterruptedError):
             return None  # SO_RCVTIMEO: the linger time is over
         except (ConnectionError, OSError):
