@@ -869,3 +869,35 @@ def test_bytes_prefix_is_what_dumps_writes_before_the_bytes(name: str) -> None:
         if parts is not None:
             assert serializer.dumps(value) == parts[0] + value + parts[1]
     assert name not in ("marshal", "msgpack", "pickle") or serializer.bytes_parts(value) is not None
+
+
+PLAIN_VALUES = [0, -1, 10**40, 2.5, float("inf"), 1 + 2j, "", "text é", b"", b"\x00bytes", None, True, False]
+
+
+@pytest.mark.parametrize("protocol", range(2, pickle.HIGHEST_PROTOCOL + 1))
+def test_pickle_of_plain_values_and_calls_is_what_the_full_pickler_writes(protocol, fresh_config):
+    """The shortcut for plain results and plain-argument calls writes the very bytes of the general path."""
+    fresh_config.PICKLE_PROTOCOL_VERSION = protocol
+    ser = serializers.get_serializer("pickle")
+
+    def full(value):
+        stream = io.BytesIO()
+        serializers._FastPickler(stream, protocol).dump(value)
+        return stream.getvalue()
+
+    for value in PLAIN_VALUES:
+        assert ser.dumps(value) == full(value)
+        assert ser.loads(ser.dumps(value)) == value or value != value
+    for call in [("obj", "m", tuple(PLAIN_VALUES), {}), ("obj", "m", (), None), ("obj", "m", (1, 2), {})]:
+        assert ser.dumpsCall(*call) == full(call)
+        assert Pyro4.util.get_serializer("pickle").loadsCall(ser.dumpsCall(*call))[:3] == call[:3]
+
+
+def test_pickle_calls_with_other_arguments_still_use_pyro4_names():
+    ser = serializers.get_serializer("pickle")
+    uri = URI("PYRO:obj@localhost:1234")
+    data = ser.dumpsCall("obj", "m", (uri,), {})
+    assert b"Pyro4.core" in data
+    assert ser.dumpsCall("obj", "m", (1,), {"where": uri}) != pickle.dumps(("obj", "m", (1,), {"where": uri}))
+    obj, method, vargs, kwargs = Pyro4.util.get_serializer("pickle").loadsCall(data)
+    assert isinstance(vargs[0], Pyro4.core.URI)

@@ -1002,6 +1002,10 @@ def _pickled_bytes_form(protocol: int) -> Optional[tuple[bytes, bytes]]:
     return _pickled_bytes_forms[protocol]
 
 
+#: Values that pickle without naming any class (so without our Pyro4-name pickler).
+_PICKLE_SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})
+
+
 class PickleSerializer(SerializerBase):
     """pickle: any Python object, and unsafe with untrusted peers (a daemon refuses it by default)."""
 
@@ -1014,6 +1018,8 @@ class PickleSerializer(SerializerBase):
         return int(config.PICKLE_PROTOCOL_VERSION)
 
     def _dumps(self, data: Any) -> bytes:
+        if type(data) in _PICKLE_SCALARS and type(self) is PickleSerializer:
+            return pickle.dumps(data, self._protocol())  # the same bytes, without a stream and our pickler
         stream = io.BytesIO()
         try:
             _FastPickler(stream, self._protocol()).dump(data)
@@ -1024,6 +1030,17 @@ class PickleSerializer(SerializerBase):
 
     def _loads(self, data: bytes) -> Any:
         return _Unpickler(_reader(data)).load()
+
+    def _dumps_call(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:
+        call = (obj, method, vargs, kwargs)
+        if (
+            type(self) is PickleSerializer
+            and type(vargs) is tuple
+            and not kwargs
+            and all(type(value) in _PICKLE_SCALARS for value in vargs)
+        ):
+            return pickle.dumps(call, self._protocol())  # plain arguments name no class: the same bytes
+        return self._dumps(call)
 
     def bytes_parts(self, value: bytes) -> Optional[tuple[bytes, bytes]]:
         if (
