@@ -12,13 +12,6 @@ from pyro_protocol import spinwait
 from pyro_protocol.spinwait import SpinWait
 
 
-@pytest.fixture(autouse=True)
-def no_other_waiters():
-    spinwait._waiting.clear()
-    yield
-    spinwait._waiting.clear()
-
-
 @pytest.fixture
 def pair():
     left, right = socket.socketpair()
@@ -38,7 +31,7 @@ def test_returns_at_once_when_data_is_there(pair, monkeypatch):
     left, right = pair
     right.sendall(b"x")
     started = time.monotonic()
-    SpinWait().before_read(left)
+    SpinWait().before_read(left, alone=True)
     assert time.monotonic() - started < 1.0
 
 
@@ -49,7 +42,7 @@ def test_sees_data_that_arrives_while_it_polls(pair, monkeypatch):
     started = time.monotonic()
     sender.start()
     try:
-        SpinWait().before_read(left)
+        SpinWait().before_read(left, alone=True)
     finally:
         sender.join()
     assert time.monotonic() - started < 2.5
@@ -60,7 +53,7 @@ def test_gives_up_after_the_spin_time(pair, monkeypatch):
     monkeypatch.setattr(spinwait, "SPIN_TIME", 0.02)
     left, _ = pair
     started = time.monotonic()
-    SpinWait().before_read(left)
+    SpinWait().before_read(left, alone=True)
     assert 0.02 <= time.monotonic() - started < 2.0
 
 
@@ -69,13 +62,13 @@ def test_misses_in_a_row_skip_twice_as_many_waits_each_time(pair, monkeypatch):
     left, _ = pair
     wait = SpinWait()
     for skipped in (1, 2, 4, 8):
-        wait.before_read(left)  # a miss: nothing arrives
+        wait.before_read(left, alone=True)  # a miss: nothing arrives
         for _ in range(skipped):
-            wait.before_read(NotToBePolled())
-    wait.before_read(left)  # polls again after the skips (another miss)
+            wait.before_read(NotToBePolled(), alone=True)
+    wait.before_read(left, alone=True)  # polls again after the skips (another miss)
     with pytest.raises(AssertionError, match="polled a socket"):
         for _ in range(17):
-            wait.before_read(NotToBePolled())
+            wait.before_read(NotToBePolled(), alone=True)
 
 
 def test_skipping_is_bounded(pair, monkeypatch):
@@ -83,14 +76,14 @@ def test_skipping_is_bounded(pair, monkeypatch):
     left, _ = pair
     wait = SpinWait()
     for _ in range(40):  # far more misses than the bound
-        wait.before_read(left)
+        wait.before_read(left, alone=True)
         while wait._skip:
-            wait.before_read(NotToBePolled())
-    wait.before_read(left)
+            wait.before_read(NotToBePolled(), alone=True)
+    wait.before_read(left, alone=True)
     for _ in range(1024):
-        wait.before_read(NotToBePolled())
+        wait.before_read(NotToBePolled(), alone=True)
     with pytest.raises(AssertionError, match="polled a socket"):
-        wait.before_read(NotToBePolled())
+        wait.before_read(NotToBePolled(), alone=True)
 
 
 def test_a_hit_starts_the_count_of_misses_over(pair, monkeypatch):
@@ -98,16 +91,16 @@ def test_a_hit_starts_the_count_of_misses_over(pair, monkeypatch):
     left, right = pair
     wait = SpinWait()
     for _ in range(3):  # three misses: the third skips 4 waits
-        wait.before_read(left)
+        wait.before_read(left, alone=True)
         while wait._skip:
-            wait.before_read(NotToBePolled())
+            wait.before_read(NotToBePolled(), alone=True)
     right.sendall(b"x")
-    wait.before_read(left)  # a hit
+    wait.before_read(left, alone=True)  # a hit
     left.recv(1)
-    wait.before_read(left)  # a miss again: it skips only 1 wait now
-    wait.before_read(NotToBePolled())
+    wait.before_read(left, alone=True)  # a miss again: it skips only 1 wait now
+    wait.before_read(NotToBePolled(), alone=True)
     with pytest.raises(AssertionError, match="polled a socket"):
-        wait.before_read(NotToBePolled())
+        wait.before_read(NotToBePolled(), alone=True)
 
 
 def test_follows_a_new_socket(monkeypatch):
@@ -118,7 +111,7 @@ def test_follows_a_new_socket(monkeypatch):
         with left, right:
             right.sendall(b"x")
             started = time.monotonic()
-            wait.before_read(left)
+            wait.before_read(left, alone=True)
             assert time.monotonic() - started < 1.0
 
 
@@ -127,7 +120,7 @@ def test_a_closed_peer_ends_the_poll(pair, monkeypatch):
     left, right = pair
     right.close()
     started = time.monotonic()
-    SpinWait().before_read(left)
+    SpinWait().before_read(left, alone=True)
     assert time.monotonic() - started < 1.0
     assert left.recv(1) == b""
 
@@ -154,53 +147,13 @@ def test_a_bad_spin_time_names_the_variable(monkeypatch):
         spinwait._spin_time_from_env()
 
 
-def test_no_polling_while_another_thread_waits(pair, monkeypatch):
+def test_no_polling_unless_alone(pair, monkeypatch):
+    """Other threads of the process may want the GIL: then the read blocks at once."""
     monkeypatch.setattr(spinwait, "SPIN_TIME", 5.0)
-    waiting = threading.Event()
-    done = threading.Event()
-    other = SpinWait()
-
-    def other_thread_waits():
-        other._skip = 1  # (so it does not poll itself)
-        other.before_read(NotToBePolled())
-        waiting.set()
-        done.wait(10)
-        other.after_read()
-
-    thread = threading.Thread(target=other_thread_waits)
-    thread.start()
-    try:
-        assert waiting.wait(10)
-        started = time.monotonic()
-        SpinWait().before_read(NotToBePolled())  # returns at once, without polling
-        SpinWait.after_read()
-        assert time.monotonic() - started < 1.0
-    finally:
-        done.set()
-        thread.join(10)
-    assert not spinwait._waiting
-
-
-def test_a_poll_stops_when_another_thread_starts_waiting(pair, monkeypatch):
-    monkeypatch.setattr(spinwait, "SPIN_TIME", 30.0)
-    left, _ = pair
     wait = SpinWait()
-    joiner = threading.Timer(0.05, spinwait._waiting.add, args=(-1,))  # (an ident no thread has)
     started = time.monotonic()
-    joiner.start()
-    try:
-        wait.before_read(left)
-    finally:
-        joiner.join()
-    assert time.monotonic() - started < 10.0
-    assert wait._skip == 0  # not a miss: the peer was not slow
-
-
-def test_after_read_leaves_no_trace(pair):
+    wait.before_read(NotToBePolled(), alone=False)
+    assert time.monotonic() - started < 1.0
     left, right = pair
     right.sendall(b"x")
-    wait = SpinWait()
-    wait.before_read(left)
-    assert spinwait._waiting == {threading.get_ident()}
-    wait.after_read()
-    assert not spinwait._waiting
+    wait.before_read(left, alone=True)  # (and it still polls when alone)

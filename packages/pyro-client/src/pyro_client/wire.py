@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import socket
 import ssl
+import threading
 from typing import Optional
 
 from pyro_protocol.constants import PROTOCOL_VERSION
@@ -70,13 +71,9 @@ class ReplyReader:
         view = self._view
         spin = self._spin
         if spin is not None and not isinstance(sock, ssl.SSLSocket):  # (TLS may hold read data already)
-            spin.before_read(sock)
-            try:
-                filled = sock.recv_into(view)
-            finally:
-                spin.after_read()
-        else:
-            filled = sock.recv_into(view)
+            # polling holds the GIL: only a process's single thread polls
+            spin.before_read(sock, threading.active_count() == 1)
+        filled = sock.recv_into(view)
         if filled < HEADER_SIZE:
             if not filled:
                 raise ConnectionClosedError("receiving: connection lost")

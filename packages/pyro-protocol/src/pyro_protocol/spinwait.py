@@ -10,10 +10,10 @@ sooner, when the peer runs on another CPU (or machine) meanwhile.
 The polling stops after ``SPIN_TIME``. When it ends without data (a slow peer,
 or one that needs this very CPU to answer) the connection skips polling for
 its next waits, twice as many after every further miss (up to 1024), so a
-connection that polling does not help soon costs next to nothing. A thread
-only polls while no other thread of the process waits for a connection too:
-their data may come in while we poll, and a polling thread holds on to the GIL
-they then need (a client with many threads, a server with many busy clients).
+connection that polling does not help soon costs next to nothing. The caller
+says whether it is alone: a polling thread holds on to the GIL that the
+process's other threads need (a client with many threads, a server with many
+busy clients), so it polls only when nobody else is likely to run.
 ``PYRO_SPIN_TIME`` (microseconds, read at import) sets the time; 0 turns
 polling off. A machine with one CPU never polls.
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import select
-import threading
 import time
 from typing import Any, Optional
 
@@ -47,9 +46,6 @@ _clock = time.perf_counter
 _MAX_MISSES = 11  # (skips 1024 waits)
 _POLLIN = getattr(select, "POLLIN", 1)
 _CPUS = os.cpu_count() or 1
-_get_ident = threading.get_ident
-#: The threads waiting in a read that polls (set operations are atomic: no lock).
-_waiting: set[int] = set()
 
 
 class SpinWait:
@@ -70,18 +66,16 @@ class SpinWait:
             return None
         return SpinWait()
 
-    def before_read(self, sock: Any) -> None:
+    def before_read(self, sock: Any, alone: bool) -> None:
         """Return once ``sock`` has data, or when polling ends (the read then blocks).
 
-        Call :meth:`after_read` when the read is over (also when it failed).
+        ``alone``: no other thread of this process is likely to want to run meanwhile.
         """
-        waiting = _waiting
-        waiting.add(_get_ident())
+        if not alone:
+            return
         if self._skip:
             self._skip -= 1
             return
-        if len(waiting) > 1:
-            return  # others wait too
         fd = sock.fileno()
         if fd != self._fd:
             self._poller = select.poll()
@@ -93,14 +87,8 @@ class SpinWait:
             return
         deadline = _clock() + SPIN_TIME
         while not poll(0):
-            if len(waiting) > 1:
-                return  # another thread started waiting: it may soon need the GIL
             if _clock() > deadline:
                 self._misses = misses = min(self._misses + 1, _MAX_MISSES)
                 self._skip = 1 << (misses - 1)
                 return
         self._misses = 0
-
-    @staticmethod
-    def after_read() -> None:
-        _waiting.discard(_get_ident())

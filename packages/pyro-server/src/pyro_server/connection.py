@@ -161,8 +161,10 @@ class ClientConnection:
         except OSError:
             pass  # closed meanwhile
 
-    def wait_and_read(self) -> Optional[bool]:
+    def wait_and_read(self, alone: bool = False) -> Optional[bool]:
         """In a blocking session: wait (up to the linger time) for the next request and read it.
+
+        ``alone``: this is the server's only session now (so the wait may poll first, see spinwait).
 
         None when nothing came in time; False when the peer closed; True otherwise
         (decoded messages go to ``pending``). Raises ProtocolError for garbage.
@@ -189,13 +191,8 @@ class ClientConnection:
         spin = self.spin
         try:
             if spin is not None:
-                spin.before_read(self.sock)
-                try:
-                    data = self.sock.recv(_MIN_READ)
-                finally:
-                    spin.after_read()
-            else:
-                data = self.sock.recv(_MIN_READ)
+                spin.before_read(self.sock, alone)
+            data = self.sock.recv(_MIN_READ)
         except (BlockingIOError, InterruptedError):
             return None  # SO_RCVTIMEO: the linger time is over
         except (ConnectionError, OSError):

@@ -545,7 +545,7 @@ class ThreadServer(ServerBase):
             if not self.work.empty() and self._pool_full():
                 return False  # others wait for a worker
             try:
-                alive = conn.wait_and_read()
+                alive = conn.wait_and_read(len(self.workers) - self.idle_workers <= 1)
             except Exception as exc:  # garbage from the peer
                 self.daemon._protocol_failure(conn, exc)
                 return True
