@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from pyro_client import Proxy
 from pyro_protocol import spinwait
 from pyro_protocol.config import config
-from pyro_server import Daemon
+from pyro_server import Daemon, oneway
 
 
 class Adder:
@@ -30,3 +33,31 @@ def test_calls_with_and_without_spinning(spin_time, serializer, run, monkeypatch
         (conn,) = daemon.transportServer.connections
         if conn.spin_checked:  # (a worker served it in a blocking session)
             assert (conn.spin is None) == (spin_time == 0.0)
+
+
+def test_running_oneway_calls_are_counted_until_they_finish(run):
+    """A worker polls only when no oneway call is running beside it: the count must come back to zero."""
+    release = threading.Event()
+
+    class Slow:
+        @oneway
+        def wait(self):
+            release.wait(10)
+
+        def ping(self):
+            return "pong"
+
+    config.SERVERTYPE = "thread"
+    daemon = Daemon(host="127.0.0.1")
+    uri = daemon.register(Slow(), "slow")
+    with run(daemon), Proxy(uri) as proxy:
+        for _ in range(3):
+            proxy.wait()
+        assert proxy.ping() == "pong"
+        assert daemon._oneways_running == 3
+        assert not daemon.transportServer._alone()
+        release.set()
+        deadline = time.monotonic() + 10
+        while daemon._oneways_running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert daemon._oneways_running == 0

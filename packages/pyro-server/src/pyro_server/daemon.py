@@ -172,6 +172,7 @@ class Daemon:
         self._closed = False
         self._oneway_pool: Optional[ThreadPoolExecutor] = None
         self._oneway_lock = threading.Lock()
+        self._oneways_running = 0  # oneway calls handed to the pool and not finished
         self._connect_requests: dict[tuple[int, bytes], dict[str, Any]] = {}
         self._connect_replies: dict[tuple[Any, ...], tuple[Any, bytes]] = {}
         self.handshake_timeout = HANDSHAKE_TIMEOUT
@@ -728,11 +729,15 @@ class Daemon:
                 function(*vargs, **(kwargs or {}))
             except Exception as exc:
                 log.warning("oneway call raised %s: %s", type(exc).__name__, exc)
+            finally:
+                with self._oneway_lock:
+                    self._oneways_running -= 1
 
         with self._oneway_lock:
             if self._oneway_pool is None:
                 self._oneway_pool = ThreadPoolExecutor(ONEWAY_WORKERS, thread_name_prefix="pyro-oneway")
             self._oneway_pool.submit(run)
+            self._oneways_running += 1
 
     # -- instance modes ----------------------------------------------------------------
 

@@ -545,7 +545,7 @@ class ThreadServer(ServerBase):
             if not self.work.empty() and self._pool_full():
                 return False  # others wait for a worker
             try:
-                alive = conn.wait_and_read(len(self.workers) - self.idle_workers <= 1)
+                alive = conn.wait_and_read(self._alone())
             except Exception as exc:  # garbage from the peer
                 self.daemon._protocol_failure(conn, exc)
                 return True
@@ -577,6 +577,10 @@ class ThreadServer(ServerBase):
                     continue  # let the read find out what is wrong
             if not poller.poll(linger):
                 break
+
+    def _alone(self) -> bool:
+        """Whether the calling worker is the only thread with work here (the only busy worker, no oneway calls running)."""
+        return len(self.workers) - self.idle_workers <= 1 and not self.daemon._oneways_running
 
     def _pool_full(self) -> bool:
         """True when no idle worker is left and no new one may start."""
