@@ -392,3 +392,20 @@ def test_dumps_call_is_byte_identical_to_serpent(obj: str, method: str, vargs: A
         return
     assert mine == expected
     assert get_serializer("serpent").dumpsCall(obj, method, vargs, kwargs) == expected
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    ["1,2", "0,0", "7,", "1,2,", "123456789,987654321", "0,10,200", "1,2,3,4,5,6,7,8,9,10"],
+)
+def test_calls_with_whole_numbers_read_as_serpent_reads_them(arguments: str) -> None:
+    data = (H + f"('o','m',({arguments}),{{}})").encode("utf-8")
+    call = fastserpent.plain_call(data)
+    assert call is not None
+    assert same(call, serpent.loads(data))
+    assert all(type(value) is int for value in call[2])
+
+
+@pytest.mark.parametrize("arguments", ["1", "01,2", "1,,2", "-1,2", "1,2.5", "1_0,2", "١,2", ",", "1,2,,"])
+def test_numbers_the_shortcut_does_not_take_go_the_general_way(arguments: str) -> None:
+    assert fastserpent._whole_numbers(arguments) is None

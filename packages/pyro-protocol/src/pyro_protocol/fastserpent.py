@@ -18,7 +18,7 @@ import ast
 import base64
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 
 __all__ = ["HEADER", "Unsupported", "dumps", "loads"]
 
@@ -346,6 +346,12 @@ _ARGUMENT = re.compile("|".join(kind + r"(,|\Z)" for kind in (_STR1, _INT, _FLOA
 
 def loads_call(data: bytes) -> Any:
     """:func:`loads` for a call tuple; the common shape (plain args, no keyword args) in one pass."""
+    call = plain_call(data)
+    return loads(data) if call is None else call
+
+
+def plain_call(data: bytes) -> Optional[tuple[str, str, tuple[Any, ...], dict[str, Any]]]:
+    """The call tuple when it has the common shape (plain scalar args, no keyword args); else None."""
     if data.startswith(_HEADER_BYTES):
         try:
             text = data[_HEADER_LEN:].decode("utf-8")
@@ -356,6 +362,9 @@ def loads_call(data: bytes) -> Any:
             obj, method, arguments = m.groups()
             if not arguments:
                 return obj, method, (), {}
+            numbers = _whole_numbers(arguments)
+            if numbers is not None:
+                return obj, method, numbers, {}
             values = []
             pos = 0
             end = len(arguments)
@@ -376,7 +385,22 @@ def loads_call(data: bytes) -> Any:
             else:
                 if pos == end and (len(values) > 1 or arguments[-1:] == ","):
                     return obj, method, tuple(values), {}
-    return loads(data)
+    return None
+
+
+def _whole_numbers(arguments: str) -> Optional[tuple[int, ...]]:
+    """``1,2,3`` (a tuple's items, all plain non-negative ints) as ints; None for anything else."""
+    parts = arguments.split(",")
+    if not parts[-1]:
+        parts.pop()  # "1," is a one-item tuple, "1,2," the same as "1,2"
+    elif len(parts) == 1:
+        return None  # "(1)" is not a tuple
+    for part in parts:
+        if not (
+            part.isdigit() and part.isascii() and len(part) <= _MAX_INT_DIGITS and (part[0] != "0" or len(part) == 1)
+        ):
+            return None
+    return tuple(map(int, parts))
 
 
 def dumps_call(obj: str, method: str, vargs: Any, kwargs: Any) -> bytes:

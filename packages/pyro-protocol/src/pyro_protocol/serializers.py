@@ -595,7 +595,10 @@ class SerpentSerializer(SerializerBase):
         if b"\x00" in data:
             raise SerializeError("serpent: data contains NUL bytes")
         try:
-            call = fastserpent.loads_call(data)
+            plain = fastserpent.plain_call(data)
+            if plain is not None:
+                return plain  # scalars only: no class dicts to turn into objects
+            call = fastserpent.loads(data)
         except Exception:  # Unsupported, or an error serpent will report in its own words
             call = serpent.loads(data)
         obj, method, vargs, kwargs = call
