@@ -29,7 +29,7 @@ OTHER_CPU = 1 if (os.cpu_count() or 1) > 1 else 0
 #: Counts per mode. "smoke" only proves the code paths (the test suite runs it).
 MODES: dict[str, dict[str, Any]] = {
     "full": dict(
-        reps=5,
+        reps=3,
         small=20000,
         small_warmup=2000,
         oneway=20000,
