@@ -50,7 +50,7 @@ MODES: dict[str, dict[str, Any]] = {
         oneway_serializers=("serpent", "marshal"),
     ),
     "quick": dict(
-        reps=3,
+        reps=2,
         small=3000,
         small_warmup=500,
         oneway=3000,
