@@ -678,10 +678,23 @@ def _marshallable(value: Any) -> Any:
     return _marshallable(class_to_dict(value))
 
 
-_M_FIXED = {ord("N"): 0, ord("F"): 0, ord("T"): 0, ord("i"): 4, ord("I"): 8, ord("g"): 8, ord("y"): 16, ord("r"): 4}
-_M_LEN4 = frozenset(b"stuaA")  # 4-byte length, then that many bytes
-_M_LEN1 = frozenset(b"zZf")  # 1-byte length, then that many bytes
-_M_COUNT4 = frozenset(b"([<>")  # 4-byte element count, then the elements
+# What check_marshal does after each type code (flag bit 0x80 masked off): a number >= 0 is a
+# fixed size to skip; the negative ones are the kinds below; anything else is refused.
+_M_LEN4, _M_COUNT4, _M_LONG, _M_LEN1, _M_SMALL_TUPLE, _M_DICT, _M_COMPLEX, _M_NULL, _M_REFUSED = range(-1, -10, -1)
+_M_ACTION = [_M_REFUSED] * 128
+for _code, _action in {
+    **{code: size for code, size in zip(b"NFTirIgy", (0, 0, 0, 4, 4, 8, 8, 16))},
+    **dict.fromkeys(b"stuaA", _M_LEN4),  # 4-byte length, then that many bytes
+    **dict.fromkeys(b"([<>", _M_COUNT4),  # 4-byte element count, then the elements
+    **dict.fromkeys(b"zZf", _M_LEN1),  # 1-byte length, then that many bytes
+    ord("l"): _M_LONG,  # a 4-byte digit count (signed), then 2 bytes a digit
+    ord(")"): _M_SMALL_TUPLE,  # 1-byte element count
+    ord("{"): _M_DICT,  # key, value pairs until a NULL
+    ord("x"): _M_COMPLEX,  # two short float strings
+    ord("0"): _M_NULL,
+}.items():
+    _M_ACTION[_code] = _action
+del _code, _action
 
 
 def check_marshal(data: bytes) -> None:
@@ -694,43 +707,54 @@ def check_marshal(data: bytes) -> None:
     """
     size = len(data)
     pos = 0
-    expected = [1]  # objects still to read per open container; -1: a dict, until its NULL
-    while expected:
-        if expected[-1] == 0:
-            expected.pop()
+    left = 1  # objects still to read in the innermost open container; -1: a dict, until its NULL
+    outer: list[int] = []  # the same for the containers around it
+    actions = _M_ACTION
+    while True:
+        if not left:
+            if not outer:
+                return
+            left = outer.pop()
             continue
         if pos >= size:
             raise SerializeError("marshal: data too short")
         code = data[pos] & 0x7F
+        action = actions[code]
         pos += 1
-        if code == 0x30:  # NULL ends a dict
-            if expected[-1] != -1:
-                raise SerializeError("marshal: unexpected NULL in data")
-            expected.pop()
+        if action >= 0:
+            pos += action
+            if left > 0:
+                left -= 1
             continue
-        if expected[-1] > 0:
-            expected[-1] -= 1
-        if code in _M_FIXED:
-            pos += _M_FIXED[code]
-        elif code in _M_LEN4 or code in _M_COUNT4 or code == 0x6C:  # 'l': a long with a digit count
+        if action == _M_NULL:  # ends a dict
+            if left != -1:
+                raise SerializeError("marshal: unexpected NULL in data")
+            left = outer.pop()  # (a dict's '{' put its parent's count there)
+            continue
+        if left > 0:
+            left -= 1
+        if action == _M_LEN4 or action == _M_COUNT4 or action == _M_LONG:
             count = int.from_bytes(data[pos : pos + 4], "little", signed=True)
             pos += 4
-            if code == 0x6C:
+            if action == _M_LONG:
                 count = abs(count) * 2
             if count < 0 or count > size - pos:
                 raise SerializeError(f"marshal: a size of {count} does not fit in {size - pos} remaining bytes")
-            if code in _M_COUNT4:
-                expected.append(count)
+            if action == _M_COUNT4:
+                outer.append(left)
+                left = count
             else:
                 pos += count
-        elif code in _M_LEN1:
+        elif action == _M_LEN1:
             pos += 1 + (data[pos] if pos < size else 0)
-        elif code == 0x29:  # ')': small tuple, 1-byte count
-            expected.append(data[pos] if pos < size else 0)
+        elif action == _M_SMALL_TUPLE:
+            outer.append(left)
+            left = data[pos] if pos < size else 0
             pos += 1
-        elif code == 0x7B:  # '{'
-            expected.append(-1)
-        elif code == 0x78:  # 'x': complex as two short float strings
+        elif action == _M_DICT:
+            outer.append(left)
+            left = -1
+        elif action == _M_COMPLEX:
             for _ in range(2):
                 pos += 1 + (data[pos] if pos < size else 0)
         else:
