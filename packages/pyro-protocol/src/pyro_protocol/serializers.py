@@ -681,6 +681,7 @@ def _marshallable(value: Any) -> Any:
 # What check_marshal does after each type code (flag bit 0x80 masked off): a number >= 0 is a
 # fixed size to skip; the negative ones are the kinds below; anything else is refused.
 _M_LEN4, _M_COUNT4, _M_LONG, _M_LEN1, _M_SMALL_TUPLE, _M_DICT, _M_COMPLEX, _M_NULL, _M_REFUSED = range(-1, -10, -1)
+_M_SIZED = frozenset({_M_LEN4, _M_COUNT4, _M_LONG})  # a 4-byte size follows the type code
 _M_ACTION = [_M_REFUSED] * 128
 for _code, _action in {
     **{code: size for code, size in zip(b"NFTirIgy", (0, 0, 0, 4, 4, 8, 8, 16))},
@@ -733,7 +734,7 @@ def check_marshal(data: bytes) -> None:
             continue
         if left > 0:
             left -= 1
-        if action == _M_LEN4 or action == _M_COUNT4 or action == _M_LONG:
+        if action in _M_SIZED:
             count = int.from_bytes(data[pos : pos + 4], "little", signed=True)
             pos += 4
             if action == _M_LONG:
