@@ -47,6 +47,7 @@ def _bench_class(expose: Any, oneway: Any) -> type:
 
 
 def _ours(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    import pyro_naming
     import pyro_server
     from pyro_protocol.config import config
 
@@ -54,24 +55,7 @@ def _ours(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     config.SERIALIZERS_ACCEPTED = set(SERIALIZERS)
     config.COMMTIMEOUT = 0.0
     bench = _bench_class(pyro_server.expose, pyro_server.oneway)()
-    if spec["kind"] == "ns":
-        import pyro_naming
-
-        ns_uri, ns_daemon, _ = pyro_naming.startNS(host="127.0.0.1", port=0, enableBroadcast=False)
-        threading.Thread(target=ns_daemon.requestLoop, daemon=True).start()
-        daemon = pyro_server.Daemon(host="127.0.0.1")
-        uri = daemon.register(bench, OBJECT_ID)
-        with pyro_server.Proxy(ns_uri) as ns:
-            ns.register(NS_NAME, uri)
-        return daemon, {
-            "uri": str(uri),
-            "ns_uri": str(ns_uri),
-            "ns_host": ns_uri.host,
-            "ns_port": ns_uri.port,
-        }
-    daemon = pyro_server.Daemon(host="127.0.0.1")
-    uri = daemon.register(bench, OBJECT_ID)
-    return daemon, {"uri": str(uri)}
+    return _publish(pyro_server, pyro_naming.startNS, bench, spec["kind"])
 
 
 def _pyro4(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -81,22 +65,22 @@ def _pyro4(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     Pyro4.config.SERVERTYPE = spec.get("servertype", "thread")
     Pyro4.config.SERIALIZERS_ACCEPTED = set(SERIALIZERS)
     bench = _bench_class(Pyro4.expose, Pyro4.oneway)()
-    if spec["kind"] == "ns":
-        ns_uri, ns_daemon, _ = Pyro4.naming.startNS(host="127.0.0.1", port=0, enableBroadcast=False)
-        threading.Thread(target=ns_daemon.requestLoop, daemon=True).start()
-        daemon = Pyro4.Daemon(host="127.0.0.1")
-        uri = daemon.register(bench, OBJECT_ID)
-        with Pyro4.Proxy(ns_uri) as ns:
-            ns.register(NS_NAME, uri)
-        return daemon, {
-            "uri": str(uri),
-            "ns_uri": str(ns_uri),
-            "ns_host": ns_uri.host,
-            "ns_port": ns_uri.port,
-        }
-    daemon = Pyro4.Daemon(host="127.0.0.1")
+    return _publish(Pyro4, Pyro4.naming.startNS, bench, spec["kind"])
+
+
+def _publish(api: Any, start_ns: Any, bench: Any, kind: str) -> tuple[Any, dict[str, Any]]:
+    """A daemon serving ``bench`` (``api`` is pyro_server or Pyro4: the same names); for kind "ns"
+    also a name server, in a thread, with the object registered in it."""
+    daemon = api.Daemon(host="127.0.0.1")
     uri = daemon.register(bench, OBJECT_ID)
-    return daemon, {"uri": str(uri)}
+    info: dict[str, Any] = {"uri": str(uri)}
+    if kind == "ns":
+        ns_uri, ns_daemon, _ = start_ns(host="127.0.0.1", port=0, enableBroadcast=False)
+        threading.Thread(target=ns_daemon.requestLoop, daemon=True).start()
+        with api.Proxy(ns_uri) as ns:
+            ns.register(NS_NAME, uri)
+        info.update(ns_uri=str(ns_uri), ns_host=ns_uri.host, ns_port=ns_uri.port)
+    return daemon, info
 
 
 # -- the raw socket floor: 4-byte length prefix, TCP_NODELAY, one thread per connection ----------

@@ -31,8 +31,7 @@ def test_calls_with_and_without_spinning(spin_time, serializer, run, monkeypatch
         assert [proxy.add(n, 1) for n in range(300)] == list(range(1, 301))
         assert (proxy._pyro_reader._spin is None) == (spin_time == 0.0)
         (conn,) = daemon.transportServer.connections
-        if conn.spin_checked:  # (a worker served it in a blocking session)
-            assert (conn.spin is None) == (spin_time == 0.0)
+        assert (conn.spin is None) == (spin_time == 0.0)
 
 
 def test_running_oneway_calls_are_counted_until_they_finish(run):

@@ -721,7 +721,6 @@ class Proxy:
 #: immutable values: connecting again to the same object gets the same bytes, read once.
 _connect_replies: dict[tuple[int, bytes], Any] = {}
 _CONNECT_REPLIES_KEPT = 64
-_IMMUTABLE_SCALARS = (str, int, float, bool, bytes, type(None))
 
 
 def _read_connect_reply(msg: Any) -> Any:
@@ -733,7 +732,7 @@ def _read_connect_reply(msg: Any) -> Any:
     if msg.flags & FLAGS_META_ON_CONNECT:
         frozen = _frozen_connect_reply(reply)
     else:
-        frozen = (reply, None) if type(reply) in _IMMUTABLE_SCALARS else None
+        frozen = (reply, None) if type(reply) in serializers.PLAIN_SCALARS else None
     if frozen is not None:
         if len(_connect_replies) >= _CONNECT_REPLIES_KEPT:
             _connect_replies.clear()
@@ -745,7 +744,7 @@ def _frozen_connect_reply(reply: Any) -> Optional[tuple[Any, dict[str, frozenset
     """(handshake, metadata with frozensets) if the reply is the usual shape and immutable; else None."""
     try:
         handshake, meta = reply["handshake"], reply["meta"]
-        if type(handshake) not in _IMMUTABLE_SCALARS or set(meta) != {"methods", "oneway", "attrs"}:
+        if type(handshake) not in serializers.PLAIN_SCALARS or set(meta) != {"methods", "oneway", "attrs"}:
             return None
         frozen = {key: frozenset(names) for key, names in meta.items()}
     except (TypeError, KeyError, AttributeError):

@@ -204,7 +204,12 @@ def encode(
     ann_size = len(ann_blob)
     if not (0 <= msg_type <= 0xFFFF and 0 <= flags <= 0xFFFF and 0 <= seq <= 0xFFFF and 0 <= serializer_id <= 0xFFFF):
         _check_fields(msg_type, flags, seq, serializer_id)
-    header = _HEADER.pack(
+    header = _pack_header(msg_type, data_size, serializer_id, flags, seq, ann_size)
+    return (header + ann_blob if ann_blob else header), data
+
+
+def _pack_header(msg_type: int, data_size: int, serializer_id: int, flags: int, seq: int, ann_size: int) -> bytes:
+    return _HEADER.pack(
         MAGIC,
         PROTOCOL_VERSION,
         msg_type,
@@ -216,7 +221,6 @@ def encode(
         0,
         (msg_type + _CHECKSUM_BASE + data_size + ann_size + serializer_id + flags + seq) & 0xFFFF,
     )
-    return (header + ann_blob if ann_blob else header), data
 
 
 def _check_fields(msg_type: int, flags: int, seq: int, serializer_id: int) -> None:
@@ -230,36 +234,8 @@ def plain_header(
 ) -> bytes:
     """Header (and CORR chunk) of a plain message whose payload of ``data_size`` bytes is sent separately."""
     if correlation is None:
-        return _HEADER.pack(
-            MAGIC,
-            PROTOCOL_VERSION,
-            msg_type,
-            flags,
-            seq,
-            data_size,
-            serializer_id,
-            0,
-            0,
-            (msg_type + _CHECKSUM_BASE + data_size + serializer_id + flags + seq) & 0xFFFF,
-        )
-    return b"".join(
-        (
-            _HEADER.pack(
-                MAGIC,
-                PROTOCOL_VERSION,
-                msg_type,
-                flags,
-                seq,
-                data_size,
-                serializer_id,
-                22,
-                0,
-                (msg_type + _CHECKSUM_BASE + 22 + data_size + serializer_id + flags + seq) & 0xFFFF,
-            ),
-            _CORR_CHUNK_HEAD,
-            correlation,
-        )
-    )
+        return _pack_header(msg_type, data_size, serializer_id, flags, seq, 0)
+    return _pack_header(msg_type, data_size, serializer_id, flags, seq, 22) + _CORR_CHUNK_HEAD + correlation
 
 
 def encode_plain(

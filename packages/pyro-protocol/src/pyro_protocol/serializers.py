@@ -1030,8 +1030,9 @@ def _pickled_bytes_form(protocol: int) -> Optional[tuple[bytes, bytes]]:
     return _pickled_bytes_forms[protocol]
 
 
-#: Values that pickle without naming any class (so without our Pyro4-name pickler).
-_PICKLE_SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})
+#: Types of plain, immutable single values: they pickle without naming any class, and a
+#: value made of them only can be kept and handed out again (the handshake caches).
+PLAIN_SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})
 
 
 class PickleSerializer(SerializerBase):
@@ -1046,7 +1047,7 @@ class PickleSerializer(SerializerBase):
         return int(config.PICKLE_PROTOCOL_VERSION)
 
     def _dumps(self, data: Any) -> bytes:
-        if type(data) in _PICKLE_SCALARS and type(self) is PickleSerializer:
+        if type(data) in PLAIN_SCALARS and type(self) is PickleSerializer:
             return pickle.dumps(data, self._protocol())  # the same bytes, without a stream and our pickler
         stream = io.BytesIO()
         try:
@@ -1065,7 +1066,7 @@ class PickleSerializer(SerializerBase):
             type(self) is PickleSerializer
             and type(vargs) is tuple
             and not kwargs
-            and all(type(value) in _PICKLE_SCALARS for value in vargs)
+            and all(type(value) in PLAIN_SCALARS for value in vargs)
         ):
             return pickle.dumps(call, self._protocol())  # plain arguments name no class: the same bytes
         return self._dumps(call)
@@ -1216,4 +1217,4 @@ def serializer_name(serializer_id: int) -> str:
     return _SERIALIZER_NAMES.get(serializer_id, f"unknown serializer {serializer_id}")
 
 
-__all__ += ["serializer_name", "recreate_classes"]
+__all__ += ["serializer_name", "recreate_classes", "PLAIN_SCALARS"]

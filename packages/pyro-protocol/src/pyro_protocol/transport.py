@@ -44,11 +44,15 @@ def _timeout_value(timeout: Optional[float]) -> Optional[float]:
 
 
 def set_nodelay(sock: socket.socket) -> None:
-    if sock.family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
+    """TCP_NODELAY on a TCP socket; a unix socket refuses it, which is fine.
+
+    (Asked of the socket rather than checked against ``sock.family``: that property
+    builds an enum on every use, and this runs for every connection.)
+    """
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass
 
 
 def create_connection(
@@ -69,7 +73,7 @@ def create_connection(
         raise TimeoutError(f"connecting to {host}:{port} timed out") from None
     except OSError as exc:
         raise CommunicationError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from None
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    set_nodelay(sock)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     return _wrap_client(sock, ssl_context, server_hostname or host, f"{host}:{port}")
 

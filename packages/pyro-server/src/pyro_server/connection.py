@@ -78,8 +78,8 @@ class ClientConnection:
         self.dontwait = 0 if self.tls else _DONTWAIT
         self.linger_set = -1.0
         self.just_accepted = False
-        self.spin: Optional[SpinWait] = None  # made for a worker's blocking session
-        self.spin_checked = False
+        # polls before a worker's blocking reads (TLS sessions never block: no need)
+        self.spin = None if self.tls else SpinWait.for_this_process()
         sock.setblocking(False)
 
     def fileno(self) -> int:
@@ -150,9 +150,6 @@ class ClientConnection:
             sock.setblocking(True)
         except OSError:
             return False
-        if not self.spin_checked:
-            self.spin = SpinWait.for_this_process()
-            self.spin_checked = True
         return True
 
     def leave_blocking(self) -> None:

@@ -105,7 +105,6 @@ def _is_streamable(value: Any) -> bool:
     return isinstance(value, collections.abc.Iterator) and not isinstance(value, Proxy)
 
 
-_IMMUTABLE_SCALARS = frozenset({type(None), bool, int, float, str, bytes})
 #: Entries kept in the daemon's handshake caches before they start over.
 _HANDSHAKE_CACHE_SIZE = 256
 
@@ -494,7 +493,7 @@ class Daemon:
             data = serializer.loads(payload)
             if not isinstance(data, dict):
                 raise ProtocolError("handshake payload must be a dict")
-            if all(type(value) in _IMMUTABLE_SCALARS for value in data.values()):
+            if all(type(value) in serializers.PLAIN_SCALARS for value in data.values()):
                 _remember(self._connect_requests, key, data)
             else:
                 return data
@@ -503,7 +502,7 @@ class Daemon:
     def _connect_reply(self, serializer: Any, object_id: Any, response: Any) -> bytes:
         """The serialized handshake reply with the object's metadata, reused while nothing it depends on changed."""
         obj = self.objectsById.get(object_id) if type(object_id) is str else None
-        if obj is None or type(response) not in _IMMUTABLE_SCALARS:
+        if obj is None or type(response) not in serializers.PLAIN_SCALARS:
             return serializer.dumps({"handshake": response, "meta": self._get_metadata(object_id, as_lists=True)})
         key = (serializer.serializer_id, object_id, response, bool(config.REQUIRE_EXPOSE))
         cached = self._connect_replies.get(key)

@@ -119,7 +119,6 @@ class ServerBase:
         self.listen_sock.setblocking(False)
         # what each accepted socket is made of, read once (the socket properties build enums every time)
         self._accepted_kind = (int(self.listen_sock.family), int(self.listen_sock.type), self.listen_sock.proto)
-        self._accepted_is_tcp = self.listen_sock.family in (socket.AF_INET, socket.AF_INET6)
         if unixsocket:
             self.location_str = f"./u:{unixsocket}"
         else:
@@ -199,11 +198,7 @@ class ServerBase:
                 log.warning("accept failed: %s", exc)
             return None
         sock = socket.socket(*self._accepted_kind, fileno=fd)
-        if self._accepted_is_tcp:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        transport.set_nodelay(sock)
         if self.ssl_context is not None:
             try:
                 # the TLS handshake itself happens in the connection's non-blocking reads
