@@ -346,7 +346,7 @@ def test_fresh_proxy_fetches_metadata_for_an_exposed_dunder(pyro4_server, proxie
     assert method() == 3
     fresh = proxies(pyro4_server.uri("container"))
     with pytest.raises(AttributeError, match="no exposed method '__nonexistent__'"):
-        fresh.__nonexistent__
+        _ = fresh.__nonexistent__
 
 
 def test_asynchronous_mode_switch(pyro4_server, proxies):
