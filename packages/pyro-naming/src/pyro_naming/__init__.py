@@ -4,6 +4,8 @@
 :func:`startNS` embeds one in your own program.
 """
 
+from pyro_client.naming import type_meta
+
 from .autoclean import AutoCleaner
 from .broadcast import BroadcastServer
 from .daemon import NameServerDaemon, startNS, startNSloop
@@ -25,4 +27,5 @@ __all__ = [
     "SqlStorage",
     "DbmStorage",
     "make_storage",
+    "type_meta",
 ]
