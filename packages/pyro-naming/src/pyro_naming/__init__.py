@@ -1,7 +1,8 @@
 """pyro_naming: the Pyro name server (Pyro4 4.82 wire compatible) as a standalone service.
 
-``pyro-ns`` (or ``python -m pyro_naming``) runs one; ``pyro-nsc`` controls it;
-:func:`startNS` embeds one in your own program.
+``pyro-ns`` (or ``python -m pyro_naming``) runs one; ``pyro-nsc`` (``python -m
+pyro_naming.nsc``) controls it; :func:`startNS` embeds one in your own program.
+``pyro-test-echoserver`` (:mod:`pyro_naming.echoserver`) is Pyro4's test echo server.
 """
 
 from pyro_client.naming import type_meta

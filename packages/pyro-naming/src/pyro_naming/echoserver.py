@@ -178,7 +178,8 @@ def main(
     """Run the echo server until a client calls ``shutdown()`` (or Ctrl-C/SIGTERM).
 
     ``returnWithoutLooping``: return ``(daemon, echo, uri)`` instead of serving; the caller
-    runs and closes the daemon. Like Pyro4 this sets config.SERVERTYPE to "multiplex".
+    runs and closes the daemon (a name server from ``-N`` goes on in its daemon thread).
+    Like Pyro4 this sets config.SERVERTYPE to "multiplex".
     """
     options = _parser().parse_args(args)
     hmac = _hmac_key(options.key)
@@ -192,13 +193,11 @@ def main(
     try:
         if options.nameserver:
             nameserver = startNameServer(options.host, hmac)
-        daemon = _serve_echo(options, hmac, nameserver)
+        daemon, echo, uri = _serve_echo(options, hmac, nameserver)
     except (PyroError, OSError, ValueError) as exc:
         if nameserver is not None:
             nameserver.close()
         raise SystemExit(f"error: cannot start the echo server: {exc}") from None
-    echo = daemon.objectsById[OBJECT_NAME]
-    uri = daemon.uriFor(OBJECT_NAME)
     say(f"object name: {OBJECT_NAME}")
     say(f"echo uri: {uri}")
     say("echoserver running.")
@@ -214,8 +213,10 @@ def main(
     return None
 
 
-def _serve_echo(options: argparse.Namespace, hmac: Union[str, bytes, None], nameserver: Any) -> Daemon:
-    """The daemon with the echo object registered (and in the name server, if asked)."""
+def _serve_echo(
+    options: argparse.Namespace, hmac: Union[str, bytes, None], nameserver: Optional[_NameServerThread]
+) -> tuple[Daemon, EchoServer, URI]:
+    """A daemon with an echo object registered (and in the name server, if asked): (daemon, echo, uri)."""
     if options.unixsocket:
         daemon = Daemon(unixsocket=options.unixsocket)  # host and port mean nothing here
     else:
@@ -232,7 +233,7 @@ def _serve_echo(options: argparse.Namespace, hmac: Union[str, bytes, None], name
     except BaseException:
         daemon.close()
         raise
-    return daemon
+    return daemon, echo, uri
 
 
 def _register(uri: URI, hmac: Union[str, bytes, None], nameserver: Optional[_NameServerThread], verbose: bool) -> None:
