@@ -1,5 +1,6 @@
 """The command-line tools: ``pyro-ns`` (the name server, also ``python -m pyro_naming``)
-and ``pyro-nsc`` (name server control), with Pyro4's options and commands."""
+and ``pyro-nsc`` (name server control, also ``python -m pyro_naming.nsc``), with Pyro4's
+options and commands."""
 
 from __future__ import annotations
 
@@ -64,9 +65,9 @@ def _ns_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def ns_main(argv: Optional[list[str]] = None) -> int:
+def ns_main(args: Optional[list[str]] = None) -> int:
     """``pyro-ns``: run a name server until Ctrl-C or SIGTERM. Exit code 0 after a clean stop."""
-    options = _ns_parser().parse_args(argv)
+    options = _ns_parser().parse_args(args)
     _setup_logging()
     try:
         startNSloop(
@@ -268,9 +269,10 @@ def _release(proxy: Any) -> None:
         release()
 
 
-def nsc_main(argv: Optional[list[str]] = None) -> int:
-    """``pyro-nsc``: locate the name server and run one command on it."""
-    options = _nsc_parser().parse_args(argv)
+def nsc_main(args: Optional[list[str]] = None) -> int:
+    """``pyro-nsc`` (also ``python -m pyro_naming.nsc``): locate the name server and run one
+    command on it."""
+    options = _nsc_parser().parse_args(args)
     _setup_logging()
     host = f"./u:{options.unixsocket}" if options.unixsocket else options.host
     if options.verbose:
