@@ -114,7 +114,7 @@ def _debian_host_address_resolves() -> bool:
 
 def _broadcast_lookup(port: int, search: _Search) -> Optional[Proxy]:
     """Ask for the name server uri with ``GET_NSURI`` datagrams; None if nobody answers."""
-    addresses = [address.strip() for address in config.BROADCAST_ADDRS.split(",")]
+    addresses = config.parseAddressesString(config.BROADCAST_ADDRS)
     send_errors: dict[str, str] = {}
     junk = 0
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:

@@ -24,16 +24,6 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # a second Ctrl-C/SIGTERM forced the stop: 128 + SIGINT, as shells do
 
 
-def _setup_logging() -> None:
-    """Pyro4's environment switches: PYRO_LOGLEVEL turns logging on, PYRO_LOGFILE says where."""
-    level = os.environ.get("PYRO_LOGLEVEL")
-    if not level:
-        return
-    target = os.environ.get("PYRO_LOGFILE", "pyro.log")
-    options: dict[str, Any] = {"stream": sys.stderr} if target == "{stderr}" else {"filename": target}
-    logging.basicConfig(level=level.upper(), format="[%(asctime)s,%(name)s,%(levelname)s] %(message)s", **options)
-
-
 def _hmac_key(option: Optional[str]) -> Optional[str]:
     from_env = os.environ.get("PYRO_HMAC_KEY")
     if option and from_env:
@@ -68,7 +58,6 @@ def _ns_parser() -> argparse.ArgumentParser:
 def ns_main(args: Optional[list[str]] = None) -> int:
     """``pyro-ns``: run a name server until Ctrl-C or SIGTERM. Exit code 0 after a clean stop."""
     options = _ns_parser().parse_args(args)
-    _setup_logging()
     try:
         startNSloop(
             options.host,
@@ -273,7 +262,6 @@ def nsc_main(args: Optional[list[str]] = None) -> int:
     """``pyro-nsc`` (also ``python -m pyro_naming.nsc``): locate the name server and run one
     command on it."""
     options = _nsc_parser().parse_args(args)
-    _setup_logging()
     host = f"./u:{options.unixsocket}" if options.unixsocket else options.host
     if options.verbose:
         print("Locating name server...")
