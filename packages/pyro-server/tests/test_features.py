@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from pyro_client import Proxy
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context
 from pyro_server import Daemon
@@ -37,6 +38,11 @@ class Service:
         return data
 
     def big(self, size):
+        return b"x" * size
+
+    def annotated(self, size):
+        # a new dict, as Pyro4's docs and its filetransfer example do it
+        current_context.response_annotations = {"XTRA": b"new dict"}
         return b"x" * size
 
 
@@ -119,6 +125,21 @@ def test_remote_traceback(pyro4, run, detailed):
     text = "".join(caught.value._pyroTraceback)
     assert "in fail" in text
     assert ("visible-in-detailed-traceback" in text) is detailed
+
+
+@pytest.mark.parametrize("size", [10, 100_000])  # a small reply, and a large bytes one (sent as it is)
+def test_response_annotations_assigned_as_a_new_dict_are_sent(pyro4, run, size):
+    daemon, uri = _start(run)
+    pyro4.config.SERIALIZER = "marshal"
+    with run(daemon):
+        with Proxy(uri) as proxy:
+            proxy._pyroSerializer = "marshal"
+            assert proxy.annotated(size) == b"x" * size
+            assert current_context.response_annotations["XTRA"] == b"new dict"
+            assert len(current_context.response_annotations["CORR"]) == 16
+        with pyro4.Proxy(uri) as proxy:
+            assert proxy.annotated(size) == b"x" * size
+            assert pyro4.current_context.response_annotations["XTRA"] == b"new dict"
 
 
 def test_commtimeout_drops_silent_connections(pyro4, run):

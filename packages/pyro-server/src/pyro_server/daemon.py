@@ -542,7 +542,7 @@ class Daemon:
         ctx.msg_flags = msg_flags
         ctx.serializer_id = serializer_id
         ctx.annotations = annotations
-        ctx.response_annotations = response_annotations = {}
+        ctx.response_annotations = {}
         ctx._correlation_id = None  # (set_correlation_bytes, inlined: this runs for every request)
         ctx.correlation_bytes = correlation
         if msg.type != wire.MSG_INVOKE:
@@ -606,6 +606,8 @@ class Daemon:
                 result = function(*vargs, **kwargs) if kwargs else function(*vargs)
             if oneway:
                 return True
+            # read after the call: the method may have put a new dict there (Pyro4's docs do so)
+            response_annotations = ctx.response_annotations
             if type(result) not in _PLAIN_VALUE_TYPES and _is_streamable(result) and not msg_flags & wire.FLAGS_BATCH:
                 return self._start_stream(conn, msg, serializer, result)
             parts = None
