@@ -7,6 +7,7 @@ import pytest
 from pyro_client import Proxy
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context
+from pyro_protocol.errors import ConnectionClosedError
 from pyro_server import Daemon
 
 
@@ -154,6 +155,22 @@ def test_commtimeout_drops_silent_connections(pyro4, run):
             with pytest.raises(pyro4.errors.ConnectionClosedError):
                 proxy.echo(1)
             assert proxy.echo(2) == 2  # a Pyro4 proxy reconnects on the call after a failure
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_commtimeout_is_enforced_close_to_the_limit(run, servertype):
+    daemon, uri = _start(run, COMMTIMEOUT=0.3, SERVERTYPE=servertype)
+    with run(daemon), Proxy(uri) as proxy:
+        for number in range(6):  # calls 0.1 s apart keep the connection alive past the limit
+            assert proxy.echo(number) == number
+            last_call = time.monotonic()
+            time.sleep(0.1)
+        assert len(daemon.transportServer.connections) == 1
+        while daemon.transportServer.connections and time.monotonic() < last_call + 0.6:
+            time.sleep(0.02)
+        assert not daemon.transportServer.connections, "still connected after 0.6 s idle with COMMTIMEOUT 0.3"
+        with pytest.raises(ConnectionClosedError):
+            proxy.echo(1)
 
 
 def test_compressed_requests_and_replies(pyro4, run):
