@@ -304,7 +304,7 @@ class Daemon:
         return "hello"
 
     def clientDisconnect(self, conn: ClientConnection) -> None:  # noqa: N802 - Pyro4's name
-        """Called when a client connection ends."""
+        """Called when a client connection ends (one that completed its handshake)."""
 
     def housekeeping(self) -> None:
         """Called periodically from the request loop (about every POLLTIMEOUT seconds)."""
@@ -390,10 +390,11 @@ class Daemon:
         if conn.closed and not conn.pyroInstances and not conn.tracked_resources and getattr(conn, "_cleaned", False):
             return
         conn._cleaned = True  # type: ignore[attr-defined]
-        try:
-            self.clientDisconnect(conn)
-        except Exception:
-            log.exception("error in clientDisconnect hook")
+        if conn.handshake_done:  # (as Pyro4: the user's hook never sees a client that was not let in)
+            try:
+                self.clientDisconnect(conn)
+            except Exception:
+                log.exception("error in clientDisconnect hook")
         self._detach_streams(conn)
         conn.close()
 
