@@ -1,11 +1,13 @@
 """Registry, URIs, lifecycle and hooks of the Daemon."""
 
+import re
 import socket
 import threading
 import time
 
 import pytest
 
+from pyro_client import Proxy
 from pyro_protocol import constants
 from pyro_protocol.config import config
 from pyro_protocol.errors import DaemonError, PyroError
@@ -165,3 +167,31 @@ def test_register_class_and_its_instance():
         thing = Thing()
         daemon.register(thing, "the.instance")
         assert thing._pyroId == "the.instance" and Thing._pyroId == "the.class"
+
+
+def test_thread_server_workers_are_named_uniquely(run):
+    """Pyro4 programs print thread names to show which worker ran a call: Pyro-Worker-<number>."""
+    config.SERVERTYPE = "thread"
+    together = threading.Barrier(3, timeout=10)
+
+    class Meeting:
+        def meet(self):
+            together.wait()  # three calls at once: three workers
+            return threading.current_thread().name
+
+    daemon = Daemon(host="127.0.0.1")
+    uri = daemon.register(Meeting())
+    names = []
+
+    def call():
+        with Proxy(uri) as proxy:
+            names.append(proxy.meet())
+
+    with run(daemon):
+        callers = [threading.Thread(target=call) for _ in range(3)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(timeout=15)
+    assert len(names) == 3 and len(set(names)) == 3
+    assert all(re.fullmatch(r"Pyro-Worker-\d+", name) for name in names), names

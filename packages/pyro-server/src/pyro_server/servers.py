@@ -5,6 +5,7 @@ never block). The daemon talks to them only through :class:`ServerBase`."""
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import queue
 import select
@@ -36,6 +37,9 @@ ACCEPT_BACKOFF = 0.1
 #: Idle connections are looked at no more often than this (each look goes over all of them),
 #: so one is dropped at most this late after its COMMTIMEOUT or handshake deadline.
 EXPIRY_SLACK = 0.05
+#: Numbers for worker thread names, unique in the process (Pyro4 names them Pyro-Worker-<number>,
+#: and programs print thread names to show which worker ran a call).
+_worker_numbers = itertools.count(1)
 
 
 def make_server(
@@ -487,7 +491,7 @@ class ThreadServer(ServerBase):
         with self.workers_lock:
             if self.idle_workers > 0 or len(self.workers) >= max(1, int(config.THREADPOOL_SIZE)):
                 return
-            worker = threading.Thread(target=self._work, name="pyro-worker", daemon=True)
+            worker = threading.Thread(target=self._work, name=f"Pyro-Worker-{next(_worker_numbers)}", daemon=True)
             self.workers.add(worker)
             self.idle_workers += 1
         worker.start()
