@@ -1,5 +1,6 @@
 """Our daemon called by the genuine Pyro4 4.82 client: every request kind, both server types."""
 
+import logging
 import threading
 import time
 
@@ -279,6 +280,24 @@ def test_callback_exception_closes_connection(pyro4, run):
         while daemon.transportServer.connections and time.monotonic() < deadline:
             time.sleep(0.02)
         assert not daemon.transportServer.connections
+
+
+def test_callback_exception_is_logged_with_its_traceback(pyro4, run, caplog):
+    class Listener:
+        @callback
+        def notify(self):
+            raise RuntimeError("callback failed")
+
+    daemon = Daemon(host="127.0.0.1")
+    uri = str(daemon.register(Listener(), "l"))
+    with caplog.at_level(logging.ERROR, logger="pyro.server"):
+        with run(daemon), pyro4.Proxy(uri) as proxy:
+            with pytest.raises(RuntimeError, match="callback failed"):
+                proxy.notify()
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR and "callback" in r.getMessage()]
+    text = record.getMessage()
+    assert "Traceback (most recent call last" in text
+    assert "in notify" in text and "RuntimeError: callback failed" in text
 
 
 def test_shutdown_from_inside_a_remote_call(pyro4):

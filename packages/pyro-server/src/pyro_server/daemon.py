@@ -706,7 +706,12 @@ class Daemon:
         )
         conn.send(head, body)
         if is_callback:
-            log.error("callback method raised %s: %s; closing the connection", type(exc).__name__, exc)
+            log.error(
+                "callback method raised %s: %s; closing the connection\n%s",
+                type(exc).__name__,
+                exc,
+                "".join(exc._pyroTraceback),  # type: ignore[attr-defined]
+            )
         return not (is_callback or isinstance(exc, (CommunicationError, SecurityError)))
 
     def _run_batch(self, obj: Any, calls: Any, oneway: bool) -> list[Any]:
