@@ -443,8 +443,7 @@ class Daemon:
             self._connect_fail(conn, f"invalid msg type {msg.type} received", 0, _MARSHAL_ID)
             return False
         if not self._accepts(msg.serializer_id):
-            reason = f"message used serializer that is not accepted: {msg.serializer_id}"
-            self._connect_fail(conn, reason, msg.seq, _MARSHAL_ID)
+            self._connect_fail(conn, _refused_serializer(msg.serializer_id), msg.seq, _MARSHAL_ID)
             return False
         corr = msg.annotations.get("CORR")
         correlation = corr if corr and len(corr) == 16 else new_correlation_bytes()
@@ -572,10 +571,7 @@ class Daemon:
         is_callback = False
         try:
             if serializer.name not in config.SERIALIZERS_ACCEPTED:
-                raise SerializeError(
-                    f"message used serializer that is not accepted: {serializer_id} "
-                    f"(this daemon accepts {', '.join(sorted(config.SERIALIZERS_ACCEPTED))})"
-                )
+                raise SerializeError(_refused_serializer(serializer_id))
             if msg_flags & wire.FLAGS_KEEPSERIALIZED:
                 raise DaemonError("serialized-blob calls (FLAGS_KEEPSERIALIZED) are not supported by this daemon")
             data = msg.data
@@ -584,7 +580,7 @@ class Daemon:
                 conn.decoder.recycle(data)  # a large payload's buffer: read, so reusable
             obj = self.objectsById.get(object_id)
             if obj is None:
-                raise DaemonError("unknown object")
+                raise _unknown_object(object_id)
             if isinstance(obj, type):
                 obj = self._instance_for(obj, conn)
             if msg_flags & wire.FLAGS_BATCH:
@@ -781,7 +777,7 @@ class Daemon:
     def _get_metadata(self, objectId: str, as_lists: bool = False) -> dict[str, Any]:
         obj = self.objectsById.get(objectId)
         if obj is None:
-            raise DaemonError("unknown object")
+            raise _unknown_object(objectId)
         meta = get_exposed_members(obj, as_lists=as_lists)
         if not meta["methods"] and not meta["attrs"]:
             log.warning("object %r exposes nothing (REQUIRE_EXPOSE is on: forgot @expose?)", objectId)
@@ -861,6 +857,18 @@ class Daemon:
             self.housekeeping()
         except Exception:
             log.exception("error in housekeeping hook")
+
+
+def _refused_serializer(serializer_id: int) -> str:
+    """Why a message's serializer is refused. Starts with Pyro4's text (programs match it), then says more."""
+    return (
+        f"message used serializer that is not accepted: {serializer_id} ({serializers.serializer_name(serializer_id)});"
+        f" this daemon accepts {', '.join(sorted(config.SERIALIZERS_ACCEPTED))} (config SERIALIZERS_ACCEPTED)"
+    )
+
+
+def _unknown_object(object_id: Any) -> DaemonError:
+    return DaemonError(f"unknown object {object_id!r}: no object is registered with that id in this daemon")
 
 
 def _own_pyro_id(obj_or_class: Any) -> Optional[str]:
