@@ -453,6 +453,12 @@ class Proxy:
             response: Any = _read_connect_reply(msg) if msg.data else "?"
         except BaseException as exc:
             transport.close_socket(sock)
+            if isinstance(exc, ConnectionClosedError) and ssl_context is None:
+                # Pyro daemons answer every handshake; one that hangs up at once is likely a TLS server
+                raise ConnectionClosedError(
+                    f"cannot connect to {where}: the server closed the connection without answering "
+                    f"the handshake ({exc}); it may require TLS (config SSL)"
+                ) from exc
             if isinstance(exc, CommunicationError) or not isinstance(exc, Exception):
                 raise
             raise CommunicationError(f"cannot connect to {where}: {exc}") from exc
