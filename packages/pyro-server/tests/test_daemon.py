@@ -195,3 +195,14 @@ def test_thread_server_workers_are_named_uniquely(run):
             caller.join(timeout=15)
     assert len(names) == 3 and len(set(names)) == 3
     assert all(re.fullmatch(r"Pyro-Worker-\d+", name) for name in names), names
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_transport_server_has_pyro4s_sock(servertype):
+    """Pyro4's filetransfer example asks ``daemon.transportServer.sock.getsockname()``."""
+    config.SERVERTYPE = servertype
+    with Daemon(host="127.0.0.1") as daemon:
+        sock = daemon.transportServer.sock
+        assert sock is daemon.sock and sock in daemon.sockets
+        host, port = sock.getsockname()
+        assert host == "127.0.0.1" and daemon.locationStr == f"127.0.0.1:{port}"

@@ -140,6 +140,11 @@ class ServerBase:
     # -- the interface the daemon uses ---------------------------------------------------
 
     @property
+    def sock(self) -> Optional[socket.socket]:
+        """The listening socket (None for a connected_socket daemon): Pyro4's name for it."""
+        return self.listen_sock
+
+    @property
     def sockets(self) -> list[Any]:
         socks: list[Any] = [self.listen_sock] if self.listen_sock is not None else []
         for other in self.combined:
