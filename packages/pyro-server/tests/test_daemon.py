@@ -12,7 +12,7 @@ from pyro_protocol import constants
 from pyro_protocol.config import config
 from pyro_protocol.errors import DaemonError, PyroError
 from pyro_protocol.uri import URI
-from pyro_server import Daemon
+from pyro_server import Daemon, expose
 
 
 class Thing:
@@ -206,3 +206,38 @@ def test_transport_server_has_pyro4s_sock(servertype):
         assert sock is daemon.sock and sock in daemon.sockets
         host, port = sock.getsockname()
         assert host == "127.0.0.1" and daemon.locationStr == f"127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("require_expose", [False, True])
+def test_reset_metadata_cache_lets_new_proxies_see_changed_members(run, require_expose):
+    config.REQUIRE_EXPOSE = require_expose
+
+    class Growing:
+        @expose
+        def first(self):
+            return 1
+
+    daemon = Daemon(host="127.0.0.1")
+    grower = Growing()
+    uri = daemon.register(grower, "grower")
+    serializers = ["serpent", "marshal"]
+    with run(daemon):
+        for serializer in serializers:  # (the daemon keeps a handshake reply per serializer)
+            with Proxy(uri) as proxy:
+                proxy._pyroSerializer = serializer
+                assert proxy.first() == 1 and proxy._pyroMethods == {"first"}
+        Growing.second = expose(lambda self: 2)
+        with Proxy(uri) as proxy:
+            proxy._pyroBind()
+            assert proxy._pyroMethods == {"first"}  # cached: that is why the reset is needed
+        daemon.resetMetadataCache(grower)
+        for serializer in serializers:
+            with Proxy(uri) as proxy:
+                proxy._pyroSerializer = serializer
+                assert proxy.second() == 2 and proxy._pyroMethods == {"first", "second"}
+        Growing.third = expose(lambda self: 3)
+        daemon.resetMetadataCache("grower", nat=False)  # by id, as Pyro4 allows too
+        with Proxy(uri) as proxy:
+            assert proxy.third() == 3
+        with pytest.raises(DaemonError):
+            daemon.resetMetadataCache(Growing())  # an object that is not registered

@@ -37,6 +37,7 @@ from .exposure import (
     get_attribute,
     get_exposed_members,
     get_exposed_property_value,
+    reset_metadata_cache,
     set_exposed_property_value,
 )
 
@@ -283,6 +284,22 @@ class Daemon:
                 raise DaemonError("object isn't registered in this daemon")
         location = self.natLocationStr if nat and self.natLocationStr else self.locationStr
         return URI(f"PYRO:{objectOrId}@{location}")
+
+    def resetMetadataCache(self, objectOrId: Any, nat: bool = True) -> None:  # noqa: N802 - Pyro4's name
+        """Forget the cached metadata of a registered object whose exposed members changed.
+
+        Proxies made afterwards see the change; existing ones keep what they got. (``nat``
+        only matters to Pyro4's signature: the object is found by its id either way.)
+        """
+        object_id = self.uriFor(objectOrId, nat).object
+        obj = self.objectsById.get(object_id)
+        if obj is None:
+            return  # nothing registered under that id: nothing cached either
+        reset_metadata_cache(obj if inspect.isclass(obj) else type(obj))
+        # the handshake replies with its metadata, per serializer and response (see _connect_reply)
+        self._connect_replies = {
+            key: value for key, value in list(self._connect_replies.items()) if key[1] != object_id
+        }
 
     def proxyFor(self, objectOrId: Any, nat: bool = True) -> Any:  # noqa: N802 - Pyro4's name
         """A client Proxy for a registered object, with its metadata already filled in."""
