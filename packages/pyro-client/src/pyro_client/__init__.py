@@ -23,6 +23,7 @@ from pyro_protocol.uri import URI
 
 from . import util
 from .batch import BatchProxy, batch
+from .blob import SerializedBlob
 from .futures import AsyncResult, Future, FutureResult
 from .naming import locateNS, resolve
 from .proxy import Proxy
@@ -40,6 +41,7 @@ __all__ = [
     "FutureResult",
     "AsyncResult",
     "StreamResultIterator",
+    "SerializedBlob",
     "locateNS",
     "resolve",
     "URI",

@@ -36,6 +36,7 @@ from pyro_protocol.message import (
     FLAGS_BATCH,
     FLAGS_EXCEPTION,
     FLAGS_ITEMSTREAMRESULT,
+    FLAGS_KEEPSERIALIZED,
     FLAGS_META_ON_CONNECT,
     FLAGS_ONEWAY,
     MSG_CONNECT,
@@ -49,6 +50,7 @@ from pyro_protocol.message import (
 )
 from pyro_protocol.uri import URI
 
+from .blob import SerializedBlob, blob_call
 from .streams import StreamResultIterator
 from .wire import ReplyReader
 
@@ -580,13 +582,19 @@ class Proxy:
                 serializer = self._pyro_serializer()
             target = objectId or self._pyro_target
             parts = None
-            limit = serializer.call_parts_min
-            if limit and type(vargs) is tuple:  # (calls through a proxy method pass a tuple)
-                for value in vargs:
-                    if type(value) is bytes and len(value) >= limit:
-                        parts = serializer.call_parts(target, methodname, vargs, kwargs)
-                        break
-            data = serializer.dumpsCall(target, methodname, vargs, kwargs) if parts is None else b""
+            if vargs and isinstance(vargs[0], SerializedBlob):
+                serializer, data, blob_info = blob_call(serializer, target, methodname, vargs, kwargs)
+                flags |= FLAGS_KEEPSERIALIZED
+                # BLBI joins the context's annotations: the code below sends them and clears them
+                ctx.annotations = {**ctx.annotations, "BLBI": blob_info}
+            else:
+                limit = serializer.call_parts_min
+                if limit and type(vargs) is tuple:  # (calls through a proxy method pass a tuple)
+                    for value in vargs:
+                        if type(value) is bytes and len(value) >= limit:
+                            parts = serializer.call_parts(target, methodname, vargs, kwargs)
+                            break
+                data = serializer.dumpsCall(target, methodname, vargs, kwargs) if parts is None else b""
             if methodname in self._pyroOneway:
                 flags |= FLAGS_ONEWAY
             if ctx.annotations or ctx.correlation_bytes is not None or self._pyro_has_annotation_hook:

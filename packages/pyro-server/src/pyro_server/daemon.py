@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections.abc
 import inspect
 import logging
+import marshal
 import socket
 import sys
 import threading
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import MethodType
 from typing import Any, Callable, Iterable, Optional, Union
 
-from pyro_client import Proxy
+from pyro_client import Proxy, SerializedBlob
 from pyro_protocol import constants, serializers
 from pyro_protocol import message as wire
 from pyro_protocol.config import config
@@ -55,6 +56,9 @@ _MARSHAL_ID = serializers.SERIALIZER_IDS["marshal"]
 _serializers_by_id: dict[int, Any] = {}
 #: Replies shorter than this are built as one bytes object and sent with one system call.
 _PLAIN_REPLY_LIMIT = 64 * 1024
+#: A BLBI annotation holds (info, object id, method name); a blob's info is meant to be small (a name,
+#: an id), and an annotation can hold at most 64 KiB anyway.
+BLBI_MAX_SIZE = 16 * 1024
 
 
 @expose
@@ -590,11 +594,12 @@ class Daemon:
             if serializer.name not in config.SERIALIZERS_ACCEPTED:
                 raise SerializeError(_refused_serializer(serializer_id))
             if msg_flags & wire.FLAGS_KEEPSERIALIZED:
-                raise DaemonError("serialized-blob calls (FLAGS_KEEPSERIALIZED) are not supported by this daemon")
-            data = msg.data
-            object_id, method, vargs, kwargs = serializer.loadsCall(data)
-            if type(data) is memoryview:
-                conn.decoder.recycle(data)  # a large payload's buffer: read, so reusable
+                object_id, method, vargs, kwargs = _blob_request(msg)  # (its payload stays as it is)
+            else:
+                data = msg.data
+                object_id, method, vargs, kwargs = serializer.loadsCall(data)
+                if type(data) is memoryview:
+                    conn.decoder.recycle(data)  # a large payload's buffer: read, so reusable
             obj = self.objectsById.get(object_id)
             if obj is None:
                 raise _unknown_object(object_id)
@@ -874,6 +879,25 @@ class Daemon:
             self.housekeeping()
         except Exception:
             log.exception("error in housekeeping hook")
+
+
+def _blob_request(msg: Message) -> tuple[str, str, tuple[SerializedBlob], dict[str, Any]]:
+    """A FLAGS_KEEPSERIALIZED call: object and method from its BLBI annotation, the message itself as the argument."""
+    blbi = msg.annotations.get("BLBI")
+    if blbi is None:
+        raise ProtocolError("serialized-blob call (FLAGS_KEEPSERIALIZED) without a BLBI annotation")
+    if len(blbi) > BLBI_MAX_SIZE:
+        raise ProtocolError(f"BLBI annotation of {len(blbi)} bytes is too large (at most {BLBI_MAX_SIZE})")
+    try:
+        serializers.check_marshal(blbi)  # (marshal.loads trusts the sizes it reads)
+        info, object_id, method = marshal.loads(blbi)
+    except Exception as exc:
+        raise ProtocolError(
+            f"invalid BLBI annotation (expected a marshal dump of (info, object id, method name)): {exc}"
+        ) from None
+    if type(object_id) is not str or type(method) is not str:
+        raise ProtocolError("invalid BLBI annotation: the object id and method name must be strings")
+    return object_id, method, (SerializedBlob(info, msg, is_blob=True),), {}
 
 
 def _refused_serializer(serializer_id: int) -> str:
