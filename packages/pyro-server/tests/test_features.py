@@ -5,6 +5,8 @@ import time
 import pytest
 
 from pyro_client import Proxy
+from pyro_protocol import message as wire
+from pyro_protocol import serializers
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context
 from pyro_protocol.errors import ConnectionClosedError
@@ -195,3 +197,71 @@ def test_reply_over_max_message_size(pyro4, run):
     with run(daemon), pyro4.Proxy(uri) as proxy:
         with pytest.raises(pyro4.errors.MessageTooLargeError):
             proxy.big(20_000)
+
+
+class RawTalker:
+    def talk(self):
+        """Pyro4 programs may talk on the raw connection: say ready, read 5 bytes, answer."""
+        conn = current_context.client
+        conn.send(b"ready")
+        heard = conn.recv(5)
+        conn.send(b"pong!")
+        return heard.decode()
+
+    def about_connection(self):
+        conn = current_context.client
+        before = conn.getTimeout()
+        conn.setTimeout(2.5)
+        after = (conn.getTimeout(), conn.timeout)
+        conn.timeout = None
+        return {
+            "objectId": conn.objectId,
+            "family": conn.family(),
+            "fileno": conn.fileno() == conn.sock.fileno(),
+            "timeouts": [before, *after, conn.timeout],
+            "keep_open": conn.keep_open,
+            "instances": conn.pyroInstances == {},
+            "resources": len(conn.tracked_resources),
+            "cert": conn.getpeercert(),
+        }
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_client_connection_has_what_pyro4s_socket_connection_has(run, servertype):
+    config.SERVERTYPE = servertype
+    config.COMMTIMEOUT = 4.0
+    daemon = Daemon(host="127.0.0.1")
+    uri = daemon.register(RawTalker(), "raw")
+    with run(daemon):
+        with Proxy(uri) as proxy:
+            assert proxy.about_connection() == {
+                "objectId": None,
+                "family": "IPv4",
+                "fileno": True,
+                "timeouts": [4.0, 2.5, 2.5, 60.0],
+                "keep_open": False,
+                "instances": True,
+                "resources": 0,
+                "cert": None,
+            }
+            # the proxy's connection is past its handshake: talk on it by hand
+            sock = proxy._pyroConnection
+            serpent = serializers.get_serializer("serpent")
+            sock.sendall(wire.encode_bytes(wire.MSG_INVOKE, serpent.dumpsCall("raw", "talk", (), {}), 1, 0, 99))
+            assert _recv_exactly(sock, 5) == b"ready"
+            sock.sendall(b"hello")
+            assert _recv_exactly(sock, 5) == b"pong!"
+            decoder = wire.MessageDecoder()
+            replies = decoder.feed(_recv_exactly(sock, wire.HEADER_SIZE))
+            while not replies:
+                replies = decoder.feed(sock.recv(65536))
+            assert replies[0].seq == 99 and serpent.loads(replies[0].data) == "hello"
+
+
+def _recv_exactly(sock, size):
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        assert chunk, "connection closed"
+        data += chunk
+    return data
