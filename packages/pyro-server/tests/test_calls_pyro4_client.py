@@ -276,24 +276,7 @@ def test_instance_creator_wrong_type(pyro4, run):
             proxy.me()
 
 
-def test_callback_exception_closes_connection(pyro4, run):
-    class Listener:
-        @callback
-        def notify(self):
-            raise RuntimeError("callback failed")
-
-    daemon = Daemon(host="127.0.0.1")
-    uri = str(daemon.register(Listener(), "l"))
-    with run(daemon), pyro4.Proxy(uri) as proxy:
-        with pytest.raises(RuntimeError, match="callback failed"):
-            proxy.notify()
-        deadline = time.monotonic() + 5
-        while daemon.transportServer.connections and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert not daemon.transportServer.connections
-
-
-def test_callback_exception_is_logged_with_its_traceback(pyro4, run, caplog):
+def test_callback_exception_closes_connection_and_is_logged_with_its_traceback(pyro4, run, caplog):
     class Listener:
         @callback
         def notify(self):
@@ -305,6 +288,10 @@ def test_callback_exception_is_logged_with_its_traceback(pyro4, run, caplog):
         with run(daemon), pyro4.Proxy(uri) as proxy:
             with pytest.raises(RuntimeError, match="callback failed"):
                 proxy.notify()
+            deadline = time.monotonic() + 5
+            while daemon.transportServer.connections and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert not daemon.transportServer.connections
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR and "callback" in r.getMessage()]
     text = record.getMessage()
     assert "Traceback (most recent call last" in text

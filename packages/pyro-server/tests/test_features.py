@@ -10,6 +10,7 @@ from pyro_protocol import serializers
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context
 from pyro_protocol.errors import ConnectionClosedError
+from pyro_protocol.transport import recv_exactly
 from pyro_server import Daemon
 
 
@@ -248,20 +249,11 @@ def test_client_connection_has_what_pyro4s_socket_connection_has(run, servertype
             sock = proxy._pyroConnection
             serpent = serializers.get_serializer("serpent")
             sock.sendall(wire.encode_bytes(wire.MSG_INVOKE, serpent.dumpsCall("raw", "talk", (), {}), 1, 0, 99))
-            assert _recv_exactly(sock, 5) == b"ready"
+            assert recv_exactly(sock, 5) == b"ready"
             sock.sendall(b"hello")
-            assert _recv_exactly(sock, 5) == b"pong!"
+            assert recv_exactly(sock, 5) == b"pong!"
             decoder = wire.MessageDecoder()
-            replies = decoder.feed(_recv_exactly(sock, wire.HEADER_SIZE))
+            replies = decoder.feed(recv_exactly(sock, wire.HEADER_SIZE))
             while not replies:
                 replies = decoder.feed(sock.recv(65536))
             assert replies[0].seq == 99 and serpent.loads(replies[0].data) == "hello"
-
-
-def _recv_exactly(sock, size):
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        assert chunk, "connection closed"
-        data += chunk
-    return data

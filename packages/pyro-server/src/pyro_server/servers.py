@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import itertools
 import logging
+import math
 import queue
 import select
 import selectors
@@ -282,20 +283,17 @@ class ServerBase:
         next_expiry = now + (min(idle_limit, self._select_timeout()) if idle_limit else self._select_timeout())
         expired = []
         for conn in candidates:
+            deadline = conn.last_activity + idle_limit if idle_limit else math.inf
             if not conn.handshake_done:
-                deadline = conn.created + handshake_timeout
-                if now >= deadline:
-                    log.info("dropping %s: no handshake within %.1f s", conn.addr, handshake_timeout)
-                    expired.append(conn)
-                    continue
+                deadline = min(deadline, conn.created + handshake_timeout)
+            if now < deadline:
                 next_expiry = min(next_expiry, deadline)
-            if idle_limit:
-                deadline = conn.last_activity + idle_limit
-                if now >= deadline:
-                    log.info("dropping %s: idle for more than COMMTIMEOUT (%.1f s)", conn.addr, idle_limit)
-                    expired.append(conn)
-                    continue
-                next_expiry = min(next_expiry, deadline)
+                continue
+            if not conn.handshake_done and now >= conn.created + handshake_timeout:
+                log.info("dropping %s: no handshake within %.1f s", conn.addr, handshake_timeout)
+            else:
+                log.info("dropping %s: idle for more than COMMTIMEOUT (%.1f s)", conn.addr, idle_limit)
+            expired.append(conn)
         self.next_expiry = max(next_expiry, now + EXPIRY_SLACK)
         return expired
 
