@@ -256,7 +256,7 @@ class Daemon:
                 "(__slots__ without _pyroId and _pyroDaemon?)"
             ) from None
         if not inspect.isclass(obj_or_class) and config.AUTOPROXY:
-            serializers.register_type_replacement(type(obj_or_class), _autoproxy)
+            serializers.register_type_replacement(type(obj_or_class), autoproxy_for)
         self.objectsById[objectId] = obj_or_class
         return self.uriFor(objectId)
 
@@ -920,8 +920,11 @@ def _own_pyro_id(obj_or_class: Any) -> Optional[str]:
         return getattr(obj_or_class, "_pyroId", None)
 
 
-def _autoproxy(obj: Any) -> Any:
-    """Type replacement installed for classes of registered objects: send a proxy instead."""
+def autoproxy_for(obj: Any) -> Any:
+    """The proxy a registered object travels as (Pyro4's pyroObjectToAutoProxy); anything else is returned as it is.
+
+    Installed as the type replacement of registered objects' classes.
+    """
     daemon = getattr(obj, "_pyroDaemon", None)
     object_id = getattr(obj, "_pyroId", None)
     if daemon is None or not config.AUTOPROXY or daemon.objectsById.get(object_id) is not obj:
