@@ -21,7 +21,7 @@ import time
 import weakref
 from typing import Any, Optional, Union
 
-from pyro_protocol import constants, serializers, transport
+from pyro_protocol import constants, serializers, transport, wirelog
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context
 from pyro_protocol.errors import (
@@ -504,10 +504,14 @@ class Proxy:
             max_message_size=config.MAX_MESSAGE_SIZE,
             hmac_key=self._pyro_hmac,
         )
+        if config.LOGWIRE:
+            _log_request(b"", head, body, None)
         transport.send_message(sock, head, body)
         if self._pyro_reader is None:
             self.__dict__["_pyro_reader"] = ReplyReader()
         msg = self._pyro_reader.receive(sock, config.MAX_MESSAGE_SIZE, self._pyro_hmac)
+        if config.LOGWIRE:
+            wirelog.log_message("proxy", "received", msg)
         if msg.type not in (MSG_CONNECTOK, MSG_CONNECTFAIL):
             raise ProtocolError(f"invalid msg type {msg.type} received")
         return msg
@@ -643,6 +647,8 @@ class Proxy:
                     hmac_key=hmac_key,
                 )
             try:
+                if config.LOGWIRE:
+                    _log_request(request, head, body, parts)
                 if request:
                     transport.send_bytes(sock, request)
                 elif parts is not None:
@@ -652,6 +658,8 @@ class Proxy:
                 if flags & FLAGS_ONEWAY:
                     return None
                 msg = self._pyro_reader.receive(sock, max_size, hmac_key)
+                if config.LOGWIRE:
+                    wirelog.log_message("proxy", "received", msg)
                 if msg.type != MSG_RESULT:
                     raise ProtocolError(f"invalid msg type {msg.type} received")
                 if msg.seq != seq:
@@ -772,6 +780,16 @@ def _frozen_connect_reply(reply: Any) -> Optional[tuple[Any, dict[str, frozenset
     if not all(type(name) is str for names in frozen.values() for name in names):
         return None
     return handshake, frozen
+
+
+def _log_request(request: bytes, head: bytes, body: bytes, parts: Optional[tuple[bytes, ...]]) -> None:
+    """LOGWIRE: the request in whichever of its three shapes it is sent."""
+    if request:
+        wirelog.log_bytes("proxy", "sending", request)
+    elif parts is not None:
+        wirelog.log_bytes("proxy", "sending", parts[0] + parts[1][: wirelog.SHOWN_PAYLOAD])
+    else:
+        wirelog.log_bytes("proxy", "sending", head + body[: wirelog.SHOWN_PAYLOAD], len(body))
 
 
 def _as_key(value: Union[str, bytes, None]) -> Optional[bytes]:

@@ -12,6 +12,8 @@ import struct
 import time
 from typing import Any, Optional
 
+from pyro_protocol import wirelog
+from pyro_protocol.config import config
 from pyro_protocol.errors import ConnectionClosedError, TimeoutError
 from pyro_protocol.message import Message, MessageDecoder
 from pyro_protocol.spinwait import SpinWait
@@ -279,17 +281,24 @@ class ClientConnection:
             return True
         return _wait(self.sock, _POLLIN, timeout)
 
-    def send(self, head: bytes, body: bytes = b"") -> None:
-        """Send a whole message; waits for the socket to drain, bounded by the send timeout."""
-        if len(body) < 65536:
+    def send(self, head: bytes, body: bytes = b"", tail: bytes = b"") -> None:
+        """Send a whole message in up to three parts, back to back; waits for the socket to drain,
+        bounded by the send timeout."""
+        if len(body) < 65536 and not tail:
             self.send_all(head + body if body else head)
             return
+        if config.LOGWIRE:
+            wirelog.log_bytes("daemon", "sending", head + body[: wirelog.SHOWN_PAYLOAD])
         self._send_view(memoryview(head))
         self._send_view(memoryview(body))
+        if tail:
+            self._send_view(memoryview(tail))
         self.last_activity = time.monotonic()
 
     def send_all(self, data: bytes) -> None:
-        """Send one buffer: a single system call when the socket takes it all (the usual case)."""
+        """Send one whole message: a single system call when the socket takes it all (the usual case)."""
+        if config.LOGWIRE:
+            wirelog.log_bytes("daemon", "sending", data)
         try:
             sent = self.sock.send(data)
         except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):

@@ -17,7 +17,7 @@ from types import MethodType
 from typing import Any, Callable, Iterable, Optional, Union
 
 from pyro_client import Proxy, SerializedBlob
-from pyro_protocol import constants, serializers
+from pyro_protocol import constants, serializers, wirelog
 from pyro_protocol import message as wire
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context, new_correlation_bytes
@@ -428,6 +428,8 @@ class Daemon:
 
     def _handle(self, conn: ClientConnection, msg: Message) -> bool:
         """Process one message of a connection; False means: close the connection now."""
+        if config.LOGWIRE:
+            wirelog.log_message("daemon", "received", msg)
         if not conn.handshake_done:
             return self._handshake(conn, msg)
         return self._request(conn, msg)
@@ -692,9 +694,7 @@ class Daemon:
         if reply:
             conn.send_all(reply)
         else:
-            conn.send(head, body)
-            if parts is not None and parts[1]:
-                conn.send_all(parts[1])
+            conn.send(head, body, parts[1] if parts is not None else b"")
         return True
 
     def _send_exception(
