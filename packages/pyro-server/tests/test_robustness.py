@@ -7,10 +7,10 @@ import time
 
 import pytest
 
+from pyro_client import Proxy
 from pyro_protocol import message as wire
 from pyro_protocol import serializers
 from pyro_protocol.config import config
-from pyro_client import Proxy
 from pyro_protocol.errors import ConnectionClosedError
 from pyro_server import Daemon
 
