@@ -126,7 +126,8 @@ def getIpAddress(hostname: Optional[str], workaround127: bool = False, ipVersion
     else:
         version = ipVersion
     if version not in _IP_VERSION_FAMILIES:
-        raise ValueError(f"unknown value for argument ipVersion: {version!r} (use 4, 6 or 0)")
+        source = "config.PREFER_IP_VERSION" if ipVersion is None else "argument ipVersion"
+        raise ValueError(f"unknown value for {source}: {version!r} (use 4, 6 or 0)")
     host = hostname or socket.gethostname()
     try:
         address = _resolve(host, _IP_VERSION_FAMILIES[version])
@@ -437,12 +438,8 @@ class SocketConnection:
         self.tracked_resources: WeakSet[Any] = WeakSet()
 
     def __del__(self) -> None:
-        if "tracked_resources" not in self.__dict__:
-            return  # __init__ did not get to the end: nothing to close
-        try:
+        if "tracked_resources" in self.__dict__:  # else __init__ did not get to the end: nothing to close
             self.close()
-        except Exception:
-            pass  # (at interpreter exit the modules it needs may be gone)
 
     def __enter__(self) -> SocketConnection:
         return self
