@@ -117,7 +117,7 @@ def getIpAddress(hostname: Optional[str], workaround127: bool = False, ipVersion
     ``ipVersion``: 4 or 6 for that kind of address, 0 for whatever the system lists
     first, None for config.PREFER_IP_VERSION (0 when the host looks like an IPv6
     address). When no address of the wanted version exists, any version will do,
-    except that a wanted IPv6 address is an error. ``workaround127``: if the address is
+    but a wanted IPv6 address that does not exist is an error (socket.gaierror). ``workaround127``: if the address is
     a loopback (127.x) or 0.0.0.0 one, return the address of the interface that
     faces the outside instead (IPv4 only; the loopback address when there is none).
     """
@@ -175,7 +175,7 @@ def sendData(sock: socket.socket, data: Union[bytes, bytearray, memoryview]) -> 
     """Send all of ``data``. ConnectionClosedError when the connection fails, TimeoutError on a timeout."""
     if sock.gettimeout() == 0.0:
         # non-blocking: sendall could not say how much went out before the socket was full
-        transport.send_waiting(sock, data, float(config.COMMTIMEOUT) or transport.STALL_TIMEOUT)
+        transport.send_waiting(sock, data, transport.stall_timeout())
     else:
         transport.send_bytes(sock, data)
 
@@ -204,15 +204,12 @@ def createSocket(  # noqa: N802
     """
     if bind and connect:
         raise ValueError("bind and connect cannot both be specified at the same time")
-    force_ipv6 = _wants_ipv6(ipv6)
     if isinstance(bind, str) or isinstance(connect, str):
         family: int = socket.AF_UNIX
-    elif bind:
-        family, bind = _tcp_family(bind, force_ipv6, "bind")
     elif connect:
-        family, connect = _tcp_family(connect, force_ipv6, "connect")
+        family, connect = _ip_family(connect, ipv6, "connect")
     else:
-        family = socket.AF_INET6 if force_ipv6 else socket.AF_INET
+        family, bind = _ip_family(bind, ipv6, "bind")
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         if sslContext is not None:
@@ -240,15 +237,13 @@ def createSocket(  # noqa: N802
     return sock
 
 
-def _wants_ipv6(ipv6: Optional[bool]) -> bool:
-    return bool(ipv6) or (ipv6 is None and int(config.PREFER_IP_VERSION) == 6)
-
-
-def _tcp_family(address: Any, force_ipv6: bool, argument: str) -> tuple[int, tuple[Any, ...]]:
-    """The socket family for a (host, port) address, and the address as that family wants it."""
-    if type(address) is not tuple:
+def _ip_family(address: Any, ipv6: Optional[bool], argument: str) -> tuple[int, Any]:
+    """The socket family for a (host, port) address, or for no address, and the address as
+    that family wants it. ``ipv6``: True for IPv6, None to follow config.PREFER_IP_VERSION."""
+    force_ipv6 = bool(ipv6) or (ipv6 is None and int(config.PREFER_IP_VERSION) == 6)
+    if address and type(address) is not tuple:
         raise ValueError(f"unknown {argument} format: {address!r} (a (host, port) tuple or a unix socket path)")
-    host = address[0]
+    host = address[0] if address else None
     if not host:
         return (socket.AF_INET6 if force_ipv6 else socket.AF_INET), address
     if getIpVersion(host) == 6:
@@ -279,7 +274,7 @@ def _connect(sock: socket.socket, address: Union[str, tuple[Any, ...]]) -> None:
         return
     except (BlockingIOError, InterruptedError):
         pass  # the connection is on its way
-    timeout = float(config.COMMTIMEOUT) or transport.STALL_TIMEOUT
+    timeout = transport.stall_timeout()
     if not transport.wait_ready(sock, transport.POLLOUT, timeout):
         raise socket.timeout(f"connecting to {address!r}: no answer in {timeout} s")
     failure = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -298,11 +293,7 @@ def createBroadcastSocket(  # noqa: N802
     Port 0 binds a free port. ``ipv6`` as for createSocket. ``timeout``: seconds, None
     for blocking, 0 for non-blocking (as in Pyro4), not given for the socket module's default.
     """
-    force_ipv6 = _wants_ipv6(ipv6)
-    if bind:
-        family, bind = _tcp_family(bind, force_ipv6, "bind")
-    else:
-        family = socket.AF_INET6 if force_ipv6 else socket.AF_INET
+    family, bind = _ip_family(bind, ipv6, "bind")
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         if family == socket.AF_INET:

@@ -1,5 +1,6 @@
 """The thin socket layer both ends share: connect, listen, read exactly N bytes,
-send a message's parts in one go, TLS contexts. The only I/O in this package."""
+send a message's parts in one go, TLS contexts. The only I/O in this package
+(with ``socketutil``, Pyro4's helpers built on these)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ __all__ = [
     "POLLIN",
     "POLLOUT",
     "STALL_TIMEOUT",
+    "stall_timeout",
     "LISTEN_BACKLOG",
 ]
 
@@ -124,7 +126,8 @@ def _wait_for_progress(sock: socket.socket, exc: OSError, writing: bool, timeout
         raise TimeoutError(f"{doing}: timeout (no progress for {timeout} s)")
 
 
-def _stall_timeout() -> float:
+def stall_timeout() -> float:
+    """How long a non-blocking socket may make no progress: COMMTIMEOUT, or STALL_TIMEOUT when that is 0."""
     return float(config.COMMTIMEOUT) or STALL_TIMEOUT
 
 
@@ -277,7 +280,7 @@ def recv_chunks(sock: socket.socket, size: int, first: bytes = b"") -> bytes:
         try:
             chunk = sock.recv(min(remaining, _PREALLOCATE_LIMIT), waitall)
         except TRY_AGAIN as exc:
-            _wait_for_progress(sock, exc, False, _stall_timeout(), "receiving")
+            _wait_for_progress(sock, exc, False, stall_timeout(), "receiving")
             continue
         if not chunk:
             raise connection_lost(b"".join(chunks))
