@@ -246,7 +246,7 @@ def test_client_connection_has_what_pyro4s_socket_connection_has(run, servertype
                 "cert": None,
             }
             # the proxy's connection is past its handshake: talk on it by hand
-            sock = proxy._pyroConnection
+            sock = proxy._pyroConnection.sock
             serpent = serializers.get_serializer("serpent")
             sock.sendall(wire.encode_bytes(wire.MSG_INVOKE, serpent.dumpsCall("raw", "talk", (), {}), 1, 0, 99))
             assert recv_exactly(sock, 5) == b"ready"
