@@ -262,6 +262,7 @@ def test_client_connection_has_what_pyro4s_socket_connection_has(run, servertype
 @pytest.mark.parametrize("servertype", ["thread", "multiplex"])
 def test_message_ping_on_a_proxys_connection(serve, servertype):
     """Pyro4's disconnects example: Message.ping(proxy._pyroConnection) to see if the connection lives."""
+
     class Echo:
         def echo(self, value):
             return value
