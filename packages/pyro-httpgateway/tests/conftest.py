@@ -217,3 +217,24 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("PYRO_")}
     env.update(extra)
     return env
+
+
+# Test modules cannot import this one (pytest's importlib mode): they get its helpers as fixtures.
+
+
+@pytest.fixture()
+def run() -> Callable[[Any], Any]:
+    """``with run(daemon):`` serves the daemon in a background thread for the block."""
+    return running
+
+
+@pytest.fixture()
+def echo_class() -> type:
+    """The class of the test objects."""
+    return Echo
+
+
+@pytest.fixture()
+def http_request() -> Callable[..., Reply]:
+    """``http_request(url, method="GET", body=None, headers=None)`` -> Reply, any status."""
+    return request

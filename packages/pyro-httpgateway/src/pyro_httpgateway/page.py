@@ -41,11 +41,12 @@ _STYLE = _resource("gateway.css")
 _SCRIPT = _resource("gateway.js")
 
 
-def _member_link(name: str, member: str, kind: str) -> str:
+def _member_link(name: str, member: str, kind: str, text: str = "") -> str:
+    """A link that calls ``member`` of ``name`` (a plain GET; the page's script makes it a fetch)."""
     href = f"{quote(name, safe='')}/{quote(member, safe='$')}"
     return (
         f'<a class="{kind}" href="{html.escape(href)}" data-object="{html.escape(name)}" '
-        f'data-member="{html.escape(member)}">{html.escape(member)}</a>'
+        f'data-member="{html.escape(member)}">{html.escape(text or member)}</a>'
     )
 
 
@@ -66,7 +67,7 @@ def _row(name: str, uri: str, links: Links) -> str:
         method_links = [_member_link(name, m, "method oneway" if m in oneway else "method") for m in methods]
         attribute_links = [_member_link(name, a, "attribute") for a in attributes]
         cells = f"<td>{_links_or_dash(method_links)}</td><td>{_links_or_dash(attribute_links)}</td>"
-    return f'<tr data-object="{html.escape(name)}"><td>{_member_link(name, "$meta", "object")}</td>{cells}</tr>'
+    return f'<tr data-object="{html.escape(name)}"><td>{_member_link(name, "$meta", "object", name)}</td>{cells}</tr>'
 
 
 def _contents(gateway: Gateway, links: Links) -> tuple[str, str, str]:
@@ -94,7 +95,7 @@ def render(gateway: Gateway, links: Links) -> tuple[str, bytes]:
         table = f'<p class="error" id="ns-error">Cannot use the name server: {html.escape(str(exc))}</p>'
         location, note = "?", ""
     text = index_page_template.format(
-        ns_regex=html.escape(gateway.ns_regex or ""),
+        ns_regex=html.escape(gateway.ns_regex) if gateway.ns_regex else "(none set: all names)",
         name_server_contents_list=table,
         pyro_version=f"pyro-httpgateway {__version__} (Pyro4 {constants.PYRO4_VERSION} protocol)",
         hostname=html.escape(location),
