@@ -7,6 +7,11 @@ import contextlib
 import http.client
 import json
 import os
+import queue
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -238,3 +243,72 @@ def echo_class() -> type:
 def http_request() -> Callable[..., Reply]:
     """``http_request(url, method="GET", body=None, headers=None)`` -> Reply, any status."""
     return request
+
+
+class Process:
+    """A child process (stdout and stderr together) whose lines are collected by a thread."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.popen = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env
+        )
+        self.output: list[str] = []
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.output.append(line.rstrip("\n"))
+            self._lines.put(line.rstrip("\n"))
+        self.popen.stdout.close()
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.output)
+
+    def wait_for(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
+        """The match of the first line (from now on) that ``pattern`` is found in."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no line matching {pattern!r} in {timeout} s; output:\n{self.text}")
+            try:
+                line = self._lines.get(timeout=min(remaining, 0.2))
+            except queue.Empty:
+                if self.popen.poll() is not None and not self._reader.is_alive() and self._lines.empty():
+                    raise AssertionError(f"exited ({self.popen.returncode}) first; output:\n{self.text}") from None
+                continue
+            match = re.search(pattern, line)
+            if match:
+                return match
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Send ``sig`` (kill after STOP_TIMEOUT) and wait; the exit code."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+        try:
+            code = self.popen.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            code = self.popen.wait(timeout=STOP_TIMEOUT)
+        self._reader.join(timeout=STOP_TIMEOUT)
+        return code
+
+
+@pytest.fixture()
+def spawn() -> Iterator[Callable[..., Process]]:
+    """``spawn(*args, **env)`` starts ``python *args`` (without our PYRO_ variables, plus ``env``);
+    every one still running is stopped when the test ends."""
+    started: list[Process] = []
+
+    def start(*args: str, **env: str) -> Process:
+        process = Process([sys.executable, *args], clean_env(PYTHONUNBUFFERED="1", **env))
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop(signal.SIGKILL)
