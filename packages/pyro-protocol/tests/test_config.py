@@ -254,3 +254,37 @@ def test_config_module_fails_clearly_on_a_bad_value():
     done = run_config_module({"PYRO_NS_PORT": "lots"})
     assert done.returncode != 0
     assert "ValueError: invalid int value: PYRO_NS_PORT='lots'" in done.stderr
+
+
+def test_parse_addresses_string():
+    assert config.parseAddressesString("<broadcast>, 0.0.0.0") == ["<broadcast>", "0.0.0.0"]
+    assert config.parseAddressesString("'', 10.0.0.255") == ["", "10.0.0.255"]
+
+
+def test_use_defaults_switches_items_still_at_their_default(clean_env):
+    code = (
+        "from pyro_protocol.config import config, use_defaults, PYRO4_DEFAULTS\n"
+        "config.SERIALIZERS_ACCEPTED.add('pickle')\n"  # set by the program: kept
+        "use_defaults(PYRO4_DEFAULTS)\n"
+        "print(config.REQUIRE_EXPOSE, sorted(config.SERIALIZERS_ACCEPTED))\n"
+        "config.reset()\n"
+        "print(config.REQUIRE_EXPOSE, sorted(config.SERIALIZERS_ACCEPTED))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYRO_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.splitlines() == [
+        "True ['json', 'marshal', 'msgpack', 'pickle', 'serpent']",
+        "True ['json', 'marshal', 'serpent']",
+    ]
+    env["PYRO_REQUIRE_EXPOSE"] = "no"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.splitlines()[1].startswith("False")  # the environment still wins
+
+
+def test_use_defaults_refuses_unknown_items_and_wrong_types():
+    from pyro_protocol.config import use_defaults
+
+    with pytest.raises(AttributeError, match="unknown Pyro config item"):
+        use_defaults({"NO_SUCH_ITEM": 1})
+    with pytest.raises(TypeError, match="default of REQUIRE_EXPOSE must be a bool"):
+        use_defaults({"REQUIRE_EXPOSE": "yes"})

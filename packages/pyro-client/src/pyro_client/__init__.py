@@ -23,7 +23,7 @@ from pyro_protocol.uri import URI
 
 from . import util
 from .batch import BatchProxy, batch
-from .futures import AsyncResult, Future, FutureResult
+from .futures import AsyncResult, Future, FutureResult, asyncproxy
 from .naming import locateNS, resolve
 from .proxy import Proxy
 from .streams import StreamResultIterator
@@ -39,6 +39,7 @@ __all__ = [
     "Future",
     "FutureResult",
     "AsyncResult",
+    "asyncproxy",
     "StreamResultIterator",
     "locateNS",
     "resolve",

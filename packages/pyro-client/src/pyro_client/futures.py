@@ -19,7 +19,7 @@ from pyro_protocol.errors import (
     TimeoutError,
 )
 
-__all__ = ["Future", "FutureResult", "AsyncResult", "AsyncRemoteMethod", "submit"]
+__all__ = ["Future", "FutureResult", "AsyncResult", "AsyncRemoteMethod", "asyncproxy", "submit"]
 
 log = logging.getLogger("pyro.client.futures")
 
@@ -249,6 +249,11 @@ class Future:
         """Have ``exceptionhandler(exception)`` called if the call fails."""
         self.exceptionhandler = exceptionhandler
         return self
+
+
+def asyncproxy(proxy: Any, asynchronous: bool = True) -> None:
+    """Switch ``proxy`` to asynchronous calls (each returns a FutureResult at once), or back (Pyro4's name)."""
+    proxy._pyroAsync(asynchronous)
 
 
 class AsyncRemoteMethod:

@@ -100,7 +100,13 @@ class ReplyReader:
                     annotations = None
                 if annotations is not None:
                     return Message(
-                        msg_type, bytes(view[HEADER_SIZE + ann_size : filled]), ser_id, flags, seq, annotations, filled
+                        msg_type,
+                        bytes(view[HEADER_SIZE + ann_size : filled]),
+                        ser_id,
+                        flags,
+                        seq,
+                        annotations,
+                        wire_size=filled,
                     )
         header = parse_header_from(self._buffer, 0, max_message_size)
         ann_end = HEADER_SIZE + header.annotations_size

@@ -18,7 +18,9 @@ Byte layout of the 24-byte header (all big-endian)::
 Then annotation chunks (4 ASCII key bytes, u16 length, value) and the payload.
 :func:`encode` builds a message; :class:`MessageDecoder` is fed arbitrary byte
 chunks and yields whole :class:`Message` objects, refusing a bad header before
-it reads a body and never allocating more than it has received.
+it reads a body and never allocating more than it has received. The codec does
+no I/O; only the Pyro4 API kept on :class:`Message` for programs that handle
+messages themselves (``Message.recv``, ``Message.ping``) reads a connection.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import struct
 import zlib
 from typing import Any, Iterable, Mapping, Optional, Union
 
+from .config import config
 from .constants import PROTOCOL_VERSION
 from .errors import MessageTooLargeError, ProtocolError, SecurityError
 
@@ -112,9 +115,14 @@ def hmac_digest(key: bytes, data: Union[bytes, memoryview], annotations: Mapping
 
 
 class Message:
-    """One decoded message. ``data`` is the payload after decompression."""
+    """One message. ``data`` is the payload; a received message's is already inflated.
 
-    __slots__ = ("type", "flags", "seq", "serializer_id", "data", "annotations", "wire_size")
+    Besides the codec's own use, it offers Pyro4 4.82's Message API, for programs
+    that build or read messages themselves: :meth:`to_bytes`, :meth:`recv`,
+    :meth:`ping`, :meth:`from_header`, :meth:`hmac`.
+    """
+
+    __slots__ = ("type", "flags", "seq", "serializer_id", "data", "annotations", "wire_size", "hmac_key")
 
     def __init__(
         self,
@@ -124,6 +132,8 @@ class Message:
         flags: int = 0,
         seq: int = 0,
         annotations: Optional[dict[str, bytes]] = None,
+        hmac_key: Optional[bytes] = None,
+        *,
         wire_size: int = 0,
     ) -> None:
         self.type = msg_type
@@ -133,12 +143,80 @@ class Message:
         self.data = data
         self.annotations = annotations if annotations is not None else {}
         self.wire_size = wire_size
+        self.hmac_key = hmac_key
 
     def __repr__(self) -> str:
         return (
             f"<Message type={self.type} flags=0x{self.flags:04x} seq={self.seq} "
             f"serializer={self.serializer_id} data={len(self.data)}B annotations={sorted(self.annotations)}>"
         )
+
+    # -- Pyro4 4.82's Message API ----------------------------------------------------------
+
+    @property
+    def data_size(self) -> int:
+        return len(self.data)
+
+    @property
+    def annotations_size(self) -> int:
+        return sum(6 + len(value) for key, value in self.annotations.items() if key != "HMAC") + (
+            26 if self.hmac_key or "HMAC" in self.annotations else 0
+        )
+
+    def to_bytes(self) -> bytes:
+        """The whole message as sent: header, annotations (with an HMAC if keyed), payload."""
+        head, body = encode(
+            self.type,
+            bytes(self.data),
+            self.serializer_id,
+            self.flags,
+            self.seq,
+            self.annotations,
+            hmac_key=self.hmac_key,
+        )
+        return head + body
+
+    def hmac(self) -> bytes:
+        """The HMAC annotation this message gets with its key."""
+        if not self.hmac_key:
+            raise SecurityError("this message has no hmac key")
+        return hmac_digest(self.hmac_key, self.data, self.annotations)
+
+    def decompress_if_needed(self) -> Message:
+        """Kept for Pyro4 programs: received payloads are inflated on arrival already."""
+        return self
+
+    @classmethod
+    def from_header(cls, header: bytes) -> Message:
+        """A message with the header's fields and an empty payload (the body is read separately)."""
+        fields = parse_header(header)
+        return cls(fields.type, b"", fields.serializer_id, fields.flags, fields.seq)
+
+    @classmethod
+    def recv(
+        cls,
+        connection: Any,
+        requiredMsgTypes: Optional[Iterable[int]] = None,
+        hmac_key: Optional[bytes] = None,  # noqa: N803
+    ) -> Message:
+        """Read one message with ``connection.recv(size)`` (a socketutil.SocketConnection, say).
+
+        Raises ProtocolError when its type is not among ``requiredMsgTypes``.
+        """
+        header = parse_header(connection.recv(HEADER_SIZE), int(config.MAX_MESSAGE_SIZE))
+        annotations = connection.recv(header.annotations_size) if header.annotations_size else b""
+        payload = connection.recv(header.data_size) if header.data_size else b""
+        msg = finish_message(header, annotations, payload, hmac_key=hmac_key)
+        msg.hmac_key = hmac_key
+        if requiredMsgTypes is not None and msg.type not in requiredMsgTypes:
+            raise ProtocolError(f"invalid msg type {msg.type} received, expected one of {sorted(requiredMsgTypes)}")
+        return msg
+
+    @staticmethod
+    def ping(pyroConnection: Any, hmac_key: Optional[bytes] = None) -> None:  # noqa: N803
+        """Send a PING on a connection and wait for its answer (ConnectionClosedError if it is gone)."""
+        pyroConnection.send(Message(MSG_PING, b"ping", SERIALIZER_ID_PING, hmac_key=hmac_key).to_bytes())
+        Message.recv(pyroConnection, [MSG_PING], hmac_key)
 
 
 _CORR_CHUNK_HEAD = _CHUNK_HEAD.pack(b"CORR", 16)
@@ -184,10 +262,9 @@ def encode(
     With ``compress`` the payload is zlib-compressed when it is at least 200
     bytes and compression makes it smaller (Pyro4's rule).
     """
-    if compress and len(data) >= COMPRESSION_THRESHOLD:
-        packed = zlib.compress(data)
-        if len(packed) < len(data):
-            data = packed
+    if compress:
+        data, compressed = compress_payload(data)
+        if compressed:
             flags |= FLAGS_COMPRESSED
     if hmac_key:
         annotations = dict(annotations or {})
@@ -206,6 +283,15 @@ def encode(
         _check_fields(msg_type, flags, seq, serializer_id)
     header = _pack_header(msg_type, data_size, serializer_id, flags, seq, ann_size)
     return (header + ann_blob if ann_blob else header), data
+
+
+def compress_payload(data: bytes) -> tuple[bytes, bool]:
+    """Pyro4's compression rule: zlib when the payload is at least 200 bytes and it gets smaller."""
+    if len(data) >= COMPRESSION_THRESHOLD:
+        packed = zlib.compress(data)
+        if len(packed) < len(data):
+            return packed, True
+    return data, False
 
 
 def _pack_header(msg_type: int, data_size: int, serializer_id: int, flags: int, seq: int, ann_size: int) -> bytes:
@@ -416,7 +502,7 @@ def finish_message(
         header.flags,
         header.seq,
         annotations,
-        HEADER_SIZE + header.annotations_size + header.data_size,
+        wire_size=HEADER_SIZE + header.annotations_size + header.data_size,
     )
 
 
@@ -497,7 +583,15 @@ class MessageDecoder:
                     annotations = {"CORR": data[30:46]}
                 if annotations is not None:  # (other annotations: the general path checks them)
                     return [
-                        Message(msg_type, data[HEADER_SIZE + ann_size :], ser_id, flags, seq, annotations, len(data))
+                        Message(
+                            msg_type,
+                            data[HEADER_SIZE + ann_size :],
+                            ser_id,
+                            flags,
+                            seq,
+                            annotations,
+                            wire_size=len(data),
+                        )
                     ]
         if self._buffer:
             self._buffer += data

@@ -29,6 +29,7 @@ import serpent  # type: ignore[import-untyped]
 from . import constants, fastserpent
 from .config import config
 from .errors import PYRO_ERRORS, ExceptionWrapper, PyroError, SecurityError, SerializeError
+from .message import DEFAULT_MAX_INFLATED_SIZE, compress_payload, inflate
 from .uri import URI
 
 __all__ = [
@@ -471,6 +472,39 @@ class SerializerBase:
 
     dumps_call = dumpsCall
     loads_call = loadsCall
+
+    # -- Pyro4 4.82's spellings, with its optional zlib compression -------------------------
+
+    register_type_replacement = staticmethod(register_type_replacement)
+
+    def serializeData(self, data: Any, compress: bool = False) -> tuple[bytes, bool]:  # noqa: N802
+        """``(bytes, compressed)`` for ``data``; compressed only when that makes it smaller."""
+        serialized = self.dumps(data)
+        return compress_payload(serialized) if compress else (serialized, False)
+
+    def deserializeData(self, data: bytes, compressed: bool = False) -> Any:  # noqa: N802
+        return self.loads(inflate(data, DEFAULT_MAX_INFLATED_SIZE) if compressed else data)
+
+    def serializeCall(  # noqa: N802
+        self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]], compress: bool = False
+    ) -> tuple[bytes, bool]:
+        serialized = self.dumpsCall(obj, method, vargs, kwargs)
+        return compress_payload(serialized) if compress else (serialized, False)
+
+    def deserializeCall(self, data: bytes, compressed: bool = False) -> CallTuple:  # noqa: N802
+        return self.loadsCall(inflate(data, DEFAULT_MAX_INFLATED_SIZE) if compressed else data)
+
+    @staticmethod
+    def class_to_dict(obj: Any) -> dict[str, Any]:
+        return class_to_dict(obj)
+
+    @staticmethod
+    def dict_to_class(data: dict[str, Any]) -> Any:
+        return dict_to_class(data)
+
+    @staticmethod
+    def recreate_classes(literal: Any) -> Any:
+        return recreate_classes(literal)
 
     def bytes_prefix(self, value: bytes) -> Optional[bytes]:
         """For a large bytes value: what ``dumps(value)`` writes before the value's own bytes

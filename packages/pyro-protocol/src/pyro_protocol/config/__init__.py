@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from .. import constants
 
-__all__ = ["Config", "config", "ITEM_DEFAULTS"]
+__all__ = ["Config", "config", "ITEM_DEFAULTS", "PYRO4_DEFAULTS", "use_defaults"]
 
 _DILL_PROTOCOL = pickle.HIGHEST_PROTOCOL if importlib.util.find_spec("dill") else -1
 _USE_MSG_WAITALL = hasattr(socket, "MSG_WAITALL") and platform.system() != "Windows"
@@ -70,6 +70,13 @@ ITEM_DEFAULTS: dict[str, Any] = {
     "SSL_CLIENTKEY": "",
     "SSL_CLIENTKEYPASSWD": "",
     "SSL_CACERTS": "",
+}
+
+#: Pyro4 4.82's defaults where they differ from ours; the ``Pyro4`` compatibility
+#: package makes them the defaults, so Pyro4 programs see the behaviour they were written for.
+PYRO4_DEFAULTS: dict[str, Any] = {
+    "REQUIRE_EXPOSE": True,
+    "SERIALIZERS_ACCEPTED": frozenset({"serpent", "marshal", "json"}),
 }
 
 _TRUE_WORDS = {"1", "yes", "on", "true"}
@@ -173,6 +180,10 @@ class Config:
     def asDict(self) -> dict[str, Any]:  # noqa: N802 - Pyro4's name
         return {item: getattr(self, item) for item in ITEM_DEFAULTS}
 
+    def parseAddressesString(self, addresses: str) -> list[str]:  # noqa: N802 - Pyro4's name
+        """The addresses of a comma-separated list such as BROADCAST_ADDRS; ``''`` stands for the empty string."""
+        return ["" if part.strip() == "''" else part.strip() for part in addresses.split(",")]
+
     def dump(self) -> str:
         """A readable listing of the version, environment and every effective item."""
         from .. import __version__  # late: the package imports this module
@@ -207,6 +218,23 @@ class Config:
 
 #: The process-wide configuration every package reads.
 config = Config()
+
+
+def use_defaults(defaults: dict[str, Any]) -> None:
+    """Make ``defaults`` the process's defaults (also for :meth:`Config.reset`).
+
+    Items of ``config`` still at their old default take the new one; items set by
+    a ``PYRO_*`` environment variable or by the program keep their value.
+    """
+    for item, value in defaults.items():
+        if item not in ITEM_DEFAULTS:
+            raise AttributeError(f"unknown Pyro config item: {item!r}")
+        if type(value) is not type(ITEM_DEFAULTS[item]):
+            raise TypeError(f"default of {item} must be a {type(ITEM_DEFAULTS[item]).__name__}")
+        old = ITEM_DEFAULTS[item]
+        ITEM_DEFAULTS[item] = value
+        if getattr(config, item) == old and "PYRO_" + item not in os.environ:
+            setattr(config, item, value)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Pyro4.test: the echo server."""

@@ -1,0 +1,1 @@
+"""Pyro4.utils: Flame and the HTTP gateway."""
