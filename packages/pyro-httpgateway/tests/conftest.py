@@ -298,10 +298,7 @@ class Process:
         return code
 
 
-@pytest.fixture()
-def spawn() -> Iterator[Callable[..., Process]]:
-    """``spawn(*args, **env)`` starts ``python *args`` (without our PYRO_ variables, plus ``env``);
-    every one still running is stopped when the test ends."""
+def _spawner() -> Iterator[Callable[..., Process]]:
     started: list[Process] = []
 
     def start(*args: str, **env: str) -> Process:
@@ -312,3 +309,16 @@ def spawn() -> Iterator[Callable[..., Process]]:
     yield start
     for process in started:
         process.stop(signal.SIGKILL)
+
+
+@pytest.fixture()
+def spawn() -> Iterator[Callable[..., Process]]:
+    """``spawn(*args, **env)`` starts ``python *args`` (without our PYRO_ variables, plus ``env``);
+    every one still running is stopped when the test ends."""
+    yield from _spawner()
+
+
+@pytest.fixture(scope="module")
+def module_spawn() -> Iterator[Callable[..., Process]]:
+    """Like ``spawn``, for processes shared by a test module."""
+    yield from _spawner()
