@@ -104,6 +104,8 @@ def test_non_ascii_query_values_pyro4_reads_as_latin1(both):
 
 
 def test_multipart_form_posts_pyro4_cannot_read(both):
-    theirs, ours = both("/pyro/http.echo/add", "POST", MULTIPART_BODY, {"Content-Type": "multipart/form-data; boundary=b"})
+    theirs, ours = both(
+        "/pyro/http.echo/add", "POST", MULTIPART_BODY, {"Content-Type": "multipart/form-data; boundary=b"}
+    )
     assert theirs.status == 500  # cgi.parse fails on Python 3 (the boundary is a str, not bytes)
     assert (ours.status, ours.json()) == (200, "xy")

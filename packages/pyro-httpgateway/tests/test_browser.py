@@ -72,9 +72,7 @@ def page(browser: Any, gateway: Any) -> Iterator[Any]:
 
 def response_text(page: Any, words: str) -> str:
     """Wait until the response box holds ``words``; its text."""
-    page.wait_for_function(
-        "words => document.getElementById('pyro_response').textContent.includes(words)", arg=words
-    )
+    page.wait_for_function("words => document.getElementById('pyro_response').textContent.includes(words)", arg=words)
     return str(page.text_content("#pyro_response"))
 
 

@@ -41,7 +41,19 @@ class ExampleEchoServer:
 
 
 def gateway_args(pyro_side, *more):
-    return ["-m", "pyro_httpgateway", "-H", "127.0.0.1", "-p", "0", "-n", pyro_side.ns_host, "--nsport", str(pyro_side.ns_port), *more]
+    return [
+        "-m",
+        "pyro_httpgateway",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-n",
+        pyro_side.ns_host,
+        "--nsport",
+        str(pyro_side.ns_port),
+        *more,
+    ]
 
 
 def test_command_serves_and_stops_on_sigterm(spawn, pyro_side, http_request):
@@ -91,7 +103,10 @@ def test_waitress_server(spawn, pyro_side, http_request):
     url = process.wait_for(RUNNING).group(1)
     assert http_request(url + "/pyro/http.echo/add?a=wait&b=ress").json() == "waitress"
     too_big = http_request(
-        url + "/pyro/http.echo/echo", "POST", b"message=" + b"x" * 60, {"Content-Type": "application/x-www-form-urlencoded"}
+        url + "/pyro/http.echo/echo",
+        "POST",
+        b"message=" + b"x" * 60,
+        {"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert too_big.status == 413
     assert too_big.headers["server"] == "waitress"

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from pyro_naming import NameServerDaemon
 from pyro_server import Daemon
 
@@ -87,7 +88,9 @@ def test_malformed_requests_are_400(gateway, path, body, content_type, headers, 
 
 
 def test_invalid_content_length_is_400(gateway):
-    reply = gateway.post("/pyro/http.echo/echo", b"", "application/x-www-form-urlencoded", headers={"Content-Length": "-5"})
+    reply = gateway.post(
+        "/pyro/http.echo/echo", b"", "application/x-www-form-urlencoded", headers={"Content-Length": "-5"}
+    )
     error_of(reply, 400, "Pyro4.errors.ProtocolError")
 
 
@@ -111,7 +114,11 @@ def test_oversize_body_is_413(serve_gateway):
 def test_a_much_larger_body_is_refused_too(serve_gateway):
     served = serve_gateway(max_body_size=1000)
     big = b"message=" + b"x" * (2 * 1024 * 1024)
-    error_of(served.post("/pyro/http.echo/echo", big, "application/x-www-form-urlencoded"), 413, "Pyro4.errors.MessageTooLargeError")
+    error_of(
+        served.post("/pyro/http.echo/echo", big, "application/x-www-form-urlencoded"),
+        413,
+        "Pyro4.errors.MessageTooLargeError",
+    )
 
 
 class TestGatewayKey:
@@ -137,7 +144,9 @@ class TestGatewayKey:
         assert reply.status == 200 and reply.json() == {"a": "1"}
         reply = keyed.get(f"/pyro/http.echo/arguments?a=1&$key={self.KEY}")
         assert reply.status == 200 and reply.json() == {"a": "1"}  # $key is not passed to the method
-        reply = keyed.post("/pyro/http.echo/arguments", f"a=2&$key={self.KEY}".encode(), "application/x-www-form-urlencoded")
+        reply = keyed.post(
+            "/pyro/http.echo/arguments", f"a=2&$key={self.KEY}".encode(), "application/x-www-form-urlencoded"
+        )
         assert reply.status == 200 and reply.json() == {"a": "2"}
 
     def test_the_page_needs_the_key_too(self, keyed):

@@ -125,8 +125,12 @@ class Gateway:
         max_body_size: int = MAX_BODY_SIZE,
     ) -> None:
         self.ns_regex = ns_regex
-        self.gateway_key = _as_bytes(gateway_key if gateway_key is not None else os.environ.get(GATEWAY_KEY_VARIABLE))
-        self.hmac_key = _as_bytes(hmac_key if hmac_key is not None else os.environ.get(HMAC_KEY_VARIABLE))
+        self.gateway_key: Union[str, bytes, None] = _as_bytes(
+            gateway_key if gateway_key is not None else os.environ.get(GATEWAY_KEY_VARIABLE)
+        )
+        self.hmac_key: Union[str, bytes, None] = _as_bytes(
+            hmac_key if hmac_key is not None else os.environ.get(HMAC_KEY_VARIABLE)
+        )
         self.comm_timeout = config.COMMTIMEOUT if comm_timeout is None else comm_timeout
         self.ns_host = ns_host
         self.ns_port = ns_port
@@ -255,9 +259,7 @@ def _call(proxy: Any, member: str, parameters: dict[str, Any], oneway: bool) -> 
     elif member in proxy._pyroMethods:
         reply = proxy._pyroInvoke(member, (), parameters, FLAGS_ONEWAY if oneway else 0)
     else:
-        raise HttpError(
-            "404 Not Found", AttributeError(f"the object has no exposed method or attribute {member!r}")
-        )
+        raise HttpError("404 Not Found", AttributeError(f"the object has no exposed method or attribute {member!r}"))
     if reply is None or isinstance(reply, RawReply):
         return None if reply is None else reply.data
     if isinstance(reply, StreamResultIterator):

@@ -82,7 +82,7 @@ def _contents(gateway: Gateway, links: Links) -> tuple[str, str, str]:
         '<table id="objects"><thead><tr><th>name</th><th>methods</th><th>attributes</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
-    return table, links.nameserver_uri().location, note
+    return table, str(links.nameserver_uri().location), note
 
 
 def render(gateway: Gateway, links: Links) -> tuple[str, bytes]:

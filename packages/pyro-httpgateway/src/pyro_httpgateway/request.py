@@ -117,11 +117,11 @@ def _json_arguments(body: bytes) -> list[tuple[str, Any]]:
 
 def _multipart_arguments(content_type: str, body: bytes) -> list[tuple[str, Any]]:
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    message: Any = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
     if not message.is_multipart():
         raise _bad_request("malformed multipart/form-data body (no boundary or no parts)")
     pairs: list[tuple[str, Any]] = []
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if not name:
             raise _bad_request("multipart/form-data part without a name")

@@ -82,7 +82,7 @@ def _serve_wsgiref(app: Gateway, host: str, port: int, quiet: bool) -> None:
 
 def _serve_waitress(app: Gateway, host: str, port: int, quiet: bool) -> None:
     try:
-        from waitress.server import create_server
+        from waitress.server import create_server  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         raise SystemExit("error: --server waitress needs waitress: pip install 'pyro-httpgateway[waitress]'") from None
     server: Any = create_server(app, host=host.strip("[]"), port=port, threads=WAITRESS_THREADS)
@@ -107,7 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     add("-e", "--expose", default=pyro_app.ns_regex, help="a regex of object names to expose (default=%(default)s)")
     add("-k", "--pyrokey", help=f"the HMAC key to use to connect with Pyro (deprecated: use {HMAC_KEY_VARIABLE})")
     add("-g", "--gatewaykey", help=f"the api key clients must give (deprecated: use {GATEWAY_KEY_VARIABLE})")
-    add("-t", "--timeout", type=float, default=pyro_app.comm_timeout, help="Pyro timeout in seconds (default=%(default)s)")
+    add(
+        "-t",
+        "--timeout",
+        type=float,
+        default=pyro_app.comm_timeout,
+        help="Pyro timeout in seconds (default=%(default)s)",
+    )
     add("-n", "--nshost", help="the name server's host (default: located as Pyro does: NS_HOST, broadcast)")
     add("--nsport", type=int, help="the name server's port (default: NS_PORT)")
     add("--max-body", type=int, default=MAX_BODY_SIZE, help="largest request body in bytes (default=%(default)s)")
