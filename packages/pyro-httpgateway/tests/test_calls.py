@@ -155,3 +155,12 @@ def test_connections_are_reused_between_requests(gateway):
         assert gateway.get("/pyro/http.echo/echo?message=x").status == 200
     links = gateway.app.links()
     assert links.idle_count() == 2  # one to the name server, one to http.echo
+
+
+def test_calls_work_with_metadata_off(serve_gateway):
+    from pyro_protocol.config import config
+
+    config.METADATA = False  # the handshake then brings no metadata; the gateway asks for it
+    served = serve_gateway()
+    assert served.get("/pyro/http.echo/echo?message=no%20meta").json() == "no meta"
+    assert served.get("/pyro/http.echo/value").json() == 42

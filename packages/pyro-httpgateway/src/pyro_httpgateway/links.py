@@ -203,6 +203,8 @@ class Links:
         proxy._pyroSerializer = "json"  # the gateway speaks JSON end to end
         try:
             proxy._pyroBind()  # connects, with the object's metadata in the handshake
+            if not proxy._pyroMethods and not proxy._pyroAttrs:
+                proxy._pyroGetMetadata()  # (METADATA is off: ask for it, the gateway needs it)
         except BaseException:
             proxy._pyroRelease()
             raise
