@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -96,6 +97,17 @@ def test_key_option_and_variable_together_are_refused(spawn, pyro_side):
     assert process.popen.wait(timeout=20) == 1
     process.wait_for("error: don't use -g and PYRO_HTTPGATEWAY_KEY at the same time")
     assert "shows them to every user of this machine" in process.text  # the warning about -g comes first
+
+
+def test_a_bad_expose_pattern_is_refused_at_once(capsys):
+    from pyro_httpgateway import Gateway, main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["-e", "http.(", "-p", "0"])
+    assert stopped.value.code == 2
+    assert "argument -e/--expose: not a regular expression: 'http.('" in capsys.readouterr().err
+    with pytest.raises(re.error):
+        Gateway(ns_regex="[")
 
 
 def test_waitress_server(spawn, pyro_side, http_request):

@@ -124,6 +124,7 @@ class Gateway:
         ns_port: Optional[int] = None,
         max_body_size: int = MAX_BODY_SIZE,
     ) -> None:
+        re.compile(ns_regex)  # a bad pattern fails here, not at every request
         self.ns_regex = ns_regex
         self.gateway_key: Union[str, bytes, None] = _as_bytes(
             gateway_key if gateway_key is not None else os.environ.get(GATEWAY_KEY_VARIABLE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import sys
@@ -96,6 +97,14 @@ def _serve_waitress(app: Gateway, host: str, port: int, quiet: bool) -> None:
 _SERVERS = {"wsgiref": _serve_wsgiref, "waitress": _serve_waitress}
 
 
+def _regex(text: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"not a regular expression: {text!r}: {exc}") from None
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pyro-httpgateway",
@@ -104,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("-H", "--host", default="localhost", help="hostname to bind server on (default=%(default)s)")
     add("-p", "--port", type=int, default=8080, help="port to bind server on, 0 for any (default=%(default)s)")
-    add("-e", "--expose", default=pyro_app.ns_regex, help="a regex of object names to expose (default=%(default)s)")
+    add("-e", "--expose", type=_regex, default=pyro_app.ns_regex, help="a regex of object names to expose (default=%(default)s)")
     add("-k", "--pyrokey", help=f"the HMAC key to use to connect with Pyro (deprecated: use {HMAC_KEY_VARIABLE})")
     add("-g", "--gatewaykey", help=f"the api key clients must give (deprecated: use {GATEWAY_KEY_VARIABLE})")
     add(
