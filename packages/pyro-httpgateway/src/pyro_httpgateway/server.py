@@ -113,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("-H", "--host", default="localhost", help="hostname to bind server on (default=%(default)s)")
     add("-p", "--port", type=int, default=8080, help="port to bind server on, 0 for any (default=%(default)s)")
-    add("-e", "--expose", type=_regex, default=pyro_app.ns_regex, help="a regex of object names to expose (default=%(default)s)")
+    add("-e", "--expose", type=_regex, default=pyro_app.ns_regex, help="names to expose, a regex (default=%(default)s)")
     add("-k", "--pyrokey", help=f"the HMAC key to use to connect with Pyro (deprecated: use {HMAC_KEY_VARIABLE})")
     add("-g", "--gatewaykey", help=f"the api key clients must give (deprecated: use {GATEWAY_KEY_VARIABLE})")
     add(
