@@ -151,3 +151,17 @@ def test_pyro4_page_function_and_nothing_from_elsewhere(page):
     assert response_text(page, "old style") == '"old style"'
     assert page.problems == []
     assert page.asked and all(url.startswith(page.base + "/") for url in page.asked), page.asked
+
+
+def test_a_keyed_gateway_page_sends_the_key_from_its_url(browser, serve_gateway):
+    served = serve_gateway(gateway_key="page-key")
+    tab = browser.new_page()
+    try:
+        assert tab.goto(served.url + "/pyro/").status == 401
+        tab.goto(served.url + "/pyro/?$key=page-key")
+        assert tab.input_value("#call-key") == "page-key"
+        tab.locator('#objects tr[data-object="http.echo"] a.attribute[data-member="value"]').click()
+        assert response_text(tab, "42") == "42"  # the script sent the key as X-Pyro-Gateway-Key
+        assert tab.text_content("#pyro_status").startswith("200 OK")
+    finally:
+        tab.close()
