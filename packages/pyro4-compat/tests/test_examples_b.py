@@ -390,6 +390,9 @@ def test_handshake(example):
         r"Handshake data: waffles\nSecret code wrong! Connection refused\.\n$",
         refused,
     )
+    # Ctrl-C ends the request loop (and the daemon's with-block) quietly
+    assert interrupt(server) == 0
+    assert "Traceback" not in server.output
 
 
 def test_http(example):
@@ -401,8 +404,9 @@ def test_http(example):
     echo.wait_for("echoserver running.")
     gateway = ex.start("-m", "Pyro4.utils.httpgateway", "-e", "Pyro.|test.")
     started = gateway.wait_for("Pyro HTTP gateway running on http://127.0.0.1:8080/pyro/\n")
-    assert "Exposing objects with names matching:  Pyro.|test.\n" in started
-    assert "Connected to name server at:  PYRO:Pyro.NameServer@localhost:9090\n" in started
+    # (the banner's spacing is not the example's point: Pyro4 prints two spaces after the colons)
+    assert re.search(r"Exposing objects with names matching: +Pyro\.\|test\.\n", started)
+    assert re.search(r"Connected to name server at: +PYRO:Pyro\.NameServer@localhost:9090\n", started)
     out = ex.run("client.py")
     answers = {}
     for section in out.strip().split("\n\n"):
