@@ -80,6 +80,10 @@ class Container:
     def __iter__(self):
         return iter(list(self._items))
 
+    def __sizeof_items__(self):
+        """A dunder of its own (the Proxy class has no method of that name)."""
+        return len(self._items)
+
 
 class Calc:
     def __init__(self, daemon):

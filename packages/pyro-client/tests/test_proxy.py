@@ -338,6 +338,17 @@ def test_dunder_probes_never_connect(pyro4_server, proxies):
     assert calc._pyroConnection is None
 
 
+def test_fresh_proxy_fetches_metadata_for_an_exposed_dunder(pyro4_server, proxies):
+    proxies(pyro4_server.uri("container")).reset()  # (other tests change the items)
+    container = proxies(pyro4_server.uri("container"))
+    method = container.__sizeof_items__  # as Pyro4: no metadata yet, so it asks the daemon
+    assert container._pyroConnection is not None
+    assert method() == 3
+    fresh = proxies(pyro4_server.uri("container"))
+    with pytest.raises(AttributeError, match="no exposed method '__nonexistent__'"):
+        _ = fresh.__nonexistent__
+
+
 def test_asynchronous_mode_switch(pyro4_server, proxies):
     calc = proxies(pyro4_server.uri("calc"))
     assert calc.add(1, 1) == 2

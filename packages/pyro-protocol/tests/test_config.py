@@ -6,6 +6,7 @@ import os
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -226,11 +227,15 @@ def test_dump_lists_every_item(clean_env):
         assert sum(line.startswith(f"{item} = ") for line in lines) == 1
 
 
-def run_config_module(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
+CONFIG_MODULE = [sys.executable, "-m", "pyro_protocol.config"]
+CHECK_CONFIG_SCRIPT = [str(Path(sys.executable).with_name("pyro-check-config"))]
+
+
+def run_config_module(env_overrides: dict[str, str], command: list[str] = CONFIG_MODULE) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYRO_")}
     env.update(env_overrides)
     return subprocess.run(
-        [sys.executable, "-m", "pyro_protocol.config"],
+        command,
         env=env,
         capture_output=True,
         text=True,
@@ -254,3 +259,45 @@ def test_config_module_fails_clearly_on_a_bad_value():
     done = run_config_module({"PYRO_NS_PORT": "lots"})
     assert done.returncode != 0
     assert "ValueError: invalid int value: PYRO_NS_PORT='lots'" in done.stderr
+
+
+def test_parse_addresses_string():
+    assert config.parseAddressesString("<broadcast>, 0.0.0.0") == ["<broadcast>", "0.0.0.0"]
+    assert config.parseAddressesString("'', 10.0.0.255") == ["", "10.0.0.255"]
+
+
+def test_use_defaults_switches_items_still_at_their_default(clean_env):
+    code = (
+        "from pyro_protocol.config import config, use_defaults, PYRO4_DEFAULTS\n"
+        "config.SERIALIZERS_ACCEPTED.add('pickle')\n"  # set by the program: kept
+        "use_defaults(PYRO4_DEFAULTS)\n"
+        "print(config.REQUIRE_EXPOSE, sorted(config.SERIALIZERS_ACCEPTED))\n"
+        "config.reset()\n"
+        "print(config.REQUIRE_EXPOSE, sorted(config.SERIALIZERS_ACCEPTED))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYRO_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.splitlines() == [
+        "True ['json', 'marshal', 'msgpack', 'pickle', 'serpent']",
+        "True ['json', 'marshal', 'serpent']",
+    ]
+    env["PYRO_REQUIRE_EXPOSE"] = "no"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.splitlines()[1].startswith("False")  # the environment still wins
+
+
+def test_use_defaults_refuses_unknown_items_and_wrong_types():
+    from pyro_protocol.config import use_defaults
+
+    with pytest.raises(AttributeError, match="unknown Pyro config item"):
+        use_defaults({"NO_SUCH_ITEM": 1})
+    with pytest.raises(TypeError, match="default of REQUIRE_EXPOSE must be a bool"):
+        use_defaults({"REQUIRE_EXPOSE": "yes"})
+
+
+def test_pyro_check_config_prints_what_the_module_prints():
+    settings = {"PYRO_NS_PORT": "4321", "PYRO_JSON_MODULE": "simplejson"}
+    script, module = run_config_module(settings, CHECK_CONFIG_SCRIPT), run_config_module(settings)
+    assert script.returncode == module.returncode == 0, script.stderr
+    assert script.stdout == module.stdout
+    assert "NS_PORT = 4321" in script.stdout.splitlines() and "JSON_MODULE = simplejson" in script.stdout.splitlines()

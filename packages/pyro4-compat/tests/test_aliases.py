@@ -34,9 +34,15 @@ def test_pyro4_defaults_where_ours_differ():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.strip() == "False"
     out = subprocess.run(
-        [sys.executable, "-c", "import Pyro4; Pyro4.config.REQUIRE_EXPOSE = False; Pyro4.config.reset(); "
-         "print(Pyro4.config.REQUIRE_EXPOSE)"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import Pyro4; Pyro4.config.REQUIRE_EXPOSE = False; Pyro4.config.reset(); "
+            "print(Pyro4.config.REQUIRE_EXPOSE)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert out.strip() == "True"
 

@@ -47,6 +47,7 @@ from pyro_protocol.message import (
     encode_plain,
     plain_header,
 )
+from pyro_protocol.names import LOCAL_PROBES, is_dunder
 from pyro_protocol.uri import URI
 
 from .streams import StreamResultIterator
@@ -63,10 +64,6 @@ RECONNECT_PAUSE = 2.0
 _SPECIAL_REPLY = FLAGS_ITEMSTREAMRESULT | FLAGS_EXCEPTION
 #: Requests shorter than this are built as one bytes object and sent with one system call.
 _PLAIN_REQUEST_LIMIT = 64 * 1024
-
-
-def _is_dunder(name: str) -> bool:
-    return len(name) > 4 and name[:2] == "__" and name[-2:] == "__"
 
 
 class _RemoteMethod:
@@ -199,12 +196,12 @@ class Proxy:
     # -- attribute access: remote methods and attributes --------------------------------
 
     def __getattr__(self, name: str) -> Any:
-        # Only called when normal lookup failed. Internals and dunder probes (pickle,
-        # copy, introspection tools) must never cause network traffic.
-        if name.startswith("_pyro") or _is_dunder(name):
-            if _is_dunder(name) and name in self.__dict__.get("_pyroMethods", ()):
-                return _RemoteMethod(self, name)
-            raise AttributeError(name)
+        # Only called when normal lookup failed. Internals and the dunder probes of pickle,
+        # copy and introspection tools must never cause network traffic.
+        if name[:1] == "_":
+            if name.startswith("_pyro") or not is_dunder(name) or name in LOCAL_PROBES:
+                raise AttributeError(name)
+            return self._pyro_dunder_method(name)
         if config.METADATA and not self._pyroMethods and not self._pyroAttrs:
             self._pyroGetMetadata()
         if name in self._pyroAttrs:
@@ -239,6 +236,15 @@ class Proxy:
             self.__dict__.pop(cached.pop(), None)
 
     # -- dunder methods of the remote object ---------------------------------------------
+
+    def _pyro_dunder_method(self, name: str) -> _RemoteMethod:
+        """``proxy.__name__`` for a dunder method the remote object may expose (as Pyro4: metadata decides)."""
+        if config.METADATA:
+            if not self._pyroMethods and not self._pyroAttrs:
+                self._pyroGetMetadata()
+            if name not in self._pyroMethods:
+                raise AttributeError(f"remote object '{self._pyroUri}' has no exposed method '{name}'")
+        return _RemoteMethod(self, name)
 
     def _pyro_dunder(self, name: str, args: tuple[Any, ...], type_error: str) -> Any:
         if config.METADATA:

@@ -1,9 +1,13 @@
 """pyro_protocol: the Pyro4 4.82 wire protocol, shared by client, server and name server."""
 
-from . import constants, errors, message, serializers
-from .config import Config, config
-from .context import current_context
-from .errors import (
+from . import logsetup
+
+logsetup.configure_from_environment()  # first, so what importing the rest logs goes where it should
+
+from . import constants, errors, message, serializers  # noqa: E402
+from .config import Config, config  # noqa: E402
+from .context import current_context  # noqa: E402
+from .errors import (  # noqa: E402
     CommunicationError,
     ConnectionClosedError,
     DaemonError,
@@ -15,7 +19,7 @@ from .errors import (
     SerializeError,
     TimeoutError,
 )
-from .uri import URI
+from .uri import URI  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -17,6 +17,7 @@ import threading
 from typing import Any, Optional
 
 from pyro_protocol.config import config
+from pyro_protocol.names import NEVER_REMOTED, is_dunder
 
 __all__ = [
     "is_private_attribute",
@@ -28,68 +29,11 @@ __all__ = [
     "reset_metadata_cache",
 ]
 
-#: Dunder names that are never remoted: the proxy needs them for itself.
-NEVER_REMOTED = frozenset(
-    [
-        "__init__",
-        "__init_subclass__",
-        "__class__",
-        "__module__",
-        "__weakref__",
-        "__call__",
-        "__new__",
-        "__del__",
-        "__repr__",
-        "__unicode__",
-        "__str__",
-        "__format__",
-        "__nonzero__",
-        "__bool__",
-        "__coerce__",
-        "__cmp__",
-        "__eq__",
-        "__ne__",
-        "__hash__",
-        "__ge__",
-        "__gt__",
-        "__le__",
-        "__lt__",
-        "__dir__",
-        "__enter__",
-        "__exit__",
-        "__copy__",
-        "__deepcopy__",
-        "__sizeof__",
-        "__getattr__",
-        "__setattr__",
-        "__hasattr__",
-        "__getattribute__",
-        "__delattr__",
-        "__instancecheck__",
-        "__subclasscheck__",
-        "__getinitargs__",
-        "__getnewargs__",
-        "__getstate__",
-        "__setstate__",
-        "__reduce__",
-        "__reduce_ex__",
-        "__getstate_for_dict__",
-        "__setstate_from_dict__",
-        "__subclasshook__",
-    ]
-)
-
 
 def is_private_attribute(name: str) -> bool:
     if name in NEVER_REMOTED:
         return True
-    if not name.startswith("_"):
-        return False
-    return not (len(name) > 4 and name.startswith("__") and name.endswith("__"))
-
-
-def _is_dunder(name: str) -> bool:
-    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+    return name[:1] == "_" and not is_dunder(name)
 
 
 def is_exposed(member: Any) -> bool:
@@ -107,7 +51,7 @@ def get_attribute(obj: Any, name: str) -> Any:
     if is_private_attribute(name):
         raise AttributeError(f"attempt to access private attribute '{name}'")
     value = getattr(obj, name)
-    if config.REQUIRE_EXPOSE and not _is_dunder(name):
+    if config.REQUIRE_EXPOSE and not is_dunder(name):
         member = inspect.getattr_static(obj, name, value)
         if not (is_exposed(member) or is_exposed(value)):
             raise AttributeError(f"attempt to access unexposed attribute '{name}'")
@@ -137,7 +81,7 @@ def _compute_members(cls: type, only_exposed: bool) -> dict[str, frozenset[str]]
             continue
         if not (inspect.isfunction(member) or isinstance(member, (classmethod, staticmethod))):
             continue
-        if only_exposed and not (is_exposed(member) or _is_dunder(name)):
+        if only_exposed and not (is_exposed(member) or is_dunder(name)):
             continue
         methods.add(name)
         func = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member

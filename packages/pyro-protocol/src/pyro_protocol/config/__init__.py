@@ -180,6 +180,10 @@ class Config:
     def asDict(self) -> dict[str, Any]:  # noqa: N802 - Pyro4's name
         return {item: getattr(self, item) for item in ITEM_DEFAULTS}
 
+    def parseAddressesString(self, addresses: str) -> list[str]:  # noqa: N802 - Pyro4's name
+        """The addresses of a comma-separated list such as BROADCAST_ADDRS; ``''`` stands for the empty string."""
+        return ["" if part.strip() == "''" else part.strip() for part in addresses.split(",")]
+
     def dump(self) -> str:
         """A readable listing of the version, environment and every effective item."""
         from .. import __version__  # late: the package imports this module
