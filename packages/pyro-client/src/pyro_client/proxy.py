@@ -36,6 +36,7 @@ from pyro_protocol.message import (
     FLAGS_BATCH,
     FLAGS_EXCEPTION,
     FLAGS_ITEMSTREAMRESULT,
+    FLAGS_KEEPSERIALIZED,
     FLAGS_META_ON_CONNECT,
     FLAGS_ONEWAY,
     MSG_CONNECT,
@@ -50,6 +51,7 @@ from pyro_protocol.message import (
 from pyro_protocol.names import LOCAL_PROBES, is_dunder
 from pyro_protocol.uri import URI
 
+from .blob import SerializedBlob, blob_call
 from .streams import StreamResultIterator
 from .wire import ReplyReader
 
@@ -459,6 +461,12 @@ class Proxy:
             response: Any = _read_connect_reply(msg) if msg.data else "?"
         except BaseException as exc:
             transport.close_socket(sock)
+            if isinstance(exc, ConnectionClosedError) and ssl_context is None:
+                # Pyro daemons answer every handshake; one that hangs up at once is likely a TLS server
+                raise ConnectionClosedError(
+                    f"cannot connect to {where}: the server closed the connection without answering "
+                    f"the handshake ({exc}); it may require TLS (config SSL)"
+                ) from exc
             if isinstance(exc, CommunicationError) or not isinstance(exc, Exception):
                 raise
             raise CommunicationError(f"cannot connect to {where}: {exc}") from exc
@@ -580,13 +588,19 @@ class Proxy:
                 serializer = self._pyro_serializer()
             target = objectId or self._pyro_target
             parts = None
-            limit = serializer.call_parts_min
-            if limit and type(vargs) is tuple:  # (calls through a proxy method pass a tuple)
-                for value in vargs:
-                    if type(value) is bytes and len(value) >= limit:
-                        parts = serializer.call_parts(target, methodname, vargs, kwargs)
-                        break
-            data = serializer.dumpsCall(target, methodname, vargs, kwargs) if parts is None else b""
+            if vargs and isinstance(vargs[0], SerializedBlob):
+                serializer, data, blob_info = blob_call(serializer, target, methodname, vargs, kwargs)
+                flags |= FLAGS_KEEPSERIALIZED
+                # BLBI joins the context's annotations: the code below sends them and clears them
+                ctx.annotations = {**ctx.annotations, "BLBI": blob_info}
+            else:
+                limit = serializer.call_parts_min
+                if limit and type(vargs) is tuple:  # (calls through a proxy method pass a tuple)
+                    for value in vargs:
+                        if type(value) is bytes and len(value) >= limit:
+                            parts = serializer.call_parts(target, methodname, vargs, kwargs)
+                            break
+                data = serializer.dumpsCall(target, methodname, vargs, kwargs) if parts is None else b""
             if methodname in self._pyroOneway:
                 flags |= FLAGS_ONEWAY
             if ctx.annotations or ctx.correlation_bytes is not None or self._pyro_has_annotation_hook:

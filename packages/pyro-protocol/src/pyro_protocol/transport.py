@@ -118,6 +118,10 @@ def connect_unix(
     return _wrap_client(sock, ssl_context, None, f"./u:{path}")
 
 
+#: OpenSSL's reasons for a TLS handshake whose answer was not TLS at all (a plain server's reply).
+_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG"})
+
+
 def _wrap_client(
     sock: socket.socket, ssl_context: Optional[ssl.SSLContext], hostname: Optional[str], where: str
 ) -> socket.socket:
@@ -127,7 +131,10 @@ def _wrap_client(
         return ssl_context.wrap_socket(sock, server_hostname=hostname if ssl_context.check_hostname else None)
     except (ssl.SSLError, OSError) as exc:
         sock.close()
-        raise CommunicationError(f"TLS handshake with {where} failed: {exc}") from None
+        hint = ""
+        if getattr(exc, "reason", None) in _NOT_TLS_REASONS:
+            hint = "the server does not speak TLS (it answered with non-TLS data; turn config SSL off for it): "
+        raise CommunicationError(f"TLS handshake with {where} failed: {hint}{exc}") from None
 
 
 def connect(uri: URI, timeout: Optional[float] = None, ssl_context: Optional[ssl.SSLContext] = None) -> socket.socket:

@@ -53,13 +53,23 @@ _POLLOUT = getattr(select, "POLLOUT", 4)
 _BULK_PROGRESS = 16 * 1024
 
 
+_FAMILY_NAMES = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6"}
+if hasattr(socket, "AF_UNIX"):
+    _FAMILY_NAMES[socket.AF_UNIX] = "Unix"
+
+
 def _timeval(seconds: float) -> bytes:
     whole = int(seconds)
     return struct.pack("@ll", whole, int((seconds - whole) * 1e6))
 
 
 class ClientConnection:
-    """A connected client. Passed to ``Daemon.validateHandshake`` and ``clientDisconnect``."""
+    """A connected client. Passed to ``Daemon.validateHandshake`` and ``clientDisconnect``, and is
+    ``current_context.client`` during a call. Has what Pyro4's server-side SocketConnection has:
+    ``sock``, ``objectId`` (None here), ``pyroInstances``, ``tracked_resources``, ``keep_open``,
+    ``send``, ``recv``, ``close``, ``fileno``, ``family()``, ``timeout``/``getTimeout``/``setTimeout``
+    and ``getpeercert()``.
+    """
 
     def __init__(self, sock: socket.socket, addr: Any, decoder: MessageDecoder, send_timeout: float) -> None:
         self.sock = sock
@@ -70,7 +80,8 @@ class ClientConnection:
         self.created = self.last_activity = time.monotonic()
         self.pyroInstances: dict[type, Any] = {}
         self.tracked_resources: set[Any] = set()
-        self.keep_open = True
+        self.keep_open = False  # (Pyro4's flag: True only on a proxy's connected socket)
+        self.objectId: Optional[str] = None  # (Pyro4's; only its client-side connections have one)
         self.closed = False
         self.pending: list[Message] = []
         self.tls_pending = self.tls = isinstance(sock, ssl.SSLSocket)
@@ -84,6 +95,53 @@ class ClientConnection:
 
     def fileno(self) -> int:
         return self.sock.fileno()
+
+    def family(self) -> str:
+        """The address family: "IPv4", "IPv6" or "Unix"."""
+        return _FAMILY_NAMES.get(self.sock.family, "???")
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a send or :meth:`recv` may wait for the peer (COMMTIMEOUT, else DEFAULT_SEND_TIMEOUT).
+
+        Pyro4 set it on the socket; here the socket stays non-blocking and the waits use it.
+        """
+        return self.send_timeout
+
+    @timeout.setter
+    def timeout(self, seconds: Optional[float]) -> None:
+        self.send_timeout = seconds or DEFAULT_SEND_TIMEOUT
+        self.linger_set = -1.0  # a worker's blocking session sets SO_SNDTIMEO from it again
+
+    def setTimeout(self, timeout: Optional[float]) -> None:  # noqa: N802 - Pyro4's name
+        self.timeout = timeout
+
+    def getTimeout(self) -> float:  # noqa: N802 - Pyro4's name
+        return self.timeout
+
+    def recv(self, size: int) -> bytes:
+        """Exactly ``size`` bytes from the raw connection, for programs that talk on it themselves.
+
+        Waits at most :attr:`timeout` for each part. Bytes the daemon has already read (a
+        message's worth may have come with the request being served) are not among them.
+        """
+        chunks = []
+        remaining = size
+        while remaining > 0:
+            try:
+                chunk = self.sock.recv(remaining, self.dontwait)  # (never blocks, also in a worker's session)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                if not self.wait_readable(self.send_timeout):
+                    raise TimeoutError(f"receiving from {self.addr}: nothing for {self.send_timeout} s") from None
+                continue
+            except (ConnectionError, OSError) as exc:
+                raise ConnectionClosedError(f"receiving from {self.addr}: {exc}") from None
+            if not chunk:
+                raise ConnectionClosedError(f"receiving from {self.addr}: connection lost")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        self.last_activity = time.monotonic()
+        return b"".join(chunks)
 
     def getpeercert(self) -> Optional[dict[str, Any]]:
         """The client's TLS certificate (two-way TLS), else None."""

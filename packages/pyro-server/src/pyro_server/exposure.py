@@ -62,9 +62,14 @@ _cache: dict[tuple[type, bool], dict[str, frozenset[str]]] = {}
 _cache_lock = threading.Lock()
 
 
-def reset_metadata_cache() -> None:
+def reset_metadata_cache(cls: Optional[type] = None) -> None:
+    """Forget the cached members of one class (for both REQUIRE_EXPOSE settings), or of every class."""
     with _cache_lock:
-        _cache.clear()
+        if cls is None:
+            _cache.clear()
+        else:
+            _cache.pop((cls, False), None)
+            _cache.pop((cls, True), None)
 
 
 def _compute_members(cls: type, only_exposed: bool) -> dict[str, frozenset[str]]:
