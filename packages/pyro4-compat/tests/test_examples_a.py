@@ -304,8 +304,11 @@ def test_autoretry(example):
         "Calling remote function 2nd time (not timed out yet)\nSleeping 1 second...\n",
         "Calling remote function 3rd time (will not raise any exceptions)\n",
     )
-    # the first 3rd call never reached the server; the retried one did
-    wait_in_order(server, "calling add: 1, 1\ncalling add: 2, 2\n", "calling add: 1, 1\ncalling add: 2, 2\n")
+    # The server warns when it drops the idle connection (each time while the client sleeps);
+    # the first 3rd call never reached it, the retried one did.
+    calls = r"calling add: 1, 1\ncalling add: 2, 2\n"
+    timeout_warning = r".*WARNING.*(?i:time(d )?out).*\n"
+    wait_for_pattern(server, calls + timeout_warning + calls + timeout_warning + r"calling add: 3, 3\n")
     wait_for_count(server, "calling add: 3, 3", 1)
 
 
@@ -559,12 +562,7 @@ def test_callcontext(example):
     assert len(responses) == 18, old_way
     for _, daemon_annotation, hmac in responses:
         assert (daemon_annotation, hmac) == ("b'custom response annotation set by the daemon'", "[...]")
-    # the asynchronous call runs in a thread of its own, which has no correlation id:
-    # the daemon makes up one for each of its two messages
     assert {corr for corr, _, _ in responses[:-2]} == {correlation}
-    async_ids = [corr for corr, _, _ in responses[-2:]]
-    assert correlation not in async_ids and async_ids[0] != async_ids[1]
-    uuid.UUID(async_ids[0])
 
     assert_in_order(
         new_way,
@@ -596,10 +594,6 @@ def test_callcontext(example):
             fields["custom annotation 'XYZZ'"],
             fields["obj.pyroid"],
         ) == (seq, flags, "1", corr, annotation, "example.context"), (message, fields)
-        assert re.fullmatch(
-            r"<__main__\.CustomDaemon at 0x[0-9a-f]+; localhost:\d+ - IPv4; 2 objects>", fields["obj.daemon"]
-        )
-        assert re.fullmatch(r"<[\w.]+\.SocketConnection object at 0x[0-9a-f]+>", fields["context.client"])
         assert re.fullmatch(r"\('127\.0\.0\.1', \d+\)", fields["context.client_sock_addr"])
     later = ["hello-ONEWAY-1", "hello-ONEWAY-2", "hello-ASYNC", "hi there - new method of annotation access in client"]
     later.append("hi there ONEWAY - new method of annotation access in client")
@@ -607,6 +601,18 @@ def test_callcontext(example):
     wait_until(server, lambda output: all(text in output for text in later), "the later messages")
     # the four calls of one proxy came over one connection
     assert len({messages[f"hello-{i}"]["context.client_sock_addr"] for i in range(4)}) == 1
+
+    # The asynchronous call runs in a thread of its own, whose context has no correlation id:
+    # the daemon makes up one for each of its two replies.
+    async_ids = [corr for corr, _, _ in responses[-2:]]
+    assert correlation not in async_ids and async_ids[0] != async_ids[1]
+    uuid.UUID(async_ids[0])
+    # what the server printed of its daemon and of the client's connection
+    for message in expected:
+        assert re.fullmatch(
+            r"<__main__\.CustomDaemon at 0x[0-9a-f]+; localhost:\d+ - IPv4; 2 objects>", messages[message]["obj.daemon"]
+        )
+        assert re.fullmatch(r"<[\w.]+\.SocketConnection object at 0x[0-9a-f]+>", messages[message]["context.client"])
 
 
 # --- chatbox ------------------------------------------------------------------------------------
