@@ -17,7 +17,7 @@ from types import MethodType
 from typing import Any, Callable, Iterable, Optional, Union
 
 from pyro_client import Proxy, SerializedBlob
-from pyro_protocol import constants, serializers
+from pyro_protocol import constants, serializers, wirelog
 from pyro_protocol import message as wire
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context, new_correlation_bytes
@@ -256,7 +256,7 @@ class Daemon:
                 "(__slots__ without _pyroId and _pyroDaemon?)"
             ) from None
         if not inspect.isclass(obj_or_class) and config.AUTOPROXY:
-            serializers.register_type_replacement(type(obj_or_class), _autoproxy)
+            serializers.register_type_replacement(type(obj_or_class), autoproxy_for)
         self.objectsById[objectId] = obj_or_class
         return self.uriFor(objectId)
 
@@ -428,6 +428,8 @@ class Daemon:
 
     def _handle(self, conn: ClientConnection, msg: Message) -> bool:
         """Process one message of a connection; False means: close the connection now."""
+        if config.LOGWIRE:
+            wirelog.log_message("daemon", "received", msg)
         if not conn.handshake_done:
             return self._handshake(conn, msg)
         return self._request(conn, msg)
@@ -692,9 +694,7 @@ class Daemon:
         if reply:
             conn.send_all(reply)
         else:
-            conn.send(head, body)
-            if parts is not None and parts[1]:
-                conn.send_all(parts[1])
+            conn.send(head, body, parts[1] if parts is not None else b"")
         return True
 
     def _send_exception(
@@ -920,8 +920,11 @@ def _own_pyro_id(obj_or_class: Any) -> Optional[str]:
         return getattr(obj_or_class, "_pyroId", None)
 
 
-def _autoproxy(obj: Any) -> Any:
-    """Type replacement installed for classes of registered objects: send a proxy instead."""
+def autoproxy_for(obj: Any) -> Any:
+    """The proxy a registered object travels as (Pyro4's pyroObjectToAutoProxy); anything else is returned as it is.
+
+    Installed as the type replacement of registered objects' classes.
+    """
     daemon = getattr(obj, "_pyroDaemon", None)
     object_id = getattr(obj, "_pyroId", None)
     if daemon is None or not config.AUTOPROXY or daemon.objectsById.get(object_id) is not obj:

@@ -27,6 +27,7 @@ __all__ = [
     "get_exposed_property_value",
     "set_exposed_property_value",
     "reset_metadata_cache",
+    "reset_exposed_members",
 ]
 
 
@@ -70,6 +71,11 @@ def reset_metadata_cache(cls: Optional[type] = None) -> None:
         else:
             _cache.pop((cls, False), None)
             _cache.pop((cls, True), None)
+
+
+def reset_exposed_members(obj: Any, only_exposed: bool = True, as_lists: bool = False) -> None:
+    """Pyro4's name: forget the cached members of ``obj``'s class (both settings; the flags are Pyro4's)."""
+    reset_metadata_cache(obj if inspect.isclass(obj) else type(obj))
 
 
 def _compute_members(cls: type, only_exposed: bool) -> dict[str, frozenset[str]]:

@@ -261,6 +261,11 @@ class ServerBase:
             except Exception:
                 log.exception("unexpected error handling a request from %s", conn.addr)
                 return False
+            except (SystemExit, GeneratorExit) as exc:
+                # A remote method called exit() (or the like): as Pyro4, only this connection ends;
+                # sending the exception back would make the client's program exit too.
+                log.warning("a call from %s raised %s; closing that connection", conn.addr, type(exc).__name__)
+                return False
         return alive
 
     def _housekeeping_due(self) -> bool:
