@@ -25,13 +25,11 @@ messages themselves (``Message.recv``, ``Message.ping``) reads a connection.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
-import socket
 import struct
 import zlib
-from typing import Any, Callable, Iterable, Mapping, Optional, Union
+from typing import Any, Iterable, Mapping, Optional, Union
 
 from .config import config
 from .constants import PROTOCOL_VERSION
@@ -201,14 +199,13 @@ class Message:
         requiredMsgTypes: Optional[Iterable[int]] = None,
         hmac_key: Optional[bytes] = None,  # noqa: N803
     ) -> Message:
-        """Read one message from ``connection``: a socketutil.SocketConnection, or a socket.
+        """Read one message with ``connection.recv(size)`` (a socketutil.SocketConnection, say).
 
         Raises ProtocolError when its type is not among ``requiredMsgTypes``.
         """
-        _, read = _connection_io(connection)
-        header = parse_header(read(HEADER_SIZE), int(config.MAX_MESSAGE_SIZE))
-        annotations = read(header.annotations_size) if header.annotations_size else b""
-        payload = read(header.data_size) if header.data_size else b""
+        header = parse_header(connection.recv(HEADER_SIZE), int(config.MAX_MESSAGE_SIZE))
+        annotations = connection.recv(header.annotations_size) if header.annotations_size else b""
+        payload = connection.recv(header.data_size) if header.data_size else b""
         msg = finish_message(header, annotations, payload, hmac_key=hmac_key)
         msg.hmac_key = hmac_key
         if requiredMsgTypes is not None and msg.type not in requiredMsgTypes:
@@ -218,23 +215,8 @@ class Message:
     @staticmethod
     def ping(pyroConnection: Any, hmac_key: Optional[bytes] = None) -> None:  # noqa: N803
         """Send a PING on a connection and wait for its answer (ConnectionClosedError if it is gone)."""
-        send, _ = _connection_io(pyroConnection)
-        send(Message(MSG_PING, b"ping", SERIALIZER_ID_PING, hmac_key=hmac_key).to_bytes())
+        pyroConnection.send(Message(MSG_PING, b"ping", SERIALIZER_ID_PING, hmac_key=hmac_key).to_bytes())
         Message.recv(pyroConnection, [MSG_PING], hmac_key)
-
-
-def _connection_io(connection: Any) -> tuple[Callable[[bytes], Any], Callable[[int], bytes]]:
-    """``(send, read)`` for a connection. Pyro4's SocketConnection sends all and reads exactly
-    the size asked for; a plain socket (a proxy's ``_pyroConnection`` is one here) may read
-    less, or b"" at its end: it goes through transport's functions, which send all, read
-    exactly and raise ConnectionClosedError when the peer is gone."""
-    if isinstance(connection, socket.socket):
-        from . import transport  # (here: transport imports this module)
-
-        return functools.partial(transport.send_bytes, connection), functools.partial(
-            transport.recv_exactly, connection
-        )
-    return connection.send, connection.recv
 
 
 _CORR_CHUNK_HEAD = _CHUNK_HEAD.pack(b"CORR", 16)
