@@ -17,7 +17,7 @@ import re
 import socket
 import time
 import uuid
-from typing import Union
+from typing import Optional, Union
 
 import pytest
 
@@ -45,6 +45,13 @@ def uri_in(text: str) -> str:
     match = URI_PATTERN.search(text)
     assert match, f"no PYRO uri in:\n{text}"
     return match.group(0)
+
+
+def serve_simple(ex, env: Optional[dict[str, str]] = None):
+    """Start the example's server.py (a Daemon.serveSimple without name server): the program
+    and the URI it printed."""
+    server = ex.start("server.py", env=env)
+    return server, uri_in(server.wait_for("Pyro daemon running"))
 
 
 def wait_until(program, check, what: str, timeout: float = 30.0):
@@ -138,8 +145,7 @@ def exception_line(name: str, message: str) -> re.Pattern[str]:
 
 def test_attributes(example):
     ex = example("attributes")
-    server = ex.start("server.py")
-    uri = uri_in(server.wait_for("Pyro daemon running"))
+    _, uri = serve_simple(ex)
     out = ex.run("client.py", input=uri + "\n")
     no_attribute = f"ok, got expected error: remote object '{uri}' has no exposed attribute or method"
     assert_in_order(
@@ -168,8 +174,7 @@ def test_async(example):
     # The server sleeps 3 s in every divide and the clients wait for that on purpose (about
     # 19 s, 34 s and 34 s): the three clients run at the same time, so the test takes ~35 s.
     ex = example("async")
-    server = ex.start("server.py")
-    uri = uri_in(server.wait_for("Pyro daemon running"))
+    server, uri = serve_simple(ex)
     clients = {}
     for name in ("client.py", "client_batch.py", "client_callchain.py"):
         clients[name] = ex.start(name, stdin=True)
@@ -243,8 +248,7 @@ def test_async(example):
 
 def test_autoproxy(example):
     ex = example("autoproxy")
-    server = ex.start("server.py")
-    uri = uri_in(server.wait_for("Pyro daemon running"))
+    server, uri = serve_simple(ex)
     out = ex.run("client.py", input=uri + "\n")
     assert_in_order(out, "enter factory server object uri: Creating things.\nSpeaking stuff.\n")
     # the things were proxies: they spoke on the server
@@ -255,8 +259,7 @@ def test_autoproxy(example):
     # The Readme's experiment: PYRO_AUTOPROXY=false on the server returns the objects themselves,
     # which the client's serpent cannot turn back into a class.
     server.stop()
-    server = ex.start("server.py", env={"PYRO_AUTOPROXY": "false"})
-    uri = uri_in(server.wait_for("Pyro daemon running"))
+    server, uri = serve_simple(ex, env={"PYRO_AUTOPROXY": "false"})
     out = ex.run("client.py", input=uri + "\n", check=False)
     assert_in_order(
         out, "Creating things.\n", exception_line("SerializeError", "unsupported serialized class: thingy.Thingy")
@@ -382,8 +385,7 @@ def test_banks(example):
 def test_batchedcalls(example):
     # 20000 loops are fixed in the client (120000 calls): this takes several seconds.
     ex = example("batchedcalls")
-    server = ex.start("server.py")
-    uri = uri_in(server.wait_for("Pyro daemon running"))
+    server, uri = serve_simple(ex)
     out = ex.run("client.py", input=uri + "\n")
     number = r"\d+(\.\d+)?"
     assert_in_order(
@@ -423,8 +425,7 @@ def test_batchedcalls(example):
 def test_benchmark(example):
     skip_unless_hostname_is_loopback()  # the server binds the hostname's address
     ex = example("benchmark")
-    server = ex.start("server.py")
-    uri = uri_in(server.wait_for("Pyro daemon running"))
+    _, uri = serve_simple(ex)
     assert f"@{socket.gethostbyname(socket.gethostname())}:" in uri
     bench = ex.start("client.py", stdin=True)
     connections = ex.start("connections.py", stdin=True)
@@ -792,8 +793,7 @@ def test_diffie_hellman(example):
 def test_disconnects(example):
     # the server's COMMTIMEOUT is 5 s: the test waits for it once
     ex = example("disconnects")
-    server = ex.start("server.py")
-    uri = uri_in(server.wait_for("Pyro daemon running"))
+    server, uri = serve_simple(ex)
     client = ex.start("client.py", stdin=True)
     client.wait_for("Uri of server? ")
     client.send(uri + "\n")
