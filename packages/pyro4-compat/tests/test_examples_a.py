@@ -41,6 +41,11 @@ def assert_in_order(output: str, *expected: Expected) -> None:
         position = end
 
 
+def address(ex, port: str) -> str:
+    """How an error message writes localhost:port: Pyro4 as a tuple, ours as host:port (documented)."""
+    return f"('localhost', {port})" if ex.impl == "genuine" else f"localhost:{port}"
+
+
 def uri_in(text: str) -> str:
     match = URI_PATTERN.search(text)
     assert match, f"no PYRO uri in:\n{text}"
@@ -315,6 +320,8 @@ def test_autoreconnect_name_server(example):
 
 def test_autoretry(example):
     ex = example("autoretry")
+    # (error texts are a documented difference: "connection lost" here, "not enough data" in Pyro4)
+    lost = "not enough data" if ex.impl == "genuine" else "connection lost"
     ex.name_server()
     # as the Readme suggests, with the server's timeout warnings shown
     server = ex.start("server.py", env={"PYRO_LOGLEVEL": "WARNING", "PYRO_LOGFILE": "{stderr}"})
@@ -325,7 +332,7 @@ def test_autoretry(example):
         "Calling remote function 1st time (create connection)\n",
         "Calling remote function 2nd time (not timed out yet)\nSleeping 1 second...\n",
         "Calling remote function 3rd time (will raise an exception)\n",
-        "Got exception \"ConnectionClosedError('receiving: not enough data')\" as expected.\n",
+        f"Got exception \"ConnectionClosedError('receiving: {lost}')\" as expected.\n",
         "Now, let's enable the auto retry\n",
         "Calling remote function 1st time (create connection)\n",
         "Calling remote function 2nd time (not timed out yet)\nSleeping 1 second...\n",
@@ -402,16 +409,19 @@ def test_batchedcalls(example):
         "processing the results...(should wait until async results become available)\nresults= [0, 42, 30, 2, 0]\n",
         "\nBatch with an error. Dividing a number by decreasing divisors...\ngetting results...\n",
         # Pyro4 4.82 keeps the calls of a batch run asynchronously (it runs a copy), so the reused
-        # batch runs them again before the divisions: its first five results are theirs.
-        "100//3 = 0\n100//2 = 42\n100//1 = 30\n100//0 = 2\n100//-1 = 0\n100//-2 = 33\n100//-3 = 50\n100//-4 = 100\n",
+        # batch runs them again before the divisions: its first five results are theirs. Ours
+        # empties the batch as a synchronous run does (a documented difference).
+        "100//3 = 0\n100//2 = 42\n100//1 = 30\n100//0 = 2\n100//-1 = 0\n100//-2 = 33\n100//-3 = 50\n100//-4 = 100\n"
+        if ex.impl == "genuine"
+        else "100//3 = 33\n100//2 = 50\n100//1 = 100\n",
         "A divide by zero error occurred during the batch! (expected)\n",
         exception_line("ZeroDivisionError", "integer division or modulo by zero"),
         " +--- This exception occured remotely (Pyro) - Remote traceback:\n",
         re.compile(r'\|\s+File ".*server.py", line \d+, in divide\n'),
         " | ZeroDivisionError: integer division or modulo by zero\n +--- End of remote traceback\n",
     )
-    # the oneway batch ran on the server too, and the asynchronous batch twice (see above)
-    server.wait_for("beginning batch #3\nend of batch #3\nbeginning batch #3\nend of batch #3\n")
+    # the oneway batch ran on the server too, and the asynchronous batch (twice in Pyro4, see above)
+    server.wait_for("beginning batch #3\nend of batch #3\n" * (2 if ex.impl == "genuine" else 1))
     assert_in_order(
         server.output,
         "beginning normal calls\nend of normal calls\nbeginning batch #1\nend of batch #1\n",
@@ -629,17 +639,27 @@ def test_callcontext(example):
     # the four calls of one proxy came over one connection
     assert len({messages[f"hello-{i}"]["context.client_sock_addr"] for i in range(4)}) == 1
 
-    # The asynchronous call runs in a thread of its own, whose context has no correlation id:
-    # the daemon makes up one for each of its two replies.
+    # Pyro4 runs the asynchronous call in a thread of its own, whose context has no correlation id:
+    # the daemon makes up one for each of its two replies. Ours hands the caller's correlation id
+    # to the call's worker thread (a documented difference).
     async_ids = [corr for corr, _, _ in responses[-2:]]
-    assert correlation not in async_ids and async_ids[0] != async_ids[1]
-    uuid.UUID(async_ids[0])
+    if ex.impl == "genuine":
+        assert correlation not in async_ids and async_ids[0] != async_ids[1]
+        uuid.UUID(async_ids[0])
+    else:
+        assert async_ids == [correlation, correlation]
     # what the server printed of its daemon and of the client's connection
     for message in expected:
         assert re.fullmatch(
             r"<__main__\.CustomDaemon at 0x[0-9a-f]+; localhost:\d+ - IPv4; 2 objects>", messages[message]["obj.daemon"]
         )
-        assert re.fullmatch(r"<[\w.]+\.SocketConnection object at 0x[0-9a-f]+>", messages[message]["context.client"])
+        # (reprs of the connection object are a documented difference)
+        connection = (
+            r"<[\w.]+\.SocketConnection object at 0x[0-9a-f]+>"
+            if ex.impl == "genuine"
+            else r"<ClientConnection .+ open>"
+        )
+        assert re.fullmatch(connection, messages[message]["context.client"])
 
 
 # --- chatbox ------------------------------------------------------------------------------------
@@ -776,7 +796,8 @@ def test_diffie_hellman(example):
     assert_in_order(
         out,
         # without the key the daemon refuses the connection
-        f"Error occured (expected!): cannot connect to ('localhost', {port}): hmac key config not symmetric\n",
+        # (error texts are a documented difference: the address is written host:port here)
+        f"Error occured (expected!): cannot connect to {address(ex, port)}: hmac key config not symmetric\n",
         "exchange public keys...\ngot server public key, creating shared secret key...\nsetting key on proxy.\n",
         "Calling proxy again...\nGot reply: message was received ok\n",
     )
