@@ -598,8 +598,8 @@ class Daemon:
         if serializer is None:
             try:
                 serializer = _serializers_by_id[serializer_id] = serializers.get_serializer_by_id(serializer_id)
-            except SerializeError:
-                log.warning("closing connection from %s: unknown serializer id %d", conn.addr, serializer_id)
+            except SerializeError as exc:  # an unknown id, or a serializer that cannot load here
+                log.warning("closing connection from %s: serializer id %d: %s", conn.addr, serializer_id, exc)
                 return False
         is_callback = False
         try:
