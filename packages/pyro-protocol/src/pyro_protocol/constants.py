@@ -4,6 +4,8 @@ from __future__ import annotations
 
 #: Pyro4 release whose wire format (and client-visible behaviour) we speak.
 PYRO4_VERSION = "4.82"
+#: Pyro4's name for it (``Pyro4.constants.VERSION``): the Pyro4 API these packages offer.
+VERSION = PYRO4_VERSION
 #: Protocol version number in every message header.
 PROTOCOL_VERSION = 48
 
