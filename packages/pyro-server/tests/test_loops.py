@@ -130,9 +130,15 @@ import sys
 from pyro_protocol.config import config
 from pyro_server import Daemon
 config.SERVERTYPE = sys.argv[1]
+announced = []
+
+def announce():  # the loop condition: "serving" is printed once the loop runs
+    if not announced:
+        announced.append(print("serving", flush=True))
+    return True
+
 with Daemon(host="127.0.0.1") as daemon:
-    print("serving", flush=True)
-    daemon.requestLoop()
+    daemon.requestLoop(announce)
     print("after the loop", flush=True)
 """
 
