@@ -161,3 +161,47 @@ def test_ctrl_c_ends_the_request_loop_and_the_program_goes_on(servertype):
         program.kill()
         program.wait(10)
     assert (program.returncode, out, err) == (0, "after the loop\n", "")
+
+
+ONEWAY_PROGRAM = """
+import time
+from pyro_server import Daemon, oneway
+
+class Worker:
+    @oneway
+    def work(self):
+        time.sleep(60)
+
+announced = []
+
+def announce():
+    if not announced:
+        announced.append(print(daemon.register(Worker(), "worker"), flush=True))
+    return True
+
+with Daemon(host="127.0.0.1") as daemon:
+    daemon.requestLoop(announce)
+print("after the loop", flush=True)
+"""
+
+
+def test_a_running_oneway_call_does_not_keep_the_program_alive():
+    """As in Pyro4 (whose oneway calls run in daemon threads): Ctrl-C, and the program ends at once."""
+    import signal
+    import subprocess
+    import sys
+
+    from pyro_client import Proxy
+
+    program = subprocess.Popen([sys.executable, "-c", ONEWAY_PROGRAM], stdout=subprocess.PIPE, text=True)
+    try:
+        assert program.stdout is not None
+        uri = program.stdout.readline().strip()
+        with Proxy(uri) as worker:
+            worker.work()  # oneway: returns at once, the call sleeps in the server
+        program.send_signal(signal.SIGINT)
+        out, _ = program.communicate(timeout=10)
+    finally:
+        program.kill()
+        program.wait(10)
+    assert (program.returncode, out) == (0, "after the loop\n")

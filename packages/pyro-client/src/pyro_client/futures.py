@@ -19,7 +19,7 @@ from pyro_protocol.errors import (
     TimeoutError,
 )
 
-__all__ = ["Future", "FutureResult", "AsyncResult", "AsyncRemoteMethod", "asyncproxy", "submit"]
+__all__ = ["Future", "FutureResult", "AsyncResult", "AsyncRemoteMethod", "asyncproxy", "submit", "WorkerPool"]
 
 log = logging.getLogger("pyro.client.futures")
 
@@ -32,12 +32,16 @@ MAX_WORKERS = 32
 NO_FREE_WORKERS_RETRIES = 10
 
 
-class _WorkerPool:
-    """Daemon threads (they never keep the process alive), started on demand up to a limit."""
+class WorkerPool:
+    """Daemon threads (they never keep the process alive), started on demand up to a limit.
 
-    def __init__(self, max_workers: int) -> None:
+    Used for asynchronous calls here and for the daemon's oneway calls (pyro_server).
+    """
+
+    def __init__(self, max_workers: int, name: str = "pyro-async") -> None:
         self.max_workers = max_workers
-        self._tasks: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]]] = queue.SimpleQueue()
+        self.name = name
+        self._tasks: queue.SimpleQueue[Optional[tuple[Callable[..., Any], tuple[Any, ...]]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._workers = 0
         self._idle = 0  # waiting workers not yet promised to a submitted task
@@ -49,18 +53,28 @@ class _WorkerPool:
                 self._idle -= 1
             elif self._workers < self.max_workers:
                 self._workers += 1
-                threading.Thread(target=self._work, name="pyro-async", daemon=True).start()
+                threading.Thread(target=self._work, name=self.name, daemon=True).start()
             else:
                 self._backlog += 1
         self._tasks.put((function, args))
 
+    def shutdown(self) -> None:
+        """Let every worker end once the tasks already submitted are done (it does not wait)."""
+        with self._lock:
+            workers, self._workers = self._workers, 0
+        for _ in range(workers):
+            self._tasks.put(None)
+
     def _work(self) -> None:
         while True:
-            function, args = self._tasks.get()
+            task = self._tasks.get()
+            if task is None:
+                return
+            function, args = task
             try:
                 function(*args)
             except BaseException:  # a task must never kill its worker
-                log.exception("error in asynchronous task")
+                log.exception("error in a task of %s", self.name)
             with self._lock:
                 if self._backlog:
                     self._backlog -= 1
@@ -68,7 +82,7 @@ class _WorkerPool:
                     self._idle += 1
 
 
-_pool = _WorkerPool(MAX_WORKERS)
+_pool = WorkerPool(MAX_WORKERS)
 
 
 def submit(function: Callable[..., Any], *args: Any) -> None:

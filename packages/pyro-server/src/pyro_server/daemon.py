@@ -12,7 +12,6 @@ import threading
 import time
 import traceback
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from types import MethodType
 from typing import Any, Callable, Iterable, Optional, Union
 
@@ -175,7 +174,7 @@ class Daemon:
         self._instances_lock = threading.Lock()
         self._shutting_down = False
         self._closed = False
-        self._oneway_pool: Optional[ThreadPoolExecutor] = None
+        self._oneway_pool: Optional[WorkerPool] = None
         self._oneway_lock = threading.Lock()
         self._oneways_running = 0  # oneway calls handed to the pool and not finished
         self._connect_requests: dict[tuple[int, bytes], dict[str, Any]] = {}
@@ -373,7 +372,7 @@ class Daemon:
         self.transportServer.close()
         with self._oneway_lock:
             if self._oneway_pool is not None:
-                self._oneway_pool.shutdown(wait=False)
+                self._oneway_pool.shutdown()
                 self._oneway_pool = None
         for obj in list(self.objectsById.values()):
             for attribute in ("_pyroId", "_pyroDaemon"):
@@ -770,7 +769,8 @@ class Daemon:
 
         with self._oneway_lock:
             if self._oneway_pool is None:
-                self._oneway_pool = ThreadPoolExecutor(ONEWAY_WORKERS, thread_name_prefix="pyro-oneway")
+                # daemon threads, as Pyro4's oneway threads: a running call does not keep the program alive
+                self._oneway_pool = WorkerPool(ONEWAY_WORKERS, name="oneway-call")
             self._oneway_pool.submit(run)
             self._oneways_running += 1
 
