@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from pyro_client import URI, NamingError, config, locateNS, naming, resolve
+from pyro_client import URI, CommunicationError, NamingError, config, locateNS, naming, resolve
+from pyro_client.naming import type_meta
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +195,79 @@ def test_hmac_key_the_name_server_does_not_have(ns_address):
     host, port = ns_address
     with pytest.raises(NamingError):
         locateNS(host, port, hmac_key="the name server has no key")
+
+
+def test_failure_names_the_place_tried_and_why(unused_port):
+    with pytest.raises(NamingError) as caught:
+        locateNS("127.0.0.1", unused_port)
+    assert str(caught.value) == (
+        f"Failed to locate the nameserver; tried 127.0.0.1:{unused_port} "
+        f"(cannot connect to 127.0.0.1:{unused_port}: Connection refused)"
+    )
+    assert isinstance(caught.value.__cause__, CommunicationError)
+
+
+def test_failure_of_the_whole_search_lists_each_step(unused_port, responder_factory, monkeypatch):
+    monkeypatch.setattr(naming, "BROADCAST_TIMEOUT", 0.05)
+    responder = responder_factory(b"junk that is no uri")  # answers the first round with junk, then nothing
+    config.NS_HOST, config.NS_PORT = "127.0.0.1", unused_port
+    config.BROADCAST_ADDRS, config.NS_BCPORT = "127.0.0.1", responder.port
+    with pytest.raises(NamingError) as caught:
+        locateNS()
+    refused = f"127.0.0.1:{unused_port} (cannot connect to 127.0.0.1:{unused_port}: Connection refused)"
+    broadcast = (
+        f"broadcast to 127.0.0.1 port {responder.port} (no answer in 3 rounds of 0.05 s, 1 invalid answer ignored)"
+    )
+    steps = str(caught.value).removeprefix("Failed to locate the nameserver; tried ").split("; ")
+    assert steps[0] == refused  # NS_HOST is local: tried first
+    assert steps[-2:] == [broadcast, refused]  # then the broadcast, then NS_HOST directly
+    assert set(steps[1:-2]) <= {
+        f"127.0.1.1:{unused_port} (cannot connect to 127.0.1.1:{unused_port}: Connection refused)"
+    }
+
+
+def test_failure_on_a_unix_socket(tmp_path):
+    path = tmp_path / "no-ns.sock"
+    with pytest.raises(NamingError, match=f"^Failed to locate the nameserver; tried ./u:{path} \\(cannot connect"):
+        locateNS(f"./u:{path}")
+
+
+class Base:
+    pass
+
+
+class Middle(Base):
+    pass
+
+
+class Leaf(Middle, dict):
+    pass
+
+
+def test_type_meta_names_the_class_and_its_bases():
+    here = __name__
+    expected = {f"class:{here}.Leaf", f"class:{here}.Middle", f"class:{here}.Base"}  # no builtins
+    assert type_meta(Leaf) == expected
+    assert type_meta(Leaf()) == expected
+    assert type_meta(Base, prefix="lang:python:") == {f"lang:python:{here}.Base"}
+    assert type_meta(42) == set()
+    assert type_meta(URI) == {"class:pyro_protocol.uri.URI"}
+
+
+def test_type_meta_agrees_with_pyro4s():
+    import Pyro4.naming as pyro4_naming
+
+    for subject in (Leaf, Middle(), Base, 3.5, pyro4_naming.NameServer):
+        assert type_meta(subject) == set(pyro4_naming.type_meta(subject))
+    assert type_meta(Leaf, "x:") == set(pyro4_naming.type_meta(Leaf, "x:"))
+
+
+def test_registered_with_type_meta_found_by_pyrometa(ns_address, pyro4_server):
+    host, port = ns_address
+    with locateNS(host, port) as ns:
+        ns.register("test.typed", pyro4_server.uri("calc"), metadata=type_meta(Middle))
+    try:
+        assert resolve(f"PYROMETA:class:{__name__}.Base@{host}:{port}") == URI(pyro4_server.uri("calc"))
+    finally:
+        with locateNS(host, port) as ns:
+            ns.remove("test.typed")

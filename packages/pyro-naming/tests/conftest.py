@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
@@ -122,18 +122,25 @@ def name_server() -> Iterator[Callable[..., NameServerDaemon]]:
         yield start
 
 
-class NsProcess:
-    """``python -m pyro_naming`` in a child process, its output collected line by line."""
+NS_COMMAND = [sys.executable, "-m", "pyro_naming"]
 
-    def __init__(self, args: list[str]) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYRO_")}
+
+class NsProcess:
+    """``python -m pyro_naming`` (or another ``command`` of ours) in a child process, its output
+    collected line by line. No PYRO_* variables are passed on but those in ``env``."""
+
+    def __init__(
+        self, args: list[str], command: Optional[list[str]] = None, env: Optional[dict[str, str]] = None
+    ) -> None:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("PYRO_")}
+        environment.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pyro_naming", *args],
+            [*(command or NS_COMMAND), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
-            env=env,
+            env=environment,
         )
         self.lines: list[str] = []
         self._changed = threading.Condition()
@@ -200,8 +207,8 @@ class NsProcess:
 def ns_processes() -> Iterator[Callable[..., NsProcess]]:
     started: list[NsProcess] = []
 
-    def start(*args: str) -> NsProcess:
-        process = NsProcess(list(args))
+    def start(*args: str, command: Optional[list[str]] = None, env: Optional[dict[str, str]] = None) -> NsProcess:
+        process = NsProcess(list(args), command, env)
         started.append(process)
         return process
 
@@ -214,7 +221,8 @@ def ns_processes() -> Iterator[Callable[..., NsProcess]]:
 
 @pytest.fixture()
 def ns_process() -> Iterator[Callable[..., NsProcess]]:
-    """``ns_process(*args)`` starts ``python -m pyro_naming *args``; every process is stopped afterwards."""
+    """``ns_process(*args)`` starts ``python -m pyro_naming *args`` (``command=[...]``: another
+    command, ``env={...}``: PYRO_* settings for it); every process is stopped afterwards."""
     with ns_processes() as start:
         yield start
 

@@ -262,3 +262,14 @@ def test_hmac_protected_name_server(pyro4, run):
         with pyro4.Proxy(str(ns_uri)) as ns:
             with pytest.raises(pyro4.errors.CommunicationError):
                 ns.count()
+
+
+def test_type_meta_registrations_are_found_by_pyro4s_metadata_query(pyro4, name_server):
+    import pyro_client.naming
+    import pyro_naming
+
+    assert pyro_naming.type_meta is pyro_client.naming.type_meta  # one implementation, re-exported
+    daemon = name_server()
+    daemon.nameserver.register("typed.echo", "PYRO:echo@127.0.0.1:1", metadata=pyro_naming.type_meta(Echo()))
+    with pyro4.Proxy(str(daemon.uriFor(constants.NAMESERVER_NAME))) as ns:
+        assert ns.list(metadata_all={f"class:{__name__}.Echo"}) == {"typed.echo": "PYRO:echo@127.0.0.1:1"}

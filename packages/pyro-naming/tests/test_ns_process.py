@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -131,6 +132,8 @@ def test_an_invalid_storage_fails_with_exit_code_1(ns_process):
 def test_help_lists_pyro4s_options():
     result = subprocess.run([sys.executable, "-m", "pyro_naming", "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
+    script = Path(sys.executable).with_name("pyro-ns")
+    assert subprocess.run([script, "--help"], capture_output=True, text=True, timeout=30).stdout == result.stdout
     for option in (
         "--host",
         "--port",

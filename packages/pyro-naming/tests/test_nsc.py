@@ -2,11 +2,21 @@
 ``nsc_main`` entry point (which needs our client's ``locateNS``)."""
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from pyro_naming import cli
+from pyro_naming import nsc as nsc_module
 from pyro_naming.cli import NSC_COMMANDS, nsc_main, run_nsc_command
 from pyro_protocol import constants
+
+NSC_MODULE = [sys.executable, "-m", "pyro_naming.nsc"]
+NSC_SCRIPT = [str(Path(sys.executable).with_name("pyro-nsc"))]
 
 
 @pytest.fixture()
@@ -211,3 +221,51 @@ def test_nsc_main_with_pyro4s_locate_ns_standing_in_for_the_client(pyro4, name_s
         patch.setattr(pyro4.config, "COMMTIMEOUT", 2.0)
         assert nsc_main(["-n", "127.0.0.1", "-p", port, "ping"]) == 1  # the server has no key: refused
     assert "Error" in capsys.readouterr().err
+
+
+def run_tool(command, *args, stdin=""):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYRO_")}
+    return subprocess.run([*command, *args], input=stdin, capture_output=True, text=True, timeout=30, env=env)
+
+
+def test_python_m_nsc_against_a_running_name_server(name_server):
+    daemon = name_server()
+    daemon.nameserver.register("app.x", "PYRO:x@127.0.0.1:1", metadata={"tag"})
+    at = ["-n", "127.0.0.1", "-p", str(daemon.sock.getsockname()[1])]
+    done = run_tool(NSC_MODULE, *at, "-v", "lookup", "app.x")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "Locating name server...",
+        f"Name server found: PYRO:Pyro.NameServer@{daemon.locationStr}",
+        "PYRO:x@127.0.0.1:1",
+        "metadata: ['tag']",
+        "Done.",
+    ]
+    done = run_tool(NSC_MODULE, *at, "register", "app.new", "PYRO:n@127.0.0.1:2")
+    assert (done.returncode, done.stdout) == (0, "Registered app.new\n")
+    assert str(daemon.nameserver.lookup("app.new")) == "PYRO:n@127.0.0.1:2"
+    done = run_tool(NSC_MODULE, *at, "removematching", "app.*", stdin="y\n")  # the question answered on stdin
+    assert done.returncode == 0 and done.stdout.endswith("2 items removed.\n")
+    assert daemon.nameserver.count() == 1
+
+
+def test_python_m_nsc_is_the_pyro_nsc_command():
+    assert nsc_module.main is cli.nsc_main  # one implementation
+    helps = [run_tool(command, "--help") for command in (NSC_MODULE, NSC_SCRIPT)]
+    assert helps[0].returncode == helps[1].returncode == 0
+    assert helps[0].stdout == helps[1].stdout and "removematching" in helps[0].stdout
+
+
+def test_handle_command_is_pyro4s_entry(pyro4, name_server, capsys):
+    daemon = name_server()
+    daemon.nameserver.register("app.one", "PYRO:one@127.0.0.1:1")
+    daemon.nameserver.register("app.two", "PYRO:two@127.0.0.1:2")
+    with pyro4.Proxy(str(daemon.uriFor(constants.NAMESERVER_NAME))) as proxy:
+        assert nsc_module.handleCommand(proxy, None, ["lookup", "app.one"]) == 0
+        assert capsys.readouterr().out == "PYRO:one@127.0.0.1:1\n"
+        assert nsc_module.handleCommand(proxy, SimpleNamespace(verbose=False), ("list", "app.t")) == 0
+        assert "app.two --> PYRO:two@127.0.0.1:2" in capsys.readouterr().out
+        assert nsc_module.handleCommand(proxy, SimpleNamespace(yes=True), ["removematching", "app"]) == 0
+        assert capsys.readouterr().out == "2 items removed.\n"
+        assert nsc_module.handleCommand(proxy, None, ["lookup"]) == 2
+        assert capsys.readouterr().out == "Error: lookup requires one argument: name\n"

@@ -6,6 +6,7 @@ import os
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -226,11 +227,15 @@ def test_dump_lists_every_item(clean_env):
         assert sum(line.startswith(f"{item} = ") for line in lines) == 1
 
 
-def run_config_module(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
+CONFIG_MODULE = [sys.executable, "-m", "pyro_protocol.config"]
+CHECK_CONFIG_SCRIPT = [str(Path(sys.executable).with_name("pyro-check-config"))]
+
+
+def run_config_module(env_overrides: dict[str, str], command: list[str] = CONFIG_MODULE) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYRO_")}
     env.update(env_overrides)
     return subprocess.run(
-        [sys.executable, "-m", "pyro_protocol.config"],
+        command,
         env=env,
         capture_output=True,
         text=True,
@@ -288,3 +293,11 @@ def test_use_defaults_refuses_unknown_items_and_wrong_types():
         use_defaults({"NO_SUCH_ITEM": 1})
     with pytest.raises(TypeError, match="default of REQUIRE_EXPOSE must be a bool"):
         use_defaults({"REQUIRE_EXPOSE": "yes"})
+
+
+def test_pyro_check_config_prints_what_the_module_prints():
+    settings = {"PYRO_NS_PORT": "4321", "PYRO_JSON_MODULE": "simplejson"}
+    script, module = run_config_module(settings, CHECK_CONFIG_SCRIPT), run_config_module(settings)
+    assert script.returncode == module.returncode == 0, script.stderr
+    assert script.stdout == module.stdout
+    assert "NS_PORT = 4321" in script.stdout.splitlines() and "JSON_MODULE = simplejson" in script.stdout.splitlines()

@@ -1,8 +1,11 @@
 """pyro_naming: the Pyro name server (Pyro4 4.82 wire compatible) as a standalone service.
 
-``pyro-ns`` (or ``python -m pyro_naming``) runs one; ``pyro-nsc`` controls it;
-:func:`startNS` embeds one in your own program.
+``pyro-ns`` (or ``python -m pyro_naming``) runs one; ``pyro-nsc`` (``python -m
+pyro_naming.nsc``) controls it; :func:`startNS` embeds one in your own program.
+``pyro-test-echoserver`` (:mod:`pyro_naming.echoserver`) is Pyro4's test echo server.
 """
+
+from pyro_client.naming import type_meta
 
 from .autoclean import AutoCleaner
 from .broadcast import BroadcastServer
@@ -25,4 +28,5 @@ __all__ = [
     "SqlStorage",
     "DbmStorage",
     "make_storage",
+    "type_meta",
 ]

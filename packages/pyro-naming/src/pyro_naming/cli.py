@@ -1,5 +1,6 @@
 """The command-line tools: ``pyro-ns`` (the name server, also ``python -m pyro_naming``)
-and ``pyro-nsc`` (name server control), with Pyro4's options and commands."""
+and ``pyro-nsc`` (name server control, also ``python -m pyro_naming.nsc``), with Pyro4's
+options and commands."""
 
 from __future__ import annotations
 
@@ -21,16 +22,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # a second Ctrl-C/SIGTERM forced the stop: 128 + SIGINT, as shells do
-
-
-def _setup_logging() -> None:
-    """Pyro4's environment switches: PYRO_LOGLEVEL turns logging on, PYRO_LOGFILE says where."""
-    level = os.environ.get("PYRO_LOGLEVEL")
-    if not level:
-        return
-    target = os.environ.get("PYRO_LOGFILE", "pyro.log")
-    options: dict[str, Any] = {"stream": sys.stderr} if target == "{stderr}" else {"filename": target}
-    logging.basicConfig(level=level.upper(), format="[%(asctime)s,%(name)s,%(levelname)s] %(message)s", **options)
 
 
 def _hmac_key(option: Optional[str]) -> Optional[str]:
@@ -64,10 +55,9 @@ def _ns_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def ns_main(argv: Optional[list[str]] = None) -> int:
+def ns_main(args: Optional[list[str]] = None) -> int:
     """``pyro-ns``: run a name server until Ctrl-C or SIGTERM. Exit code 0 after a clean stop."""
-    options = _ns_parser().parse_args(argv)
-    _setup_logging()
+    options = _ns_parser().parse_args(args)
     try:
         startNSloop(
             options.host,
@@ -268,10 +258,10 @@ def _release(proxy: Any) -> None:
         release()
 
 
-def nsc_main(argv: Optional[list[str]] = None) -> int:
-    """``pyro-nsc``: locate the name server and run one command on it."""
-    options = _nsc_parser().parse_args(argv)
-    _setup_logging()
+def nsc_main(args: Optional[list[str]] = None) -> int:
+    """``pyro-nsc`` (also ``python -m pyro_naming.nsc``): locate the name server and run one
+    command on it."""
+    options = _nsc_parser().parse_args(args)
     host = f"./u:{options.unixsocket}" if options.unixsocket else options.host
     if options.verbose:
         print("Locating name server...")
