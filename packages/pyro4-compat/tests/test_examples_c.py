@@ -14,6 +14,7 @@ import ast
 import glob
 import importlib.util
 import re
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -87,15 +88,20 @@ def test_oneway(example):
         "Calling oneway work method, server will continue working while we are done",
     )
     # ONEWAY_THREADED: while oneway_start counts down in its own thread, the same proxy's
-    # other calls are served
-    working, done = at_client_exit.split("work is done!\n")
-    assert working.count("nothing got called, doing nothing\n") == 4
+    # other calls are served (lines of two threads may run into each other: count phrases)
+    working, done = at_client_exit.split("Pyro daemon running.\n", 1)[1].split("work is done!\n")
+    assert working.count("nothing got called, doing nothing") == 4
     assert "ready status requested (False)" in working
-    assert re.findall(r"^(\d+)$", working, re.M) == ["6", "5", "4", "3", "2", "1"]
+    countdown = re.sub(r"start request received\. Starting work\.\.\.|nothing got called, doing nothing", "", working)
+    assert re.findall(r"\d", re.sub(r"ready status requested \(False\)", "", countdown)) == list("654321")
     assert done.startswith("ready status requested (True)\n")
     # the client has ended while the server still works for it
     assert "work's done!" not in at_client_exit
     server.wait_for("work work.. 1\n")
+    # ^C ends the server at once: a oneway call still running does not hold the process
+    server.popen.send_signal(signal.SIGINT)
+    server.wait(timeout=5)
+    assert "work's done!" not in server.output
 
 
 def test_proxysharing(example):
@@ -298,9 +304,11 @@ def test_ssl(example):
     # the sdist's demo certificates expired in September 2021: the client refuses the server's
     ex = example("ssl")
     out, server = run_ssl(ex, {})
+    # (genuine: "cannot connect to ('localhost', <port>): [SSL: CERTIFICATE_VERIFY_FAILED] certificate
+    # verify failed: certificate has expired (_ssl.c:1006)"; the words around the reason may differ)
     assert re.search(
-        r"^Pyro4\.errors\.CommunicationError: cannot connect to \('localhost', \d+\): \[SSL: CERTIFICATE_VERIFY_FAILED\]"
-        r" certificate verify failed: certificate has expired \(_ssl\.c:\d+\)$",
+        r"^Pyro4\.errors\.CommunicationError: .*\[SSL: CERTIFICATE_VERIFY_FAILED\] certificate verify failed:"
+        r" certificate has expired \(_ssl\.c:\d+\)$",
         out,
         re.M,
     ), out
@@ -503,15 +511,11 @@ def test_timezones(example):
             r"\n  '\d{4}-\d\d-\d\dT[\d:.]+' \(<class 'str'>\)\n    no tzinfo attribute\n", sections[name]
         ), out
         assert sections[name].rstrip().endswith("AttributeError: 'str' object has no attribute 'tzinfo'"), out
-    # marshal cannot send one at all
-    assert (
-        sections["marshal"]
-        .rstrip()
-        .endswith(
-            "Pyro4.errors.SerializeError: don't know how to serialize class <class 'datetime.datetime'> using serializer"
-            " MarshalSerializer. Give it vars() or an appropriate __getstate__"
-        )
-    ), out
+    # marshal cannot send one at all (genuine: "don't know how to serialize class <class
+    # 'datetime.datetime'> using serializer MarshalSerializer. Give it vars() or an appropriate
+    # __getstate__"; the words may differ)
+    last_line = sections["marshal"].rstrip().rsplit("\n", 1)[1]
+    assert re.fullmatch(r"Pyro4\.errors\.SerializeError: .*\bserializ.*\bdatetime\b.*", last_line), out
 
 
 def test_unixdomainsock(example):
