@@ -171,6 +171,10 @@ class Calc:
         }
 
     @Pyro4.expose
+    def process_blob(self, blob):
+        return [type(blob).__name__, blob.info, blob.deserialized()]
+
+    @Pyro4.expose
     def crash(self):
         os._exit(3)
 

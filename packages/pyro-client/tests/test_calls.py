@@ -12,6 +12,7 @@ from pyro_client import (
     ProtocolError,
     Proxy,
     PyroError,
+    SerializedBlob,
     StreamResultIterator,
     batch,
 )
@@ -25,6 +26,16 @@ def test_add_and_echo(calc, serializer):
     assert calc.add("a", "b") == "ab"
     assert calc.echo({"key": [1, 2.5, None, True, "héllo"]}) == {"key": [1, 2.5, None, True, "héllo"]}
     assert calc.echo((1, 2)) == SEQUENCE[serializer]((1, 2))
+
+
+def test_serialized_blob_call(calc, serializer):
+    """A SerializedBlob reaches the Pyro4 method as Pyro4's own blob, whose data reads back."""
+    kind, info, data = calc.process_blob(SerializedBlob("the topic", (1, "two", [3.5])))
+    assert kind == "SerializedBlob" and info == "the topic"
+    if serializer == "json":
+        assert data == "params"  # (Pyro4's deserialized() unpacks the json call's keys: its bug, not ours)
+    else:
+        assert list(data) == [1, "two", [3.5]]
 
 
 def test_keyword_arguments(calc):

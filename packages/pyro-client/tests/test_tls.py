@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 
 from pyro_client import CommunicationError, config
@@ -47,5 +50,43 @@ def test_untrusted_server_certificate_is_refused(tls_server, certificates, proxi
 def test_plain_client_to_a_tls_daemon_fails(tls_server, proxies):
     calc = proxies(tls_server.uri("calc"))
     calc._pyroTimeout = 3
-    with pytest.raises(CommunicationError):
+    with pytest.raises(CommunicationError, match=r"it may require TLS \(config SSL\)"):
         calc.add(1, 2)
+
+
+def test_tls_client_to_a_plain_daemon_is_told_it_does_not_speak_tls(pyro4_server, certificates, proxies):
+    config.SSL = True
+    config.SSL_CACERTS = certificates["ca"]
+    calc = proxies(pyro4_server.uri("calc"))
+    with pytest.raises(CommunicationError, match="the server does not speak TLS"):
+        calc.add(1, 2)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        bytes.fromhex("15030300020246"),  # a TLS alert (protocol_version), shorter than a Pyro header
+        bytes.fromhex("160303003a020000360303") + bytes(53),  # a TLS handshake record, longer than one
+    ],
+)
+def test_a_tls_record_in_answer_to_the_handshake_says_the_server_requires_tls(answer, proxies):
+    """What a TLS server may send a plain client that greets it with a Pyro CONNECT, then hang up."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(10)
+
+        def answer_once():
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(4096)
+                conn.sendall(answer)
+
+        server = threading.Thread(target=answer_once)
+        server.start()
+        proxy = proxies(f"PYRO:thing@127.0.0.1:{listener.getsockname()[1]}")
+        try:
+            with pytest.raises(
+                CommunicationError, match=r"answered with TLS data: it seems to require TLS \(config SSL\)"
+            ):
+                proxy._pyroBind()
+        finally:
+            server.join(timeout=10)

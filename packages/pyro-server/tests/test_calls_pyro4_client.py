@@ -1,5 +1,6 @@
 """Our daemon called by the genuine Pyro4 4.82 client: every request kind, both server types."""
 
+import logging
 import threading
 import time
 
@@ -140,13 +141,13 @@ def test_annotations_and_correlation(pyro4, calc_uri):
 def test_unknown_object_and_private_method(pyro4, calc_uri):
     uri, _ = calc_uri
     with pyro4.Proxy(uri.replace("calc@", "nothing@")) as proxy:
-        with pytest.raises(pyro4.errors.CommunicationError, match="unknown object"):
+        with pytest.raises(pyro4.errors.CommunicationError, match="unknown object 'nothing'"):
             proxy._pyroBind()
     with pyro4.Proxy(uri) as proxy:
         proxy._pyroGetMetadata()
         with pytest.raises(AttributeError, match="private"):
             proxy._pyroInvoke("_private", (), {})
-        with pytest.raises(pyro4.errors.DaemonError, match="unknown object"):
+        with pytest.raises(pyro4.errors.DaemonError, match="unknown object 'nothing'"):
             proxy._pyroInvoke("add", (1, 2), {}, objectId="nothing")
         assert proxy.add(1, 1) == 2
 
@@ -164,9 +165,20 @@ def test_daemon_object(pyro4, calc_uri):
 def test_refused_serializer_gets_clear_error(pyro4, calc_uri):
     uri, _ = calc_uri
     pyro4.config.SERIALIZER = "pickle"
-    with pyro4.Proxy(uri) as proxy:
-        with pytest.raises(pyro4.errors.CommunicationError, match="serializer that is not accepted: 4"):
+    accepted = "this daemon accepts json, marshal, msgpack, serpent"
+    with pyro4.Proxy(uri) as proxy:  # refused in the handshake (CONNECTFAIL)
+        with pytest.raises(pyro4.errors.CommunicationError) as refused:
             proxy.add(1, 2)
+    assert "message used serializer that is not accepted: 4 (pickle);" in str(refused.value)
+    assert accepted in str(refused.value)
+    pyro4.config.SERIALIZER = "serpent"
+    with pyro4.Proxy(uri) as proxy:  # refused in a request (exception reply)
+        assert proxy.add(1, 2) == 3
+        proxy._pyroSerializer = "pickle"
+        with pytest.raises(pyro4.errors.SerializeError) as refused:
+            proxy.add(1, 2)
+    assert str(refused.value).startswith("message used serializer that is not accepted: 4 (pickle);")
+    assert accepted in str(refused.value)
 
 
 def test_pickle_when_accepted(pyro4, calc_uri):
@@ -264,7 +276,7 @@ def test_instance_creator_wrong_type(pyro4, run):
             proxy.me()
 
 
-def test_callback_exception_closes_connection(pyro4, run):
+def test_callback_exception_closes_connection_and_is_logged_with_its_traceback(pyro4, run, caplog):
     class Listener:
         @callback
         def notify(self):
@@ -272,13 +284,18 @@ def test_callback_exception_closes_connection(pyro4, run):
 
     daemon = Daemon(host="127.0.0.1")
     uri = str(daemon.register(Listener(), "l"))
-    with run(daemon), pyro4.Proxy(uri) as proxy:
-        with pytest.raises(RuntimeError, match="callback failed"):
-            proxy.notify()
-        deadline = time.monotonic() + 5
-        while daemon.transportServer.connections and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert not daemon.transportServer.connections
+    with caplog.at_level(logging.ERROR, logger="pyro.server"):
+        with run(daemon), pyro4.Proxy(uri) as proxy:
+            with pytest.raises(RuntimeError, match="callback failed"):
+                proxy.notify()
+            deadline = time.monotonic() + 5
+            while daemon.transportServer.connections and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert not daemon.transportServer.connections
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR and "callback" in r.getMessage()]
+    text = record.getMessage()
+    assert "Traceback (most recent call last" in text
+    assert "in notify" in text and "RuntimeError: callback failed" in text
 
 
 def test_shutdown_from_inside_a_remote_call(pyro4):

@@ -1,16 +1,18 @@
 """Registry, URIs, lifecycle and hooks of the Daemon."""
 
+import re
 import socket
 import threading
 import time
 
 import pytest
 
+from pyro_client import Proxy
 from pyro_protocol import constants
 from pyro_protocol.config import config
 from pyro_protocol.errors import DaemonError, PyroError
 from pyro_protocol.uri import URI
-from pyro_server import Daemon
+from pyro_server import Daemon, expose
 
 
 class Thing:
@@ -165,3 +167,77 @@ def test_register_class_and_its_instance():
         thing = Thing()
         daemon.register(thing, "the.instance")
         assert thing._pyroId == "the.instance" and Thing._pyroId == "the.class"
+
+
+def test_thread_server_workers_are_named_uniquely(run):
+    """Pyro4 programs print thread names to show which worker ran a call: Pyro-Worker-<number>."""
+    config.SERVERTYPE = "thread"
+    together = threading.Barrier(3, timeout=10)
+
+    class Meeting:
+        def meet(self):
+            together.wait()  # three calls at once: three workers
+            return threading.current_thread().name
+
+    daemon = Daemon(host="127.0.0.1")
+    uri = daemon.register(Meeting())
+    names = []
+
+    def call():
+        with Proxy(uri) as proxy:
+            names.append(proxy.meet())
+
+    with run(daemon):
+        callers = [threading.Thread(target=call) for _ in range(3)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(timeout=15)
+    assert len(names) == 3 and len(set(names)) == 3
+    assert all(re.fullmatch(r"Pyro-Worker-\d+", name) for name in names), names
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_transport_server_has_pyro4s_sock(servertype):
+    """Pyro4's filetransfer example asks ``daemon.transportServer.sock.getsockname()``."""
+    config.SERVERTYPE = servertype
+    with Daemon(host="127.0.0.1") as daemon:
+        sock = daemon.transportServer.sock
+        assert sock is daemon.sock and sock in daemon.sockets
+        host, port = sock.getsockname()
+        assert host == "127.0.0.1" and daemon.locationStr == f"127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("require_expose", [False, True])
+def test_reset_metadata_cache_lets_new_proxies_see_changed_members(run, require_expose):
+    config.REQUIRE_EXPOSE = require_expose
+
+    class Growing:
+        @expose
+        def first(self):
+            return 1
+
+    daemon = Daemon(host="127.0.0.1")
+    grower = Growing()
+    uri = daemon.register(grower, "grower")
+    serializers = ["serpent", "marshal"]
+    with run(daemon):
+        for serializer in serializers:  # (the daemon keeps a handshake reply per serializer)
+            with Proxy(uri) as proxy:
+                proxy._pyroSerializer = serializer
+                assert proxy.first() == 1 and proxy._pyroMethods == {"first"}
+        Growing.second = expose(lambda self: 2)
+        with Proxy(uri) as proxy:
+            proxy._pyroBind()
+            assert proxy._pyroMethods == {"first"}  # cached: that is why the reset is needed
+        daemon.resetMetadataCache(grower)
+        for serializer in serializers:
+            with Proxy(uri) as proxy:
+                proxy._pyroSerializer = serializer
+                assert proxy.second() == 2 and proxy._pyroMethods == {"first", "second"}
+        Growing.third = expose(lambda self: 3)
+        daemon.resetMetadataCache("grower", nat=False)  # by id, as Pyro4 allows too
+        with Proxy(uri) as proxy:
+            assert proxy.third() == 3
+        with pytest.raises(DaemonError):
+            daemon.resetMetadataCache(Growing())  # an object that is not registered

@@ -4,8 +4,13 @@ import time
 
 import pytest
 
+from pyro_client import Proxy
+from pyro_protocol import message as wire
+from pyro_protocol import serializers
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context
+from pyro_protocol.errors import ConnectionClosedError
+from pyro_protocol.transport import recv_exactly
 from pyro_server import Daemon
 
 
@@ -37,6 +42,11 @@ class Service:
         return data
 
     def big(self, size):
+        return b"x" * size
+
+    def annotated(self, size):
+        # a new dict, as Pyro4's docs and its filetransfer example do it
+        current_context.response_annotations = {"XTRA": b"new dict"}
         return b"x" * size
 
 
@@ -121,6 +131,21 @@ def test_remote_traceback(pyro4, run, detailed):
     assert ("visible-in-detailed-traceback" in text) is detailed
 
 
+@pytest.mark.parametrize("size", [10, 100_000])  # a small reply, and a large bytes one (sent as it is)
+def test_response_annotations_assigned_as_a_new_dict_are_sent(pyro4, run, size):
+    daemon, uri = _start(run)
+    pyro4.config.SERIALIZER = "marshal"
+    with run(daemon):
+        with Proxy(uri) as proxy:
+            proxy._pyroSerializer = "marshal"
+            assert proxy.annotated(size) == b"x" * size
+            assert current_context.response_annotations["XTRA"] == b"new dict"
+            assert len(current_context.response_annotations["CORR"]) == 16
+        with pyro4.Proxy(uri) as proxy:
+            assert proxy.annotated(size) == b"x" * size
+            assert pyro4.current_context.response_annotations["XTRA"] == b"new dict"
+
+
 def test_commtimeout_drops_silent_connections(pyro4, run):
     daemon, uri = _start(run, COMMTIMEOUT=0.3)
     with run(daemon):
@@ -133,6 +158,22 @@ def test_commtimeout_drops_silent_connections(pyro4, run):
             with pytest.raises(pyro4.errors.ConnectionClosedError):
                 proxy.echo(1)
             assert proxy.echo(2) == 2  # a Pyro4 proxy reconnects on the call after a failure
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_commtimeout_is_enforced_close_to_the_limit(run, servertype):
+    daemon, uri = _start(run, COMMTIMEOUT=0.3, SERVERTYPE=servertype)
+    with run(daemon), Proxy(uri) as proxy:
+        for number in range(6):  # calls 0.1 s apart keep the connection alive past the limit
+            assert proxy.echo(number) == number
+            last_call = time.monotonic()
+            time.sleep(0.1)
+        assert len(daemon.transportServer.connections) == 1
+        while daemon.transportServer.connections and time.monotonic() < last_call + 0.6:
+            time.sleep(0.02)
+        assert not daemon.transportServer.connections, "still connected after 0.6 s idle with COMMTIMEOUT 0.3"
+        with pytest.raises(ConnectionClosedError):
+            proxy.echo(1)
 
 
 def test_compressed_requests_and_replies(pyro4, run):
@@ -157,3 +198,62 @@ def test_reply_over_max_message_size(pyro4, run):
     with run(daemon), pyro4.Proxy(uri) as proxy:
         with pytest.raises(pyro4.errors.MessageTooLargeError):
             proxy.big(20_000)
+
+
+class RawTalker:
+    def talk(self):
+        """Pyro4 programs may talk on the raw connection: say ready, read 5 bytes, answer."""
+        conn = current_context.client
+        conn.send(b"ready")
+        heard = conn.recv(5)
+        conn.send(b"pong!")
+        return heard.decode()
+
+    def about_connection(self):
+        conn = current_context.client
+        before = conn.getTimeout()
+        conn.setTimeout(2.5)
+        after = (conn.getTimeout(), conn.timeout)
+        conn.timeout = None
+        return {
+            "objectId": conn.objectId,
+            "family": conn.family(),
+            "fileno": conn.fileno() == conn.sock.fileno(),
+            "timeouts": [before, *after, conn.timeout],
+            "keep_open": conn.keep_open,
+            "instances": conn.pyroInstances == {},
+            "resources": len(conn.tracked_resources),
+            "cert": conn.getpeercert(),
+        }
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_client_connection_has_what_pyro4s_socket_connection_has(run, servertype):
+    config.SERVERTYPE = servertype
+    config.COMMTIMEOUT = 4.0
+    daemon = Daemon(host="127.0.0.1")
+    uri = daemon.register(RawTalker(), "raw")
+    with run(daemon):
+        with Proxy(uri) as proxy:
+            assert proxy.about_connection() == {
+                "objectId": None,
+                "family": "IPv4",
+                "fileno": True,
+                "timeouts": [4.0, 2.5, 2.5, 60.0],
+                "keep_open": False,
+                "instances": True,
+                "resources": 0,
+                "cert": None,
+            }
+            # the proxy's connection is past its handshake: talk on it by hand
+            sock = proxy._pyroConnection
+            serpent = serializers.get_serializer("serpent")
+            sock.sendall(wire.encode_bytes(wire.MSG_INVOKE, serpent.dumpsCall("raw", "talk", (), {}), 1, 0, 99))
+            assert recv_exactly(sock, 5) == b"ready"
+            sock.sendall(b"hello")
+            assert recv_exactly(sock, 5) == b"pong!"
+            decoder = wire.MessageDecoder()
+            replies = decoder.feed(recv_exactly(sock, wire.HEADER_SIZE))
+            while not replies:
+                replies = decoder.feed(sock.recv(65536))
+            assert replies[0].seq == 99 and serpent.loads(replies[0].data) == "hello"

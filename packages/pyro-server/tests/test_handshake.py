@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 
@@ -11,6 +12,7 @@ from pyro_client import Proxy
 from pyro_protocol import message as wire
 from pyro_protocol import serializers
 from pyro_protocol.config import config
+from pyro_protocol.errors import CommunicationError
 from pyro_server import Daemon, expose, servers
 
 SERVERTYPES = ["thread", "multiplex"]
@@ -183,3 +185,38 @@ def test_metadata_sets_a_client_gets_are_its_own():
         daemon.shutdown()
         thread.join(WAIT)
         daemon.close()
+
+
+@pytest.mark.parametrize("servertype", SERVERTYPES)
+def test_client_disconnect_runs_only_for_connections_that_completed_the_handshake(servertype, run):
+    config.SERVERTYPE = servertype
+    disconnected = []
+
+    class Guarded(Daemon):
+        def validateHandshake(self, conn, data):
+            if data == "deny":
+                raise ValueError("go away")
+            return "welcome"
+
+        def clientDisconnect(self, conn):
+            disconnected.append(conn)
+
+    daemon = Guarded(host="127.0.0.1")
+    uri = daemon.register(Echo(), "echo")
+    with run(daemon):
+        with Proxy(uri) as refused:
+            refused._pyroHandshake = "deny"
+            with pytest.raises(CommunicationError, match="go away"):
+                refused.echo(1)
+        with socket.create_connection((uri.host, uri.port), timeout=3.0):
+            pass  # no handshake at all
+        with socket.create_connection((uri.host, uri.port), timeout=3.0) as sock:
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n" + b"\0" * 24)  # garbage instead of a handshake
+            sock.recv(1000)
+        with Proxy(uri) as accepted:
+            assert accepted.echo(2) == 2
+        deadline = time.monotonic() + WAIT
+        while daemon.transportServer.connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not daemon.transportServer.connections
+    assert len(disconnected) == 1 and disconnected[0].handshake_done

@@ -75,3 +75,47 @@ def test_bad_loglevel_is_a_clear_error(tmp_path):
     result = _run({"PYRO_LOGLEVEL": "LOUD"}, tmp_path)
     assert result.returncode != 0
     assert "PYRO_LOGLEVEL='LOUD' is not a logging level" in result.stderr
+
+
+def test_logwire_logs_every_message_both_ways(serve, caplog):
+    from pyro_client import Proxy
+    from pyro_protocol.config import config
+
+    class Echo:
+        def echo(self, value):
+            return value
+
+    _daemon, uri = serve(Echo())
+    config.LOGWIRE = True
+    caplog.set_level("DEBUG", logger="pyro.wire")
+    with Proxy(uri) as proxy:
+        assert proxy.echo("hello") == "hello"
+        big = bytes(300_000)
+        config.SERIALIZER = "marshal"  # a large bytes argument and result go out without a copy: logged too
+        assert proxy.echo(big) == big
+    lines = [record.getMessage() for record in caplog.records if record.name == "pyro.wire"]
+    kinds = [line.split(":")[0] for line in lines]
+    # connect, then two calls: each message logged once by its sender and once by its receiver
+    assert (
+        kinds
+        == ["proxy wiredata sending", "daemon wiredata received", "daemon wiredata sending", "proxy wiredata received"]
+        * 3
+    )
+    assert "msgtype=1 " in lines[0] and "msgtype=2 " in lines[3]  # CONNECT, CONNECTOK
+    assert "msgtype=4 " in lines[4] and "'hello'" in lines[4] and "msgtype=5 " in lines[7]
+    # the 300,000 byte parts are shown by their first 1000 bytes and counted
+    assert all(" bytes)" in line and "ser=3" in line for line in lines[8:])
+
+
+def test_logwire_off_logs_nothing(serve, caplog):
+    from pyro_client import Proxy
+
+    class Echo:
+        def echo(self, value):
+            return value
+
+    _daemon, uri = serve(Echo())
+    caplog.set_level("DEBUG", logger="pyro.wire")
+    with Proxy(uri) as proxy:
+        proxy.echo("hello")
+    assert not [record for record in caplog.records if record.name == "pyro.wire"]

@@ -7,9 +7,11 @@ import time
 
 import pytest
 
+from pyro_client import Proxy
 from pyro_protocol import message as wire
 from pyro_protocol import serializers
 from pyro_protocol.config import config
+from pyro_protocol.errors import ConnectionClosedError
 from pyro_server import Daemon
 
 SERVERTYPES = ["thread", "multiplex"]
@@ -108,7 +110,7 @@ def test_unknown_object_in_connect(echo_uri):
         sock.sendall(_connect_msg(object_id="nope"))
         reply = _read_reply(sock)
         assert reply.type == wire.MSG_CONNECTFAIL
-        assert serializers.get_serializer("serpent").loads(reply.data) == "unknown object"
+        assert serializers.get_serializer("serpent").loads(reply.data).startswith("unknown object 'nope'")
 
 
 def test_broken_checksum_after_handshake_drops_only_that_connection(echo_uri):
@@ -257,3 +259,23 @@ def test_many_idle_proxies_do_not_block_a_new_client(pyro4, run):
         finally:
             for proxy in idle:
                 proxy._pyroRelease()
+
+
+@pytest.mark.parametrize("servertype", SERVERTYPES)
+def test_a_method_calling_exit_ends_only_its_connection(serve, servertype):
+    class Quitter:
+        def leave(self):
+            raise SystemExit(3)
+
+        def stay(self):
+            return "here"
+
+    config.SERVERTYPE = servertype
+    _daemon, uri = serve(Quitter())
+    with Proxy(uri) as leaving, Proxy(uri) as staying:
+        assert staying.stay() == "here"
+        leaving._pyroTimeout = 5
+        with pytest.raises(ConnectionClosedError):
+            leaving.leave()  # answered by a closed connection, as Pyro4 does, not a hang
+        assert staying.stay() == "here"
+        assert leaving.stay() == "here"  # it reconnects

@@ -4,6 +4,7 @@ import ssl
 
 import pytest
 
+from pyro_client import CommunicationError, Proxy
 from pyro_protocol.config import config
 from pyro_server import Daemon
 
@@ -100,4 +101,30 @@ def test_plain_client_cannot_talk_to_tls_daemon(pyro4, run, pki):
     pyro4.config.COMMTIMEOUT = 5
     with run(daemon), pyro4.Proxy(uri) as proxy:
         with pytest.raises(pyro4.errors.CommunicationError):
+            proxy.method(1)
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_our_plain_client_is_told_the_daemon_requires_tls(run, pki, servertype):
+    config.SERVERTYPE = servertype
+    _server_tls(pki)
+    daemon = Daemon(host="localhost")  # (the daemon reads config.SSL now; the proxy on its first call)
+    uri = daemon.register(Thing(), "t")
+    config.SSL = False
+    config.COMMTIMEOUT = 5
+    with run(daemon), Proxy(uri) as proxy:
+        with pytest.raises(CommunicationError, match=r"it may require TLS \(config SSL\)"):
+            proxy.method(1)
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_our_tls_client_is_told_the_daemon_does_not_speak_tls(run, pki, servertype):
+    config.SERVERTYPE = servertype
+    daemon = Daemon(host="localhost")
+    uri = daemon.register(Thing(), "t")
+    config.SSL = True
+    config.SSL_CACERTS = pki["ca"]
+    config.COMMTIMEOUT = 5
+    with run(daemon), Proxy(uri) as proxy:
+        with pytest.raises(CommunicationError, match="the server does not speak TLS"):
             proxy.method(1)

@@ -23,6 +23,7 @@ from pyro_protocol.uri import URI
 
 from . import util
 from .batch import BatchProxy, batch
+from .blob import SerializedBlob
 from .futures import AsyncResult, Future, FutureResult, asyncproxy
 from .naming import locateNS, resolve
 from .proxy import Proxy
@@ -41,6 +42,7 @@ __all__ = [
     "AsyncResult",
     "asyncproxy",
     "StreamResultIterator",
+    "SerializedBlob",
     "locateNS",
     "resolve",
     "URI",

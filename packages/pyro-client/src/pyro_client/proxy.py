@@ -21,7 +21,7 @@ import time
 import weakref
 from typing import Any, Optional, Union
 
-from pyro_protocol import constants, serializers, transport
+from pyro_protocol import constants, serializers, transport, wirelog
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context
 from pyro_protocol.errors import (
@@ -36,6 +36,7 @@ from pyro_protocol.message import (
     FLAGS_BATCH,
     FLAGS_EXCEPTION,
     FLAGS_ITEMSTREAMRESULT,
+    FLAGS_KEEPSERIALIZED,
     FLAGS_META_ON_CONNECT,
     FLAGS_ONEWAY,
     MSG_CONNECT,
@@ -50,6 +51,7 @@ from pyro_protocol.message import (
 from pyro_protocol.names import LOCAL_PROBES, is_dunder
 from pyro_protocol.uri import URI
 
+from .blob import SerializedBlob, blob_call
 from .streams import StreamResultIterator
 from .wire import ReplyReader
 
@@ -459,6 +461,12 @@ class Proxy:
             response: Any = _read_connect_reply(msg) if msg.data else "?"
         except BaseException as exc:
             transport.close_socket(sock)
+            if isinstance(exc, ConnectionClosedError) and ssl_context is None:
+                # Pyro daemons answer every handshake; one that hangs up at once is likely a TLS server
+                raise ConnectionClosedError(
+                    f"cannot connect to {where}: the server closed the connection without answering "
+                    f"the handshake ({exc}); it may require TLS (config SSL)"
+                ) from exc
             if isinstance(exc, CommunicationError) or not isinstance(exc, Exception):
                 raise
             raise CommunicationError(f"cannot connect to {where}: {exc}") from exc
@@ -496,10 +504,14 @@ class Proxy:
             max_message_size=config.MAX_MESSAGE_SIZE,
             hmac_key=self._pyro_hmac,
         )
+        if config.LOGWIRE:
+            _log_request(b"", head, body, None)
         transport.send_message(sock, head, body)
         if self._pyro_reader is None:
             self.__dict__["_pyro_reader"] = ReplyReader()
         msg = self._pyro_reader.receive(sock, config.MAX_MESSAGE_SIZE, self._pyro_hmac)
+        if config.LOGWIRE:
+            wirelog.log_message("proxy", "received", msg)
         if msg.type not in (MSG_CONNECTOK, MSG_CONNECTFAIL):
             raise ProtocolError(f"invalid msg type {msg.type} received")
         return msg
@@ -580,13 +592,19 @@ class Proxy:
                 serializer = self._pyro_serializer()
             target = objectId or self._pyro_target
             parts = None
-            limit = serializer.call_parts_min
-            if limit and type(vargs) is tuple:  # (calls through a proxy method pass a tuple)
-                for value in vargs:
-                    if type(value) is bytes and len(value) >= limit:
-                        parts = serializer.call_parts(target, methodname, vargs, kwargs)
-                        break
-            data = serializer.dumpsCall(target, methodname, vargs, kwargs) if parts is None else b""
+            if vargs and isinstance(vargs[0], SerializedBlob):
+                serializer, data, blob_info = blob_call(serializer, target, methodname, vargs, kwargs)
+                flags |= FLAGS_KEEPSERIALIZED
+                # BLBI joins the context's annotations: the code below sends them and clears them
+                ctx.annotations = {**ctx.annotations, "BLBI": blob_info}
+            else:
+                limit = serializer.call_parts_min
+                if limit and type(vargs) is tuple:  # (calls through a proxy method pass a tuple)
+                    for value in vargs:
+                        if type(value) is bytes and len(value) >= limit:
+                            parts = serializer.call_parts(target, methodname, vargs, kwargs)
+                            break
+                data = serializer.dumpsCall(target, methodname, vargs, kwargs) if parts is None else b""
             if methodname in self._pyroOneway:
                 flags |= FLAGS_ONEWAY
             if ctx.annotations or ctx.correlation_bytes is not None or self._pyro_has_annotation_hook:
@@ -629,6 +647,8 @@ class Proxy:
                     hmac_key=hmac_key,
                 )
             try:
+                if config.LOGWIRE:
+                    _log_request(request, head, body, parts)
                 if request:
                     transport.send_bytes(sock, request)
                 elif parts is not None:
@@ -638,6 +658,8 @@ class Proxy:
                 if flags & FLAGS_ONEWAY:
                     return None
                 msg = self._pyro_reader.receive(sock, max_size, hmac_key)
+                if config.LOGWIRE:
+                    wirelog.log_message("proxy", "received", msg)
                 if msg.type != MSG_RESULT:
                     raise ProtocolError(f"invalid msg type {msg.type} received")
                 if msg.seq != seq:
@@ -758,6 +780,16 @@ def _frozen_connect_reply(reply: Any) -> Optional[tuple[Any, dict[str, frozenset
     if not all(type(name) is str for names in frozen.values() for name in names):
         return None
     return handshake, frozen
+
+
+def _log_request(request: bytes, head: bytes, body: bytes, parts: Optional[tuple[bytes, ...]]) -> None:
+    """LOGWIRE: the request in whichever of its three shapes it is sent."""
+    if request:
+        wirelog.log_bytes("proxy", "sending", request)
+    elif parts is not None:
+        wirelog.log_bytes("proxy", "sending", parts[0] + parts[1][: wirelog.SHOWN_PAYLOAD])
+    else:
+        wirelog.log_bytes("proxy", "sending", head + body[: wirelog.SHOWN_PAYLOAD], len(body))
 
 
 def _as_key(value: Union[str, bytes, None]) -> Optional[bytes]:

@@ -15,7 +15,7 @@ import threading
 from typing import Optional
 
 from pyro_protocol.constants import PROTOCOL_VERSION
-from pyro_protocol.errors import ConnectionClosedError, ProtocolError, TimeoutError
+from pyro_protocol.errors import CommunicationError, ConnectionClosedError, ProtocolError, TimeoutError
 from pyro_protocol.message import (
     _CHECKSUM_BASE,
     _CORR_CHUNK_HEAD,
@@ -38,6 +38,9 @@ BUFFER_SIZE = 64 * 1024
 #: beyond it they are gathered in chunks as they arrive (a size field is not trusted that far).
 PREALLOCATE_LIMIT = 64 * 1024 * 1024
 _WAITALL = getattr(socket, "MSG_WAITALL", 0)
+#: How a TLS record starts: content type alert (0x15) or handshake (0x16), then major version 3.
+#: A TLS server answers a plain client with one; a Pyro message never starts so.
+_TLS_RECORD_STARTS = (b"\x15\x03", b"\x16\x03")
 
 
 class ReplyReader:
@@ -77,6 +80,7 @@ class ReplyReader:
         if filled < HEADER_SIZE:
             if not filled:
                 raise ConnectionClosedError("receiving: connection lost")
+            self._refuse_tls_record()  # (a TLS alert is shorter than a header, and the server closes next)
             filled = self._fill(sock, filled, HEADER_SIZE)
         elif not hmac_key and not max_message_size:
             # the usual reply, whole in one read: a valid header, at most a CORR annotation,
@@ -108,7 +112,11 @@ class ReplyReader:
                         annotations,
                         wire_size=filled,
                     )
-        header = parse_header_from(self._buffer, 0, max_message_size)
+        try:
+            header = parse_header_from(self._buffer, 0, max_message_size)
+        except ProtocolError:
+            self._refuse_tls_record()
+            raise
         ann_end = HEADER_SIZE + header.annotations_size
         total = ann_end + header.data_size
         if total <= BUFFER_SIZE:
@@ -122,6 +130,11 @@ class ReplyReader:
             annotations, payload = self._receive_large(sock, filled, ann_end, total)
         options = {"max_inflated_size": max_message_size} if max_message_size else {}
         return finish_message(header, annotations, payload, hmac_key=hmac_key, **options)
+
+    def _refuse_tls_record(self) -> None:
+        """A plain connection to a TLS server gets TLS bytes back: say so, not "invalid data"."""
+        if self._buffer[:2] in _TLS_RECORD_STARTS:
+            raise CommunicationError("the server answered with TLS data: it seems to require TLS (config SSL)")
 
     def _receive_into(self, sock: socket.socket, have: int, size: int) -> memoryview:
         """The payload, read straight into one buffer of its size (no chunks to join).

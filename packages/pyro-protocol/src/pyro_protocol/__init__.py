@@ -4,7 +4,7 @@ from . import logsetup
 
 logsetup.configure_from_environment()  # first, so what importing the rest logs goes where it should
 
-from . import constants, errors, message, serializers  # noqa: E402
+from . import constants, errors, message, serializers, socketutil  # noqa: E402
 from .config import Config, config  # noqa: E402
 from .context import current_context  # noqa: E402
 from .errors import (  # noqa: E402
@@ -32,6 +32,7 @@ __all__ = [
     "errors",
     "message",
     "serializers",
+    "socketutil",
     "URI",
     "PyroError",
     "CommunicationError",

@@ -31,6 +31,9 @@ class CommunicationError(PyroError):
 class ConnectionClosedError(CommunicationError):
     """The connection was unexpectedly closed."""
 
+    #: Set when the peer closed in the middle of a read: the bytes that did arrive (as in Pyro4).
+    partialData: bytes
+
 
 class TimeoutError(CommunicationError):  # noqa: A001 - Pyro4's name, visible on the wire
     """A call could not be completed within the timeout period."""

@@ -1,11 +1,13 @@
 """The thin socket layer both ends share: connect, listen, read exactly N bytes,
-send a message's parts in one go, TLS contexts. The only I/O in this package."""
+send a message's parts in one go, TLS contexts. The only I/O in this package
+(with ``socketutil``, Pyro4's helpers built on these)."""
 
 from __future__ import annotations
 
 import errno
 import functools
 import os
+import select
 import socket
 import ssl
 from typing import Any, Optional, Sequence, Union
@@ -24,10 +26,21 @@ __all__ = [
     "send_message",
     "send_bytes",
     "send_parts",
+    "send_waiting",
+    "wait_ready",
     "close_socket",
+    "ssl_context",
     "client_ssl_context",
     "server_ssl_context",
     "set_nodelay",
+    "set_keepalive",
+    "set_reuseaddr",
+    "TRY_AGAIN",
+    "POLLIN",
+    "POLLOUT",
+    "STALL_TIMEOUT",
+    "stall_timeout",
+    "LISTEN_BACKLOG",
 ]
 
 #: Payloads up to this size are read with one preallocated buffer; larger ones grow
@@ -37,6 +50,14 @@ _PREALLOCATE_LIMIT = 1024 * 1024
 _JOIN_LIMIT = 64 * 1024
 _WAITALL = getattr(socket, "MSG_WAITALL", 0)
 LISTEN_BACKLOG = 100
+#: What a socket raises when it has nothing to give (or take) right now: wait for it and try again.
+TRY_AGAIN = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+#: A non-blocking socket that makes no progress for this long gives up, when COMMTIMEOUT is 0
+#: (so a stalled peer cannot hold a reader or writer for ever).
+STALL_TIMEOUT = 60.0
+_HAVE_POLL = hasattr(select, "poll")
+POLLIN = getattr(select, "POLLIN", 1)
+POLLOUT = getattr(select, "POLLOUT", 4)
 
 
 def _timeout_value(timeout: Optional[float]) -> Optional[float]:
@@ -53,6 +74,61 @@ def set_nodelay(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError:
         pass
+
+
+def set_keepalive(sock: socket.socket) -> None:
+    """SO_KEEPALIVE, where the socket supports it."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    except OSError:
+        pass
+
+
+def set_reuseaddr(sock: socket.socket) -> None:
+    """SO_REUSEADDR (a restarted server may bind its port again at once), where supported."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    except OSError:
+        pass
+
+
+def wait_ready(sock: Any, event: int, timeout: Optional[float], strict: bool = False) -> bool:
+    """Wait until ``sock`` is ready for ``event`` (POLLIN or POLLOUT); False after ``timeout`` s.
+
+    poll, not select: no limit on descriptor numbers (select only where poll is missing).
+    True also when the socket is in error or closed (the next read or send says why);
+    with ``strict``, a poll failure raises instead.
+    """
+    try:
+        if not _HAVE_POLL:
+            lists: tuple[list[Any], list[Any]] = ([sock], []) if event == POLLIN else ([], [sock])
+            return any(select.select(lists[0], lists[1], [], timeout)[:2])
+        poller = select.poll()
+        poller.register(sock, event)
+        return bool(poller.poll(None if timeout is None else timeout * 1000.0))
+    except (OSError, ValueError):
+        if strict:
+            raise
+        return True
+
+
+def _wait_for_progress(sock: socket.socket, exc: OSError, writing: bool, timeout: float, doing: str) -> None:
+    """After a TRY_AGAIN error: wait (poll) until the socket can go on; TimeoutError when it cannot in time."""
+    if isinstance(exc, InterruptedError):
+        return  # a signal came in: simply try again
+    if isinstance(exc, (ssl.SSLWantReadError, ssl.SSLWantWriteError)):
+        writing = isinstance(exc, ssl.SSLWantWriteError)  # TLS may need the other direction first
+    try:
+        ready = wait_ready(sock, POLLOUT if writing else POLLIN, timeout, strict=True)
+    except (OSError, ValueError) as failure:
+        raise ConnectionClosedError(f"{doing}: {failure}") from None
+    if not ready:
+        raise TimeoutError(f"{doing}: timeout (no progress for {timeout} s)")
+
+
+def stall_timeout() -> float:
+    """How long a non-blocking socket may make no progress: COMMTIMEOUT, or STALL_TIMEOUT when that is 0."""
+    return float(config.COMMTIMEOUT) or STALL_TIMEOUT
 
 
 def create_connection(
@@ -74,7 +150,7 @@ def create_connection(
     except OSError as exc:
         raise CommunicationError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from None
     set_nodelay(sock)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    set_keepalive(sock)
     return _wrap_client(sock, ssl_context, server_hostname or host, f"{host}:{port}")
 
 
@@ -118,6 +194,10 @@ def connect_unix(
     return _wrap_client(sock, ssl_context, None, f"./u:{path}")
 
 
+#: OpenSSL's reasons for a TLS handshake whose answer was not TLS at all (a plain server's reply).
+_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG"})
+
+
 def _wrap_client(
     sock: socket.socket, ssl_context: Optional[ssl.SSLContext], hostname: Optional[str], where: str
 ) -> socket.socket:
@@ -127,7 +207,10 @@ def _wrap_client(
         return ssl_context.wrap_socket(sock, server_hostname=hostname if ssl_context.check_hostname else None)
     except (ssl.SSLError, OSError) as exc:
         sock.close()
-        raise CommunicationError(f"TLS handshake with {where} failed: {exc}") from None
+        hint = ""
+        if getattr(exc, "reason", None) in _NOT_TLS_REASONS:
+            hint = "the server does not speak TLS (it answered with non-TLS data; turn config SSL off for it): "
+        raise CommunicationError(f"TLS handshake with {where} failed: {hint}{exc}") from None
 
 
 def connect(uri: URI, timeout: Optional[float] = None, ssl_context: Optional[ssl.SSLContext] = None) -> socket.socket:
@@ -153,22 +236,21 @@ def close_socket(sock: Optional[socket.socket]) -> None:
 
 
 def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    """Read exactly ``size`` bytes. ConnectionClosedError on EOF, TimeoutError on a timeout."""
+    """Read exactly ``size`` bytes. ConnectionClosedError on EOF (what came is in its ``partialData``),
+    TimeoutError on a timeout. A non-blocking socket is waited for (poll), see ``recv_chunks``."""
     try:
+        first = b""
         if size <= _PREALLOCATE_LIMIT:
-            data = sock.recv(size)
-            if len(data) == size:
-                return data
-            if not data and size:
-                raise ConnectionClosedError("receiving: connection lost")
-            buffer = bytearray(data)
-            while len(buffer) < size:
-                chunk = sock.recv(size - len(buffer))
-                if not chunk:
-                    raise ConnectionClosedError("receiving: connection lost")
-                buffer += chunk
-            return bytes(buffer)
-        return _recv_growing(sock, size)
+            try:
+                first = sock.recv(size)
+            except TRY_AGAIN:
+                pass  # nothing there yet (a non-blocking socket): recv_chunks waits for it
+            else:
+                if len(first) == size:
+                    return first
+                if not first:
+                    raise connection_lost(b"")
+        return recv_chunks(sock, size - len(first), first)
     except socket.timeout:
         raise TimeoutError("receiving: timeout") from None
     except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as exc:
@@ -181,8 +263,11 @@ def recv_exactly(sock: socket.socket, size: int) -> bytes:
         raise ConnectionClosedError(f"receiving: {exc}") from None
 
 
-def _recv_growing(sock: socket.socket, size: int) -> bytes:
-    return recv_chunks(sock, size)
+def connection_lost(received: bytes) -> ConnectionClosedError:
+    """The error for a peer that closed before a read was complete, with what did come (as Pyro4 has it)."""
+    error = ConnectionClosedError("receiving: connection lost")
+    error.partialData = received
+    return error
 
 
 def recv_chunks(sock: socket.socket, size: int, first: bytes = b"") -> bytes:
@@ -190,15 +275,22 @@ def recv_chunks(sock: socket.socket, size: int, first: bytes = b"") -> bytes:
 
     Reads in chunks of at most _PREALLOCATE_LIMIT (so memory follows the bytes that
     arrive, never a size field) and joins them once: one copy beyond the kernel's.
-    The caller translates socket errors.
+    A blocking socket reads with MSG_WAITALL (unless config.USE_MSG_WAITALL is off);
+    a non-blocking one waits in poll whenever it has nothing, for at most COMMTIMEOUT
+    (STALL_TIMEOUT when that is 0) each time. The caller translates socket errors.
     """
     chunks = [first] if first else []
-    waitall = _WAITALL if sock.gettimeout() is None and not isinstance(sock, ssl.SSLSocket) else 0
+    blocking = sock.gettimeout() is None
+    waitall = _WAITALL if blocking and config.USE_MSG_WAITALL and not isinstance(sock, ssl.SSLSocket) else 0
     remaining = size
     while remaining:
-        chunk = sock.recv(min(remaining, _PREALLOCATE_LIMIT), waitall)
+        try:
+            chunk = sock.recv(min(remaining, _PREALLOCATE_LIMIT), waitall)
+        except TRY_AGAIN as exc:
+            _wait_for_progress(sock, exc, False, stall_timeout(), "receiving")
+            continue
         if not chunk:
-            raise ConnectionClosedError("receiving: connection lost")
+            raise connection_lost(b"".join(chunks))
         chunks.append(chunk)
         remaining -= len(chunk)
     return b"".join(chunks)
@@ -233,7 +325,7 @@ def send_message(sock: socket.socket, head: bytes, body: bytes) -> None:
         raise ConnectionClosedError(f"sending: connection lost: {exc}") from None
 
 
-def send_bytes(sock: socket.socket, data: bytes) -> None:
+def send_bytes(sock: socket.socket, data: Union[bytes, bytearray, memoryview]) -> None:
     """Send one whole message that is already a single buffer (the small-message hot path)."""
     try:
         sock.sendall(data)
@@ -270,6 +362,23 @@ def _sendmsg_all(sock: socket.socket, parts: list[Union[bytes, memoryview]]) -> 
             views[0] = views[0][sent:]
 
 
+def send_waiting(
+    sock: socket.socket, data: Union[bytes, bytearray, memoryview], timeout: float, doing: str = "sending"
+) -> None:
+    """Send all of ``data`` on a non-blocking socket (where sendall cannot say how much went out):
+    send what the socket takes, wait (poll) while it is full. ConnectionClosedError when the
+    peer is gone, TimeoutError after ``timeout`` s without progress. ``doing`` starts the messages."""
+    with memoryview(data) as whole, whole.cast("B") as view:
+        sent = 0
+        while sent < len(view):
+            try:
+                sent += sock.send(view[sent:])
+            except TRY_AGAIN as exc:
+                _wait_for_progress(sock, exc, True, timeout, doing)
+            except (OSError, ValueError) as exc:
+                raise ConnectionClosedError(f"{doing}: connection lost: {exc}") from None
+
+
 def create_server_socket(
     host: Optional[str] = None,
     port: int = 0,
@@ -294,7 +403,7 @@ def create_server_socket(
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         if reuse:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            set_reuseaddr(sock)
         address: Any = _bind_address(host, port, family)
         sock.bind(address)
         sock.listen(LISTEN_BACKLOG)
@@ -325,36 +434,56 @@ def _bind_address(host: str, port: int, family: socket.AddressFamily) -> Any:
     return info[0][4]
 
 
-def _passwd(text: str) -> Optional[str]:
-    return text or None
+def ssl_context(
+    server_side: bool,
+    certfile: str = "",
+    keyfile: str = "",
+    password: str = "",
+    cacerts: str = "",
+    require_client_cert: bool = False,
+) -> ssl.SSLContext:
+    """A TLS context from file names; empty strings mean "not given".
+
+    A client verifies the server against ``cacerts`` (a file, or a folder of hashed
+    certificates; the system store when empty) and checks the host name; it shows
+    ``certfile`` when the server asks for one. A server shows ``certfile`` (``keyfile``
+    when the key is apart) and, with ``require_client_cert``, wants a client certificate
+    signed by ``cacerts``. A missing certificate or key file is a FileNotFoundError that
+    says which file it is.
+    """
+    for role, path in (("certificate", certfile), ("key", keyfile)):
+        if path and not os.path.isfile(path):
+            side = "server" if server_side else "client"
+            raise FileNotFoundError(errno.ENOENT, f"{side} {role} file not found", path)
+    cafile = capath = None
+    if cacerts:
+        if os.path.isdir(cacerts):
+            capath = cacerts
+        else:
+            cafile = cacerts
+    purpose = ssl.Purpose.CLIENT_AUTH if server_side else ssl.Purpose.SERVER_AUTH
+    context = ssl.create_default_context(purpose, cafile=cafile, capath=capath)
+    if certfile:
+        context.load_cert_chain(certfile, keyfile or None, password or None)
+    if server_side and require_client_cert:
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
 def client_ssl_context(cfg: Config = config) -> ssl.SSLContext:
     """Client TLS: verifies the server against SSL_CACERTS (or the system store), with hostname checks."""
-    cafile = capath = None
-    if cfg.SSL_CACERTS:
-        if os.path.isdir(cfg.SSL_CACERTS):
-            capath = cfg.SSL_CACERTS
-        else:
-            cafile = cfg.SSL_CACERTS
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile, capath=capath)
-    if cfg.SSL_CLIENTCERT:
-        context.load_cert_chain(cfg.SSL_CLIENTCERT, cfg.SSL_CLIENTKEY or None, _passwd(cfg.SSL_CLIENTKEYPASSWD))
-    return context
+    return ssl_context(False, cfg.SSL_CLIENTCERT, cfg.SSL_CLIENTKEY, cfg.SSL_CLIENTKEYPASSWD, cfg.SSL_CACERTS)
 
 
 def server_ssl_context(cfg: Config = config) -> ssl.SSLContext:
     """Server TLS from SSL_SERVERCERT/KEY; with SSL_REQUIRECLIENTCERT, clients need a cert signed by SSL_CACERTS."""
     if not cfg.SSL_SERVERCERT:
         raise CommunicationError("SSL is on but SSL_SERVERCERT is not set")
-    cafile = capath = None
-    if cfg.SSL_CACERTS:
-        if os.path.isdir(cfg.SSL_CACERTS):
-            capath = cfg.SSL_CACERTS
-        else:
-            cafile = cfg.SSL_CACERTS
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=cafile, capath=capath)
-    context.load_cert_chain(cfg.SSL_SERVERCERT, cfg.SSL_SERVERKEY or None, _passwd(cfg.SSL_SERVERKEYPASSWD))
-    if cfg.SSL_REQUIRECLIENTCERT:
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
+    return ssl_context(
+        True,
+        cfg.SSL_SERVERCERT,
+        cfg.SSL_SERVERKEY,
+        cfg.SSL_SERVERKEYPASSWD,
+        cfg.SSL_CACERTS,
+        bool(cfg.SSL_REQUIRECLIENTCERT),
+    )

@@ -5,49 +5,26 @@ resources, handshake status)."""
 from __future__ import annotations
 
 import logging
-import select
 import socket
 import ssl
 import struct
 import time
 from typing import Any, Optional
 
+from pyro_protocol import wirelog
+from pyro_protocol.config import config
 from pyro_protocol.errors import ConnectionClosedError, TimeoutError
 from pyro_protocol.message import Message, MessageDecoder
+from pyro_protocol.socketutil import family_str
 from pyro_protocol.spinwait import SpinWait
+from pyro_protocol.transport import POLLIN, STALL_TIMEOUT, TRY_AGAIN, send_waiting, wait_ready
 
 log = logging.getLogger("pyro.server")
 
 #: Read at least this much per recv; more when a large message is on its way.
 _MIN_READ = 64 * 1024
 _MAX_READ = 1024 * 1024
-#: A send that makes no progress for this long drops the connection (when COMMTIMEOUT is 0).
-DEFAULT_SEND_TIMEOUT = 60.0
-
-
-def _wait(sock: socket.socket, event: int, timeout: float, strict: bool = False) -> bool:
-    """Wait until ``sock`` is ready for ``event``. poll, not select: no limit on descriptor numbers.
-
-    True also when the socket is in error or closed (the next read or send says why);
-    with ``strict``, a poll failure raises instead.
-    """
-    try:
-        if not _HAVE_POLL:  # (Windows) select, limited to its descriptor numbers there
-            lists: tuple[list[Any], list[Any]] = ([sock], []) if event == _POLLIN else ([], [sock])
-            return any(select.select(lists[0], lists[1], [], timeout)[:2])
-        poller = select.poll()
-        poller.register(sock, event)
-        return bool(poller.poll(timeout * 1000.0))
-    except (OSError, ValueError):
-        if strict:
-            raise
-        return True  # let the read find out what is wrong
-
-
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
-_HAVE_POLL = hasattr(select, "poll")
-_POLLIN = getattr(select, "POLLIN", 1)
-_POLLOUT = getattr(select, "POLLOUT", 4)
 #: While a large payload arrives, a worker keeps reading only while each read brings at
 #: least this much; a slower sender waits in the selector and holds no worker.
 _BULK_PROGRESS = 16 * 1024
@@ -59,18 +36,24 @@ def _timeval(seconds: float) -> bytes:
 
 
 class ClientConnection:
-    """A connected client. Passed to ``Daemon.validateHandshake`` and ``clientDisconnect``."""
+    """A connected client. Passed to ``Daemon.validateHandshake`` and ``clientDisconnect``, and is
+    ``current_context.client`` during a call. Has what Pyro4's server-side SocketConnection has:
+    ``sock``, ``objectId`` (None here), ``pyroInstances``, ``tracked_resources``, ``keep_open``,
+    ``send``, ``recv``, ``close``, ``fileno``, ``family()``, ``timeout``/``getTimeout``/``setTimeout``
+    and ``getpeercert()``.
+    """
 
     def __init__(self, sock: socket.socket, addr: Any, decoder: MessageDecoder, send_timeout: float) -> None:
         self.sock = sock
         self.addr = addr
         self.decoder = decoder
-        self.send_timeout = send_timeout or DEFAULT_SEND_TIMEOUT
+        self.send_timeout = send_timeout or STALL_TIMEOUT
         self.handshake_done = False
         self.created = self.last_activity = time.monotonic()
         self.pyroInstances: dict[type, Any] = {}
         self.tracked_resources: set[Any] = set()
-        self.keep_open = True
+        self.keep_open = False  # (Pyro4's flag: True only on a proxy's connected socket)
+        self.objectId: Optional[str] = None  # (Pyro4's; only its client-side connections have one)
         self.closed = False
         self.pending: list[Message] = []
         self.tls_pending = self.tls = isinstance(sock, ssl.SSLSocket)
@@ -84,6 +67,53 @@ class ClientConnection:
 
     def fileno(self) -> int:
         return self.sock.fileno()
+
+    def family(self) -> str:
+        """The address family: "IPv4", "IPv6" or "Unix"."""
+        return family_str(self.sock)
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a send or :meth:`recv` may wait for the peer (COMMTIMEOUT, else STALL_TIMEOUT).
+
+        Pyro4 set it on the socket; here the socket stays non-blocking and the waits use it.
+        """
+        return self.send_timeout
+
+    @timeout.setter
+    def timeout(self, seconds: Optional[float]) -> None:
+        self.send_timeout = seconds or STALL_TIMEOUT
+        self.linger_set = -1.0  # a worker's blocking session sets SO_SNDTIMEO from it again
+
+    def setTimeout(self, timeout: Optional[float]) -> None:  # noqa: N802 - Pyro4's name
+        self.timeout = timeout
+
+    def getTimeout(self) -> float:  # noqa: N802 - Pyro4's name
+        return self.timeout
+
+    def recv(self, size: int) -> bytes:
+        """Exactly ``size`` bytes from the raw connection, for programs that talk on it themselves.
+
+        Waits at most :attr:`timeout` for each part. Bytes the daemon has already read (a
+        message's worth may have come with the request being served) are not among them.
+        """
+        chunks = []
+        remaining = size
+        while remaining > 0:
+            try:
+                chunk = self.sock.recv(remaining, self.dontwait)  # (never blocks, also in a worker's session)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                if not self.wait_readable(self.send_timeout):
+                    raise TimeoutError(f"receiving from {self.addr}: nothing for {self.send_timeout} s") from None
+                continue
+            except (ConnectionError, OSError) as exc:
+                raise ConnectionClosedError(f"receiving from {self.addr}: {exc}") from None
+            if not chunk:
+                raise ConnectionClosedError(f"receiving from {self.addr}: connection lost")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        self.last_activity = time.monotonic()
+        return b"".join(chunks)
 
     def getpeercert(self) -> Optional[dict[str, Any]]:
         """The client's TLS certificate (two-way TLS), else None."""
@@ -108,7 +138,7 @@ class ClientConnection:
                     want = len(target)
                     try:
                         count = self.sock.recv_into(target, 0, flags)
-                    except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    except TRY_AGAIN:
                         return True
                     except (ConnectionError, OSError):
                         return False
@@ -122,7 +152,7 @@ class ClientConnection:
             want = min(max(self.decoder.wanted, _MIN_READ), _MAX_READ)
             try:
                 data = self.sock.recv(want, flags)
-            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            except TRY_AGAIN:
                 return True
             except (ConnectionError, OSError):
                 return False
@@ -219,22 +249,29 @@ class ClientConnection:
     def wait_readable(self, timeout: float) -> bool:
         if self.tls and self.sock.pending():  # type: ignore[attr-defined]
             return True
-        return _wait(self.sock, _POLLIN, timeout)
+        return wait_ready(self.sock, POLLIN, timeout)
 
-    def send(self, head: bytes, body: bytes = b"") -> None:
-        """Send a whole message; waits for the socket to drain, bounded by the send timeout."""
-        if len(body) < 65536:
+    def send(self, head: bytes, body: bytes = b"", tail: bytes = b"") -> None:
+        """Send a whole message in up to three parts, back to back; waits for the socket to drain,
+        bounded by the send timeout."""
+        if len(body) < 65536 and not tail:
             self.send_all(head + body if body else head)
             return
+        if config.LOGWIRE:
+            wirelog.log_bytes("daemon", "sending", head + body[: wirelog.SHOWN_PAYLOAD])
         self._send_view(memoryview(head))
         self._send_view(memoryview(body))
+        if tail:
+            self._send_view(memoryview(tail))
         self.last_activity = time.monotonic()
 
     def send_all(self, data: bytes) -> None:
-        """Send one buffer: a single system call when the socket takes it all (the usual case)."""
+        """Send one whole message: a single system call when the socket takes it all (the usual case)."""
+        if config.LOGWIRE:
+            wirelog.log_bytes("daemon", "sending", data)
         try:
             sent = self.sock.send(data)
-        except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+        except TRY_AGAIN:
             sent = 0
         except (ConnectionError, OSError) as exc:
             raise ConnectionClosedError(f"sending to {self.addr}: {exc}") from None
@@ -244,21 +281,7 @@ class ClientConnection:
         self.last_activity = time.monotonic()
 
     def _send_view(self, view: memoryview) -> None:
-        sent_total = 0
-        while sent_total < len(view):
-            try:
-                sent_total += self.sock.send(view[sent_total:])
-                continue
-            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
-                pass
-            except (ConnectionError, OSError) as exc:
-                raise ConnectionClosedError(f"sending to {self.addr}: {exc}") from None
-            try:
-                writable = _wait(self.sock, _POLLOUT, self.send_timeout, strict=True)
-            except (OSError, ValueError) as exc:
-                raise ConnectionClosedError(f"sending to {self.addr}: {exc}") from None
-            if not writable:
-                raise TimeoutError(f"sending to {self.addr}: no progress for {self.send_timeout} s")
+        send_waiting(self.sock, view, self.send_timeout, f"sending to {self.addr}")
 
     def close(self) -> None:
         if self.closed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections.abc
 import inspect
 import logging
+import marshal
 import socket
 import sys
 import threading
@@ -15,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from types import MethodType
 from typing import Any, Callable, Iterable, Optional, Union
 
-from pyro_client import Proxy
-from pyro_protocol import constants, serializers
+from pyro_client import Proxy, SerializedBlob
+from pyro_protocol import constants, serializers, wirelog
 from pyro_protocol import message as wire
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context, new_correlation_bytes
@@ -37,6 +38,7 @@ from .exposure import (
     get_attribute,
     get_exposed_members,
     get_exposed_property_value,
+    reset_metadata_cache,
     set_exposed_property_value,
 )
 
@@ -54,6 +56,9 @@ _MARSHAL_ID = serializers.SERIALIZER_IDS["marshal"]
 _serializers_by_id: dict[int, Any] = {}
 #: Replies shorter than this are built as one bytes object and sent with one system call.
 _PLAIN_REPLY_LIMIT = 64 * 1024
+#: A BLBI annotation holds (info, object id, method name); a blob's info is meant to be small (a name,
+#: an id), and an annotation can hold at most 64 KiB anyway.
+BLBI_MAX_SIZE = 16 * 1024
 
 
 @expose
@@ -251,7 +256,7 @@ class Daemon:
                 "(__slots__ without _pyroId and _pyroDaemon?)"
             ) from None
         if not inspect.isclass(obj_or_class) and config.AUTOPROXY:
-            serializers.register_type_replacement(type(obj_or_class), _autoproxy)
+            serializers.register_type_replacement(type(obj_or_class), autoproxy_for)
         self.objectsById[objectId] = obj_or_class
         return self.uriFor(objectId)
 
@@ -284,6 +289,22 @@ class Daemon:
         location = self.natLocationStr if nat and self.natLocationStr else self.locationStr
         return URI(f"PYRO:{objectOrId}@{location}")
 
+    def resetMetadataCache(self, objectOrId: Any, nat: bool = True) -> None:  # noqa: N802 - Pyro4's name
+        """Forget the cached metadata of a registered object whose exposed members changed.
+
+        Proxies made afterwards see the change; existing ones keep what they got. (``nat``
+        only matters to Pyro4's signature: the object is found by its id either way.)
+        """
+        object_id = self.uriFor(objectOrId, nat).object
+        obj = self.objectsById.get(object_id)
+        if obj is None:
+            return  # nothing registered under that id: nothing cached either
+        reset_metadata_cache(obj if inspect.isclass(obj) else type(obj))
+        # the handshake replies with its metadata, per serializer and response (see _connect_reply)
+        self._connect_replies = {
+            key: value for key, value in list(self._connect_replies.items()) if key[1] != object_id
+        }
+
     def proxyFor(self, objectOrId: Any, nat: bool = True) -> Any:  # noqa: N802 - Pyro4's name
         """A client Proxy for a registered object, with its metadata already filled in."""
         uri = self.uriFor(objectOrId, nat)
@@ -304,7 +325,7 @@ class Daemon:
         return "hello"
 
     def clientDisconnect(self, conn: ClientConnection) -> None:  # noqa: N802 - Pyro4's name
-        """Called when a client connection ends."""
+        """Called when a client connection ends (one that completed its handshake)."""
 
     def housekeeping(self) -> None:
         """Called periodically from the request loop (about every POLLTIMEOUT seconds)."""
@@ -390,10 +411,11 @@ class Daemon:
         if conn.closed and not conn.pyroInstances and not conn.tracked_resources and getattr(conn, "_cleaned", False):
             return
         conn._cleaned = True  # type: ignore[attr-defined]
-        try:
-            self.clientDisconnect(conn)
-        except Exception:
-            log.exception("error in clientDisconnect hook")
+        if conn.handshake_done:  # (as Pyro4: the user's hook never sees a client that was not let in)
+            try:
+                self.clientDisconnect(conn)
+            except Exception:
+                log.exception("error in clientDisconnect hook")
         self._detach_streams(conn)
         conn.close()
 
@@ -406,6 +428,8 @@ class Daemon:
 
     def _handle(self, conn: ClientConnection, msg: Message) -> bool:
         """Process one message of a connection; False means: close the connection now."""
+        if config.LOGWIRE:
+            wirelog.log_message("daemon", "received", msg)
         if not conn.handshake_done:
             return self._handshake(conn, msg)
         return self._request(conn, msg)
@@ -442,8 +466,7 @@ class Daemon:
             self._connect_fail(conn, f"invalid msg type {msg.type} received", 0, _MARSHAL_ID)
             return False
         if not self._accepts(msg.serializer_id):
-            reason = f"message used serializer that is not accepted: {msg.serializer_id}"
-            self._connect_fail(conn, reason, msg.seq, _MARSHAL_ID)
+            self._connect_fail(conn, _refused_serializer(msg.serializer_id), msg.seq, _MARSHAL_ID)
             return False
         corr = msg.annotations.get("CORR")
         correlation = corr if corr and len(corr) == 16 else new_correlation_bytes()
@@ -542,7 +565,7 @@ class Daemon:
         ctx.msg_flags = msg_flags
         ctx.serializer_id = serializer_id
         ctx.annotations = annotations
-        ctx.response_annotations = response_annotations = {}
+        ctx.response_annotations = {}
         ctx._correlation_id = None  # (set_correlation_bytes, inlined: this runs for every request)
         ctx.correlation_bytes = correlation
         if msg.type != wire.MSG_INVOKE:
@@ -571,19 +594,17 @@ class Daemon:
         is_callback = False
         try:
             if serializer.name not in config.SERIALIZERS_ACCEPTED:
-                raise SerializeError(
-                    f"message used serializer that is not accepted: {serializer_id} "
-                    f"(this daemon accepts {', '.join(sorted(config.SERIALIZERS_ACCEPTED))})"
-                )
+                raise SerializeError(_refused_serializer(serializer_id))
             if msg_flags & wire.FLAGS_KEEPSERIALIZED:
-                raise DaemonError("serialized-blob calls (FLAGS_KEEPSERIALIZED) are not supported by this daemon")
-            data = msg.data
-            object_id, method, vargs, kwargs = serializer.loadsCall(data)
-            if type(data) is memoryview:
-                conn.decoder.recycle(data)  # a large payload's buffer: read, so reusable
+                object_id, method, vargs, kwargs = _blob_request(msg)  # (its payload stays as it is)
+            else:
+                data = msg.data
+                object_id, method, vargs, kwargs = serializer.loadsCall(data)
+                if type(data) is memoryview:
+                    conn.decoder.recycle(data)  # a large payload's buffer: read, so reusable
             obj = self.objectsById.get(object_id)
             if obj is None:
-                raise DaemonError("unknown object")
+                raise _unknown_object(object_id)
             if isinstance(obj, type):
                 obj = self._instance_for(obj, conn)
             if msg_flags & wire.FLAGS_BATCH:
@@ -606,6 +627,8 @@ class Daemon:
                 result = function(*vargs, **kwargs) if kwargs else function(*vargs)
             if oneway:
                 return True
+            # read after the call: the method may have put a new dict there (Pyro4's docs do so)
+            response_annotations = ctx.response_annotations
             if type(result) not in _PLAIN_VALUE_TYPES and _is_streamable(result) and not msg_flags & wire.FLAGS_BATCH:
                 return self._start_stream(conn, msg, serializer, result)
             parts = None
@@ -671,9 +694,7 @@ class Daemon:
         if reply:
             conn.send_all(reply)
         else:
-            conn.send(head, body)
-            if parts is not None and parts[1]:
-                conn.send_all(parts[1])
+            conn.send(head, body, parts[1] if parts is not None else b"")
         return True
 
     def _send_exception(
@@ -703,7 +724,12 @@ class Daemon:
         )
         conn.send(head, body)
         if is_callback:
-            log.error("callback method raised %s: %s; closing the connection", type(exc).__name__, exc)
+            log.error(
+                "callback method raised %s: %s; closing the connection\n%s",
+                type(exc).__name__,
+                exc,
+                "".join(exc._pyroTraceback),  # type: ignore[attr-defined]
+            )
         return not (is_callback or isinstance(exc, (CommunicationError, SecurityError)))
 
     def _run_batch(self, obj: Any, calls: Any, oneway: bool) -> list[Any]:
@@ -773,7 +799,7 @@ class Daemon:
     def _get_metadata(self, objectId: str, as_lists: bool = False) -> dict[str, Any]:
         obj = self.objectsById.get(objectId)
         if obj is None:
-            raise DaemonError("unknown object")
+            raise _unknown_object(objectId)
         meta = get_exposed_members(obj, as_lists=as_lists)
         if not meta["methods"] and not meta["attrs"]:
             log.warning("object %r exposes nothing (REQUIRE_EXPOSE is on: forgot @expose?)", objectId)
@@ -855,6 +881,37 @@ class Daemon:
             log.exception("error in housekeeping hook")
 
 
+def _blob_request(msg: Message) -> tuple[str, str, tuple[SerializedBlob], dict[str, Any]]:
+    """A FLAGS_KEEPSERIALIZED call: object and method from its BLBI annotation, the message itself as the argument."""
+    blbi = msg.annotations.get("BLBI")
+    if blbi is None:
+        raise ProtocolError("serialized-blob call (FLAGS_KEEPSERIALIZED) without a BLBI annotation")
+    if len(blbi) > BLBI_MAX_SIZE:
+        raise ProtocolError(f"BLBI annotation of {len(blbi)} bytes is too large (at most {BLBI_MAX_SIZE})")
+    try:
+        serializers.check_marshal(blbi)  # (marshal.loads trusts the sizes it reads)
+        info, object_id, method = marshal.loads(blbi)
+    except Exception as exc:
+        raise ProtocolError(
+            f"invalid BLBI annotation (expected a marshal dump of (info, object id, method name)): {exc}"
+        ) from None
+    if type(object_id) is not str or type(method) is not str:
+        raise ProtocolError("invalid BLBI annotation: the object id and method name must be strings")
+    return object_id, method, (SerializedBlob(info, msg, is_blob=True),), {}
+
+
+def _refused_serializer(serializer_id: int) -> str:
+    """Why a message's serializer is refused. Starts with Pyro4's text (programs match it), then says more."""
+    return (
+        f"message used serializer that is not accepted: {serializer_id} ({serializers.serializer_name(serializer_id)});"
+        f" this daemon accepts {', '.join(sorted(config.SERIALIZERS_ACCEPTED))} (config SERIALIZERS_ACCEPTED)"
+    )
+
+
+def _unknown_object(object_id: Any) -> DaemonError:
+    return DaemonError(f"unknown object {object_id!r}: no object is registered with that id in this daemon")
+
+
 def _own_pyro_id(obj_or_class: Any) -> Optional[str]:
     """The Pyro id set on this very object or class (not one inherited from its registered class)."""
     try:
@@ -863,8 +920,11 @@ def _own_pyro_id(obj_or_class: Any) -> Optional[str]:
         return getattr(obj_or_class, "_pyroId", None)
 
 
-def _autoproxy(obj: Any) -> Any:
-    """Type replacement installed for classes of registered objects: send a proxy instead."""
+def autoproxy_for(obj: Any) -> Any:
+    """The proxy a registered object travels as (Pyro4's pyroObjectToAutoProxy); anything else is returned as it is.
+
+    Installed as the type replacement of registered objects' classes.
+    """
     daemon = getattr(obj, "_pyroDaemon", None)
     object_id = getattr(obj, "_pyroId", None)
     if daemon is None or not config.AUTOPROXY or daemon.objectsById.get(object_id) is not obj:

@@ -27,6 +27,7 @@ __all__ = [
     "get_exposed_property_value",
     "set_exposed_property_value",
     "reset_metadata_cache",
+    "reset_exposed_members",
 ]
 
 
@@ -62,9 +63,19 @@ _cache: dict[tuple[type, bool], dict[str, frozenset[str]]] = {}
 _cache_lock = threading.Lock()
 
 
-def reset_metadata_cache() -> None:
+def reset_metadata_cache(cls: Optional[type] = None) -> None:
+    """Forget the cached members of one class (for both REQUIRE_EXPOSE settings), or of every class."""
     with _cache_lock:
-        _cache.clear()
+        if cls is None:
+            _cache.clear()
+        else:
+            _cache.pop((cls, False), None)
+            _cache.pop((cls, True), None)
+
+
+def reset_exposed_members(obj: Any, only_exposed: bool = True, as_lists: bool = False) -> None:
+    """Pyro4's name: forget the cached members of ``obj``'s class (both settings; the flags are Pyro4's)."""
+    reset_metadata_cache(obj if inspect.isclass(obj) else type(obj))
 
 
 def _compute_members(cls: type, only_exposed: bool) -> dict[str, frozenset[str]]:

@@ -5,7 +5,9 @@ never block). The daemon talks to them only through :class:`ServerBase`."""
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
+import math
 import queue
 import select
 import selectors
@@ -33,6 +35,12 @@ WORKER_LINGER = 0.05
 WORKER_IDLE_EXIT = 30.0
 #: When accept fails (out of file descriptors, say), wait this long before trying again.
 ACCEPT_BACKOFF = 0.1
+#: Idle connections are looked at no more often than this (each look goes over all of them),
+#: so one is dropped at most this late after its COMMTIMEOUT or handshake deadline.
+EXPIRY_SLACK = 0.05
+#: Numbers for worker thread names, unique in the process (Pyro4 names them Pyro-Worker-<number>,
+#: and programs print thread names to show which worker ran a call).
+_worker_numbers = itertools.count(1)
 
 
 def make_server(
@@ -100,6 +108,7 @@ class ServerBase:
         self.waker = _Waker()
         self.loop_thread: Optional[int] = None
         self.last_housekeeping = time.monotonic()
+        self.next_expiry = 0.0  # when to look for expired connections next (monotonic time)
         self.closed = False
         self._accept_paused_until = 0.0
         if connected_socket is not None:
@@ -130,6 +139,11 @@ class ServerBase:
         return f"<{type(self).__name__} {self.location_str}, {len(self.connections)} connections>"
 
     # -- the interface the daemon uses ---------------------------------------------------
+
+    @property
+    def sock(self) -> Optional[socket.socket]:
+        """The listening socket (None for a connected_socket daemon): Pyro4's name for it."""
+        return self.listen_sock
 
     @property
     def sockets(self) -> list[Any]:
@@ -247,6 +261,11 @@ class ServerBase:
             except Exception:
                 log.exception("unexpected error handling a request from %s", conn.addr)
                 return False
+            except (SystemExit, GeneratorExit) as exc:
+                # A remote method called exit() (or the like): as Pyro4, only this connection ends;
+                # sending the exception back would make the client's program exit too.
+                log.warning("a call from %s raised %s; closing that connection", conn.addr, type(exc).__name__)
+                return False
         return alive
 
     def _housekeeping_due(self) -> bool:
@@ -257,21 +276,38 @@ class ServerBase:
         self.last_housekeeping = now
         return True
 
+    def _expiry_due(self) -> bool:
+        return time.monotonic() >= self.next_expiry
+
     def _expired_connections(self, candidates: list[ClientConnection]) -> list[ClientConnection]:
+        """The candidates past their handshake deadline or idle for COMMTIMEOUT; schedules the next look."""
         now = time.monotonic()
         idle_limit = float(config.COMMTIMEOUT)
+        handshake_timeout = self.daemon.handshake_timeout
+        # A connection that comes later cannot expire before now + idle_limit: no need to look sooner.
+        next_expiry = now + (min(idle_limit, self._select_timeout()) if idle_limit else self._select_timeout())
         expired = []
         for conn in candidates:
-            if not conn.handshake_done and now - conn.created > self.daemon.handshake_timeout:
-                log.info("dropping %s: no handshake within %.1f s", conn.addr, self.daemon.handshake_timeout)
-                expired.append(conn)
-            elif idle_limit and now - conn.last_activity > idle_limit:
+            deadline = conn.last_activity + idle_limit if idle_limit else math.inf
+            if not conn.handshake_done:
+                deadline = min(deadline, conn.created + handshake_timeout)
+            if now < deadline:
+                next_expiry = min(next_expiry, deadline)
+                continue
+            if not conn.handshake_done and now >= conn.created + handshake_timeout:
+                log.info("dropping %s: no handshake within %.1f s", conn.addr, handshake_timeout)
+            else:
                 log.info("dropping %s: idle for more than COMMTIMEOUT (%.1f s)", conn.addr, idle_limit)
-                expired.append(conn)
+            expired.append(conn)
+        self.next_expiry = max(next_expiry, now + EXPIRY_SLACK)
         return expired
 
     def _select_timeout(self) -> float:
         return min(float(config.POLLTIMEOUT) or 2.0, 1.0)
+
+    def _wait_time(self) -> float:
+        """How long a selector may sleep: the select timeout, or less when a connection expires sooner."""
+        return max(0.0, min(self._select_timeout(), self.next_expiry - time.monotonic()))
 
     def _combined_events(self, ready: list[Any]) -> None:
         for other in self.combined:
@@ -414,7 +450,7 @@ class ThreadServer(ServerBase):
         selector = self.poller_selector
         while not self.closed:
             try:
-                events = selector.select(self._select_timeout())
+                events = selector.select(self._wait_time())
             except (OSError, ValueError):
                 if self.closed:
                     return
@@ -449,21 +485,12 @@ class ThreadServer(ServerBase):
                 self._drop(conn)
 
     def _expire(self, selector: selectors.BaseSelector) -> None:
-        if not self._housekeeping_due_poller():
+        if not self._expiry_due():
             return
         idle = [key.data for key in selector.get_map().values() if isinstance(key.data, ClientConnection)]
         for conn in self._expired_connections(idle):
             selector.unregister(conn.sock)
             self._drop(conn)
-
-    _last_expire = 0.0
-
-    def _housekeeping_due_poller(self) -> bool:
-        now = time.monotonic()
-        if now - self._last_expire < 1.0:
-            return False
-        self._last_expire = now
-        return True
 
     # -- workers -----------------------------------------------------------------------
 
@@ -472,7 +499,7 @@ class ThreadServer(ServerBase):
         with self.workers_lock:
             if self.idle_workers > 0 or len(self.workers) >= max(1, int(config.THREADPOOL_SIZE)):
                 return
-            worker = threading.Thread(target=self._work, name="pyro-worker", daemon=True)
+            worker = threading.Thread(target=self._work, name=f"Pyro-Worker-{next(_worker_numbers)}", daemon=True)
             self.workers.add(worker)
             self.idle_workers += 1
         worker.start()
@@ -633,7 +660,7 @@ class MultiplexServer(ServerBase):
         try:
             while condition() and not self.closed:
                 foreign = self._register_foreign()
-                events = self.selector.select(self._select_timeout())
+                events = self.selector.select(self._wait_time())
                 ready = [key.fileobj for key, _ in events]
                 self._handle_ready(events)
                 if foreign:
@@ -645,8 +672,10 @@ class MultiplexServer(ServerBase):
                             pass
                 if self.listen_sock is None and not self.connections:
                     break  # a connected_socket daemon whose one connection ended
+                if self._expiry_due():
+                    self._expire()
                 if self._housekeeping_due():
-                    self._housekeep()
+                    self.daemon._housekeeping()
         finally:
             self.loop_thread = None
 
@@ -693,13 +722,12 @@ class MultiplexServer(ServerBase):
         except (KeyError, ValueError):
             pass
 
-    def _housekeep(self) -> None:
+    def _expire(self) -> None:
         with self.connections_lock:
             candidates = list(self.connections)
         for conn in self._expired_connections(candidates):
             self._unregister(conn)
             self._drop(conn)
-        self.daemon._housekeeping()
 
     def close(self) -> None:
         if self.closed:

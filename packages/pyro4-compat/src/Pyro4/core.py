@@ -12,7 +12,7 @@ from pyro_client.proxy import _RemoteMethod  # noqa: F401
 from pyro_client.streams import StreamResultIterator as _StreamResultIterator  # noqa: F401
 from pyro_protocol.context import CallContext as _CallContext  # noqa: F401
 from pyro_server import Daemon, DaemonObject, behavior, callback, expose, oneway  # noqa: F401
-from pyro_server.daemon import _autoproxy as pyroObjectToAutoProxy  # noqa: F401,N812 - Pyro4's name
+from pyro_server.daemon import autoproxy_for as pyroObjectToAutoProxy  # noqa: F401,N812 - Pyro4's name
 
 __all__ = [
     "URI",
