@@ -15,6 +15,7 @@ import glob
 import importlib.util
 import re
 import signal
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,6 +35,13 @@ def served_uri(program: Any, ready: str = "Pyro daemon running.") -> str:
     match = URI.search(program.wait_for(ready))
     assert match, program.output
     return match.group(0)
+
+
+def serve_simple(ex: Any, program: str = "server.py", **options: Any) -> tuple[Any, str]:
+    """Start ``program``, which serves with ``Daemon.serveSimple``; the program and its first
+    uri, once it runs (``options`` as for ``ex.start``)."""
+    server = ex.start(program, **options)
+    return server, served_uri(server)
 
 
 def printed_uri(program: Any, before: str) -> str:
@@ -64,6 +72,18 @@ def in_order(text: str, *parts: str) -> None:
         at = found + len(part)
 
 
+def interrupt(program: Any, tries: int = 10) -> int:
+    """Press ^C at the program until it ends (a ^C that comes in just before the program blocks
+    in a read waits there unseen, as in any Python program); its exit code."""
+    for _ in range(tries):
+        program.popen.send_signal(signal.SIGINT)
+        try:
+            return program.popen.wait(0.5)
+        except subprocess.TimeoutExpired:
+            continue
+    raise AssertionError(f"{program.args} still running after {tries} ^C; output:\n{program.output}")
+
+
 def twin(ex: Any, tmp_path: Path, request: Any) -> Any:
     """A second copy of example ``ex`` in a folder and network namespace of its own, so that two
     runs of one example go at the same time (the runner's fixture copies each name once a test)."""
@@ -75,8 +95,7 @@ def twin(ex: Any, tmp_path: Path, request: Any) -> Any:
 def test_oneway(example):
     ex = example("oneway")
     ex.name_server()
-    server = ex.start("server.py")
-    server.wait_for("Pyro daemon running.")
+    server, _ = serve_simple(ex, "server.py")
     out = ex.run("client.py")
     at_client_exit = server.output
     in_order(
@@ -108,8 +127,7 @@ def test_oneway(example):
 def test_proxysharing(example):
     ex = example("proxysharing")
     ex.name_server()
-    server = ex.start("server.py")
-    server.wait_for("Pyro daemon running.")
+    serve_simple(ex, "server.py")
     out = ex.run("client.py")
     in_order(out, "You should not see any exceptions.\n", "Done.\n")
     assert "**** Exception" not in out
@@ -126,8 +144,7 @@ def test_proxysharing(example):
 
 def test_resourcetracking(example):
     ex = example("resourcetracking")
-    server = ex.start("server.py")
-    uri = served_uri(server)
+    server, uri = serve_simple(ex, "server.py")
     # a client that frees its resources itself
     out = ex.run("client.py", input=uri + "\n\n")
     first, second = re.findall(r"^allocating resource\.\.\. (\S+)$", out, re.M)
@@ -143,7 +160,8 @@ def test_resourcetracking(example):
     client.send(uri + "\n")
     client.wait_for("abort the connection forcefully:")
     names = set(re.findall(r"^allocating resource\.\.\. (\S+)$", client.output, re.M))
-    client.stop()
+    interrupt(client)
+    assert client.output.endswith("\nKeyboardInterrupt\n"), client.output
     server.wait_for("client disconnects: ('127.0.0.1', ")
     server.wait_for("    resources:  ")
     assert set(ast.literal_eval(server.wait_for("]\n").rsplit("resources:  ", 1)[1])) == names
@@ -157,8 +175,7 @@ def test_robots(example):
 
 def test_ser_custom(example):
     ex = example("ser_custom")
-    server = ex.start("server.py")
-    uri = served_uri(server)
+    server, uri = serve_simple(ex, "server.py")
     assert uri.startswith("PYRO:example.customclasses@localhost:")
     out = re.sub(r"@0x[0-9a-f]+", "@ADDR", ex.run("client.py", input=uri + "\n"))
     in_order(
@@ -239,8 +256,7 @@ def test_servertypes(example, tmp_path, request):
 def test_shoppingcart(example):
     ex = example("shoppingcart")
     ex.name_server()
-    server = ex.start("shopserver.py")
-    server.wait_for("Pyro daemon running.")
+    server, _ = serve_simple(ex, "shopserver.py")
     client = ex.start("clients.py")
     assert client.wait() == 1, client.output  # the last call fails, as the example says it should
     out = client.output
@@ -487,8 +503,7 @@ def test_timezones(example):
         # the server imports both; without them it stops with ModuleNotFoundError, genuine Pyro4 too
         pytest.skip(f"timezones: the server needs {' and '.join(missing)} (pytz, python-dateutil), not in the test env")
     ex = example("timezones")
-    server = ex.start("server.py")
-    uri = served_uri(server)
+    _, uri = serve_simple(ex, "server.py")
     assert uri.startswith("PYRO:example.timezones@localhost:")
     out = ex.run("client.py", input=uri + "\n")
     sections = dict(re.findall(r"\n\*{7} (\w+) \*{7}\n(.*?)(?=\n\*{7} \w+ \*{7}\n|\Z)", out, re.S))
@@ -542,8 +557,7 @@ def test_unixdomainsock(example):
 def test_usersession(example):
     ex = example("usersession")
     ex.name_server()
-    server = ex.start("server.py")
-    server.wait_for("Pyro daemon running.")
+    server, _ = serve_simple(ex, "server.py")
     out = ex.run("client.py", input="\n\n")
     sequential, session, singleton = re.split(r"\n\*{5} Multiple concurrent proxies on the [\w-]+ Database\.\.\. ", out)
     assert "Traceback" not in sequential and "Traceback" not in session, out
@@ -560,8 +574,7 @@ def test_usersession(example):
 def test_warehouse(example):
     # phase 1 is the same program without Pyro
     ex = example("warehouse")
-    server = ex.start("warehouse.py", cwd="phase2")
-    uri = served_uri(server)
+    server, uri = serve_simple(ex, "warehouse.py", cwd="phase2")
     visits = (
         "This is Janet.\n"
         "The warehouse contains: ['chair', 'bike', 'flashlight', 'laptop', 'couch']\n"
@@ -582,8 +595,7 @@ def test_warehouse(example):
     server.stop()
     # phase 3: through the name server, and Pyro's excepthook shows the remote traceback
     ex.name_server()
-    server = ex.start("warehouse.py", cwd="phase3")
-    server.wait_for("Pyro daemon running.")
+    serve_simple(ex, "warehouse.py", cwd="phase3")
     client = ex.start("visit.py", cwd="phase3", stdin=True)
     client.send("lamp\nbike\n\nunicorn\n")
     client.close_input()
