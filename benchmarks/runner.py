@@ -43,6 +43,7 @@ MODES: dict[str, dict[str, Any]] = {
         scale_conns=10000,
         scale_calls=2000,
         scale_reps=3,
+        gateway_requests=200,
         serializers=SERIALIZERS,
         start_delay=1.5,
         procs=4,
@@ -64,6 +65,7 @@ MODES: dict[str, dict[str, Any]] = {
         scale_conns=2000,
         scale_calls=500,
         scale_reps=1,
+        gateway_requests=150,
         serializers=SERIALIZERS,
         start_delay=1.5,
         procs=4,
@@ -85,6 +87,7 @@ MODES: dict[str, dict[str, Any]] = {
         scale_conns=50,
         scale_calls=20,
         scale_reps=1,
+        gateway_requests=10,
         serializers=("marshal",),
         start_delay=0.5,
         procs=2,
@@ -92,7 +95,7 @@ MODES: dict[str, dict[str, Any]] = {
         oneway_serializers=("marshal",),
     ),
 }
-SCENARIOS = ("small", "oneway", "payload", "concurrency", "connect", "naming", "scale")
+SCENARIOS = ("small", "oneway", "payload", "concurrency", "connect", "naming", "gateway", "scale")
 #: No single workload process may run longer than this (a hung peer must not hang the run).
 WORKLOAD_TIMEOUT = 300.0
 #: Calls and connection attempts in the scale scenario give up after this many seconds.
@@ -653,6 +656,66 @@ class Bench:
                 res["ours"],
                 res["pyro4"],
                 "us_per_call",
+            )
+
+    def scenario_gateway(self) -> None:
+        """Each gateway in its own process (on the server CPU) in front of its own implementation's
+        name server and object (another process, left to the scheduler), as gateways are run."""
+        cfg = self.cfg
+        with (
+            server(kind="ns", impl="ours") as ours_ns,
+            server(kind="ns", impl="pyro4") as pyro4_ns,
+            server(
+                kind="gateway", impl="ours", cpu=SERVER_CPU, ns_host=ours_ns["ns_host"], ns_port=ours_ns["ns_port"]
+            ) as ours,
+            server(
+                kind="gateway",
+                impl="ours",
+                server="waitress",
+                cpu=SERVER_CPU,
+                ns_host=ours_ns["ns_host"],
+                ns_port=ours_ns["ns_port"],
+            ) as waitress,
+            server(
+                kind="gateway", impl="pyro4", cpu=SERVER_CPU, ns_host=pyro4_ns["ns_host"], ns_port=pyro4_ns["ns_port"]
+            ) as pyro4,
+        ):
+            gateways = {"ours": ours, "waitress": waitress, "pyro4": pyro4}
+            res = _in_turns(
+                {
+                    name: functools.partial(
+                        workload,
+                        workload="gateway",
+                        url=srv["url"],
+                        cpu=OTHER_CPU,
+                        count=cfg["gateway_requests"],
+                        warmup=20,
+                    )
+                    for name, srv in gateways.items()
+                },
+                cfg["reps"],
+            )
+            for name, how in (
+                ("ours", "wsgiref, a connection per request"),
+                ("waitress", "ours on waitress, keep-alive"),
+            ):
+                self.add(
+                    "gateway",
+                    f"GET add() through the HTTP gateway ({how}): calls/s",
+                    "calls/s",
+                    "higher",
+                    res[name],
+                    res["pyro4"],
+                    "calls_per_s",
+                )
+            self.add(
+                "gateway",
+                "GET add() through the HTTP gateway (wsgiref): p50",
+                "µs",
+                "lower",
+                res["ours"],
+                res["pyro4"],
+                "p50_us",
             )
 
     def scenario_scale(self) -> None:

@@ -83,6 +83,58 @@ def _publish(api: Any, start_ns: Any, bench: Any, kind: str) -> tuple[Any, dict[
     return daemon, info
 
 
+# -- the HTTP gateways, in front of a "ns" server process: ours (threaded wsgiref), and Pyro4's
+# (its pyro_app in wsgiref, as its main() serves it)
+
+GATEWAY_EXPOSE = r"bench\."
+
+
+class _Serving:
+    """A WSGI server as the request loop of this process."""
+
+    def __init__(self, serve: Any) -> None:
+        self.requestLoop = serve
+
+
+def _our_gateway(spec: dict[str, Any]) -> tuple[Any, str]:
+    from pyro_httpgateway import Gateway, make_server
+    from pyro_httpgateway.server import WAITRESS_THREADS
+
+    app = Gateway(ns_regex=GATEWAY_EXPOSE, ns_host=spec["ns_host"], ns_port=spec["ns_port"], gateway_key="")
+    if spec.get("server") == "waitress":
+        from waitress.server import create_server
+
+        server = create_server(app, host="127.0.0.1", port=0, threads=WAITRESS_THREADS)
+        return server.run, f"http://127.0.0.1:{server.effective_port}"
+    server = make_server("127.0.0.1", 0, app, quiet=True)
+    return server.serve_forever, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _pyro4_gateway(spec: dict[str, Any]) -> tuple[Any, str]:
+    import warnings
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    import Pyro4
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # its "import cgi"
+        from Pyro4.utils.httpgateway import pyro_app
+
+    class QuietHandler(WSGIRequestHandler):  # no access log line per request (ours logs none either)
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    Pyro4.config.NS_HOST, Pyro4.config.NS_PORT = spec["ns_host"], spec["ns_port"]
+    pyro_app.ns_regex = GATEWAY_EXPOSE
+    server = make_server("127.0.0.1", 0, pyro_app, handler_class=QuietHandler)
+    return server.serve_forever, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _gateway(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    serve, url = (_pyro4_gateway if spec["impl"] == "pyro4" else _our_gateway)(spec)
+    return _Serving(serve), {"url": url}
+
+
 # -- the raw socket floor: 4-byte length prefix, TCP_NODELAY, one thread per connection ----------
 
 _PREFIX = struct.Struct("!I")
@@ -156,6 +208,8 @@ def main() -> None:
     threading.Thread(target=_exit_with_parent, daemon=True).start()
     if spec["kind"] == "raw":
         loop, info = _raw_server()
+    elif spec["kind"] == "gateway":
+        loop, info = _gateway(spec)
     elif spec["impl"] == "pyro4":
         loop, info = _pyro4(spec)
     else:

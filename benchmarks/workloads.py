@@ -7,6 +7,7 @@ standard input closes.
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import struct
@@ -282,6 +283,27 @@ def latency(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return results
 
 
+def gateway(spec: dict[str, Any]) -> list[dict[str, float]]:
+    """GET add() through an HTTP gateway, as a browser would: one HTTP client connection, kept
+    alive where the server can (waitress), else opened anew for each request (wsgiref, HTTP/1.0)."""
+    host, port = spec["url"].rsplit("/", 1)[1].split(":")
+    path = f"/pyro/{NS_NAME}/add?a=1&b=2"
+    connection = http.client.HTTPConnection(host, int(port))
+
+    def call() -> None:
+        connection.request("GET", path)
+        reply = connection.getresponse()
+        body = reply.read()
+        if reply.status != 200 or body != b'"12"':  # (query values are strings: "1" + "2")
+            raise AssertionError(f"gateway answered {reply.status} {body[:200]!r}")
+
+    for _ in range(spec["warmup"]):
+        call()
+    results = [_latencies(call, spec["count"]) for _ in range(spec["reps"])]
+    connection.close()
+    return results
+
+
 WORKLOADS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "small": small,
     "raw_small": raw_small,
@@ -295,6 +317,7 @@ WORKLOADS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "pyroname": pyroname,
     "hold": hold,
     "latency": latency,
+    "gateway": gateway,
 }
 
 

@@ -39,6 +39,7 @@ def test_benchmarks_smoke_run_writes_results(tmp_path: Path) -> None:
         "concurrency",
         "connect",
         "naming",
+        "gateway",
         "scale",
     }
     for row in rows:

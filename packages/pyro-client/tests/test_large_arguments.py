@@ -208,10 +208,10 @@ def test_a_failed_send_closes_the_connection(echo_uri, serializer):
     data = payload(MIB)
     with Proxy(echo_uri) as proxy:
         proxy._pyroBind()
-        real = proxy._pyroConnection
+        real = proxy._pyro_sock
         broken = CapturingSocket()
         broken.fail = True
-        proxy.__dict__["_pyroConnection"] = broken
+        proxy.__dict__["_pyro_sock"] = broken  # (the call path's socket)
         with pytest.raises(ConnectionClosedError):
             proxy.echo(data)
         assert proxy._pyroConnection is None

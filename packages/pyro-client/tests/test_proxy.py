@@ -62,7 +62,7 @@ def test_dropped_proxy_closes_its_connection_at_once(pyro4_server):
     calc = Proxy(pyro4_server.uri("calc"))
     calc.add(1, 2)
     calc.add(1, 2)  # the cached method must not keep the proxy alive
-    sock = calc._pyroConnection
+    sock = calc._pyroConnection.sock
     del calc
     assert sock.fileno() == -1
 
@@ -313,7 +313,8 @@ def test_connected_socket_mode(start_server):
         assert proxy.add(1, 2) == 3
         assert list(proxy.generator(3)) == [0, 1, 2]
         proxy._pyroRelease()
-        assert proxy._pyroConnection is ours  # the caller owns the socket
+        assert proxy._pyroConnection.sock is ours  # the caller owns the socket
+        assert ours.fileno() != -1
     finally:
         ours.close()
         theirs.close()
@@ -365,6 +366,6 @@ def test_remote_exception_does_not_keep_the_proxy_alive(pyro4_server):
         calc.divide(1, 0)
     except ZeroDivisionError:
         pass
-    sock = calc._pyroConnection
+    sock = calc._pyroConnection.sock
     del calc
     assert sock.fileno() == -1

@@ -79,7 +79,7 @@ def test_iterator_keeps_a_dropped_proxy_working(pyro4_server):
 
     calc = Proxy(pyro4_server.uri("calc"))
     items = calc.generator(4)
-    sock = calc._pyroConnection
+    sock = calc._pyroConnection.sock
     del calc
     assert list(items) == [0, 1, 2, 3]
     # finished: the last reference to the proxy went, and with it the connection

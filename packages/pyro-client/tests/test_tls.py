@@ -35,7 +35,28 @@ def test_calls_over_tls(tls_server, certificates, proxies):
     calc = proxies(tls_server.uri("calc"))
     assert calc.add(40, 2) == 42
     assert list(calc.generator(3)) == [0, 1, 2]
-    assert type(calc._pyroConnection).__name__ == "SSLSocket"
+    assert type(calc._pyroConnection.sock).__name__ == "SSLSocket"
+
+
+def test_validate_handshake_sees_the_connection_and_the_server_certificate(tls_server, certificates):
+    """As Pyro4's ssl example does: check the server's certificate in _pyroValidateHandshake."""
+    from pyro_client import Proxy
+
+    seen = {}
+
+    class CheckingProxy(Proxy):
+        def _pyroValidateHandshake(self, response):
+            seen.update(object_id=self._pyroConnection.objectId, cert=self._pyroConnection.getpeercert())
+            raise CommunicationError("not the server we want")
+
+    config.SSL = True
+    config.SSL_CACERTS = certificates["ca"]
+    with CheckingProxy(tls_server.uri("calc")) as calc:
+        with pytest.raises(CommunicationError, match="not the server we want"):
+            calc.add(1, 2)
+        assert calc._pyroConnection is None  # refused: dropped again
+    assert seen["object_id"] == "calc"
+    assert ("DNS", "localhost") in seen["cert"]["subjectAltName"]
 
 
 def test_untrusted_server_certificate_is_refused(tls_server, certificates, proxies):

@@ -246,7 +246,7 @@ def test_client_connection_has_what_pyro4s_socket_connection_has(run, servertype
                 "cert": None,
             }
             # the proxy's connection is past its handshake: talk on it by hand
-            sock = proxy._pyroConnection
+            sock = proxy._pyroConnection.sock
             serpent = serializers.get_serializer("serpent")
             sock.sendall(wire.encode_bytes(wire.MSG_INVOKE, serpent.dumpsCall("raw", "talk", (), {}), 1, 0, 99))
             assert recv_exactly(sock, 5) == b"ready"
@@ -257,3 +257,23 @@ def test_client_connection_has_what_pyro4s_socket_connection_has(run, servertype
             while not replies:
                 replies = decoder.feed(sock.recv(65536))
             assert replies[0].seq == 99 and serpent.loads(replies[0].data) == "hello"
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_message_ping_on_a_proxys_connection(serve, servertype):
+    """Pyro4's disconnects example: Message.ping(proxy._pyroConnection) to see if the connection lives."""
+
+    class Echo:
+        def echo(self, value):
+            return value
+
+    config.SERVERTYPE = servertype
+    _daemon, uri = serve(Echo())
+    with Proxy(uri) as proxy:
+        assert proxy.echo(1) == 1
+        wire.Message.ping(proxy._pyroConnection)
+        wire.Message.ping(proxy._pyroConnection)
+        assert proxy.echo(2) == 2  # the stream is still in step
+        proxy._pyroConnection.sock.shutdown(2)
+        with pytest.raises(ConnectionClosedError):
+            wire.Message.ping(proxy._pyroConnection)

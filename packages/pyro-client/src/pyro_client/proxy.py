@@ -49,6 +49,7 @@ from pyro_protocol.message import (
     plain_header,
 )
 from pyro_protocol.names import LOCAL_PROBES, is_dunder
+from pyro_protocol.socketutil import SocketConnection, family_str
 from pyro_protocol.uri import URI
 
 from .blob import SerializedBlob, blob_call
@@ -153,7 +154,8 @@ class Proxy:
         # Written to __dict__ directly: they are local, never remote attributes.
         self.__dict__.update(
             _pyroUri=uri,
-            _pyroConnection=None,
+            _pyroConnection=None,  # a socketutil.SocketConnection while connected (Pyro4's)
+            _pyro_sock=None,  # its socket, for the call path
             _pyroOneway=oneway,
             _pyroMethods=methods,
             _pyroAttrs=attrs,
@@ -182,7 +184,7 @@ class Proxy:
     @_pyroTimeout.setter
     def _pyroTimeout(self, timeout: Optional[float]) -> None:  # noqa: N802
         self.__dict__["_pyro_timeout"] = timeout
-        sock = self._pyroConnection
+        sock = self._pyro_sock
         if sock is not None:
             sock.settimeout(timeout or None)
 
@@ -292,8 +294,8 @@ class Proxy:
     # -- identity, copying, pickling -----------------------------------------------------
 
     def __repr__(self) -> str:
-        sock = self.__dict__.get("_pyroConnection")
-        state = "not connected" if sock is None else "connected " + _family_name(sock)
+        sock = self.__dict__.get("_pyro_sock")
+        state = "not connected" if sock is None else "connected " + family_str(sock)
         return f"<{type(self).__module__}.{type(self).__name__} at 0x{id(self):x}; {state}; for {self._pyroUri}>"
 
     def __eq__(self, other: object) -> bool:
@@ -317,9 +319,9 @@ class Proxy:
 
     def __del__(self) -> None:
         # No lock here: nothing else can be using a proxy that is being collected.
-        sock = self.__dict__.get("_pyroConnection")
+        sock = self.__dict__.get("_pyro_sock")
         if sock is not None and not self.__dict__.get("_pyro_keep_open"):
-            self.__dict__["_pyroConnection"] = None
+            self.__dict__.update(_pyroConnection=None, _pyro_sock=None)
             transport.close_socket(sock)
 
     def __copy__(self) -> Proxy:
@@ -388,9 +390,9 @@ class Proxy:
             self._pyro_close()
 
     def _pyro_close(self) -> None:
-        sock = self._pyroConnection
+        sock = self._pyro_sock
         if sock is not None and not self._pyro_keep_open:
-            self.__dict__["_pyroConnection"] = None
+            self.__dict__.update(_pyroConnection=None, _pyro_sock=None)
             transport.close_socket(sock)
             log.debug("connection released: %s", self._pyroUri)
 
@@ -418,15 +420,15 @@ class Proxy:
 
     def _pyro_connect(self, replace_uri: bool = False) -> bool:
         """Connect and handshake unless connected. The caller holds the lock."""
-        if self._pyroConnection is not None:
+        if self._pyro_sock is not None:
             return False
         if self._pyro_keep_open:
             raise ConnectionClosedError("a proxy on a connected socket cannot reconnect")
         from .naming import resolve  # late: naming builds proxies itself
 
         uri = resolve(self._pyroUri, self._pyro_hmac)
-        sock = self._pyro_handshake(uri)
-        self.__dict__.update(_pyroConnection=sock, _pyro_target=uri.object)
+        self._pyro_handshake(uri)
+        self.__dict__["_pyro_target"] = uri.object
         if self._pyro_reader is None:
             self.__dict__["_pyro_reader"] = ReplyReader()
         if replace_uri:
@@ -444,12 +446,21 @@ class Proxy:
         """Connected-socket mode (spec 2.14): no handshake, the caller keeps owning the socket."""
         if config.SSL and not _is_ssl_socket(sock):
             raise CommunicationError("SSL configured for Pyro but the connected socket is not an SSL socket")
-        self.__dict__.update(_pyroConnection=sock, _pyro_keep_open=True, _pyro_reader=ReplyReader())
+        self.__dict__.update(
+            _pyroConnection=SocketConnection(sock, self._pyro_target, keep_open=True),
+            _pyro_sock=sock,
+            _pyro_keep_open=True,
+            _pyro_reader=ReplyReader(),
+        )
         if config.METADATA:
             self._pyro_fetch_metadata(self._pyro_target)
 
-    def _pyro_handshake(self, uri: URI) -> Any:
-        """Open a socket to ``uri`` and do the CONNECT exchange (spec 2.2). Returns the socket."""
+    def _pyro_handshake(self, uri: URI) -> None:
+        """Open a socket to ``uri``, do the CONNECT exchange (spec 2.2) and keep the connection.
+
+        As in Pyro4, ``_pyroConnection`` is set before ``_pyroValidateHandshake`` runs, so the
+        hook can look at it (a server certificate, say); refusing drops it again.
+        """
         where = uri.location
         try:
             ssl_context = transport.client_ssl_context(config) if config.SSL else None
@@ -473,6 +484,7 @@ class Proxy:
         if msg.type == MSG_CONNECTFAIL:
             transport.close_socket(sock)
             raise CommunicationError(f"connection to {where} rejected: {response}")
+        self.__dict__.update(_pyroConnection=SocketConnection(sock, uri.object), _pyro_sock=sock)
         try:
             if msg.flags & FLAGS_META_ON_CONNECT:
                 self._pyro_process_metadata(response["meta"])
@@ -481,9 +493,9 @@ class Proxy:
             if msg.annotations:
                 self._pyroResponseAnnotations(msg.annotations, msg.type)
         except BaseException:
+            self.__dict__.update(_pyroConnection=None, _pyro_sock=None)
             transport.close_socket(sock)
             raise
-        return sock
 
     def _pyro_exchange_connect(self, sock: Any, uri: URI) -> Any:
         serializer = self._pyro_serializer()
@@ -524,7 +536,7 @@ class Proxy:
             if known_metadata:
                 self._pyro_process_metadata(known_metadata)
                 return
-            if self._pyroConnection is None:
+            if self._pyro_sock is None:
                 self._pyro_connect()
                 if self._pyroMethods or self._pyroAttrs:
                     return  # the handshake brought them
@@ -583,10 +595,10 @@ class Proxy:
         ctx = current_context
         ctx.response_annotations = {}
         with self._pyro_lock:
-            sock = self._pyroConnection
+            sock = self._pyro_sock
             if sock is None:
                 self._pyro_connect()
-                sock = self._pyroConnection
+                sock = self._pyro_sock
             serializer = self._pyro_ser
             if serializer.name != (self._pyroSerializer or config.SERIALIZER):
                 serializer = self._pyro_serializer()
@@ -798,11 +810,6 @@ def _as_key(value: Union[str, bytes, None]) -> Optional[bytes]:
     if isinstance(value, str):
         return value.encode("utf-8")
     return bytes(value)
-
-
-def _family_name(sock: Any) -> str:
-    family = getattr(sock, "family", None)
-    return {2: "IPv4", 10: "IPv6", 1: "Unix"}.get(int(family), str(family)) if family is not None else "?"
 
 
 def _is_ssl_socket(sock: Any) -> bool:

@@ -25,7 +25,7 @@ from .broadcast import BroadcastServer
 from .cli import _hmac_key
 from .daemon import _stopped_by_signals, startNS
 
-__all__ = ["EchoServer", "main", "startNameServer", "OBJECT_NAME"]
+__all__ = ["EchoServer", "NameServer", "main", "startNameServer", "OBJECT_NAME"]
 
 #: The name the echo server is registered under, in its daemon and in the name server.
 OBJECT_NAME = "test.echoserver"
@@ -130,8 +130,11 @@ class EchoServer:
         self._verbose = bool(onoff)
 
 
-class _NameServerThread(threading.Thread):
-    """A name server (and its broadcast responder, if it gets one) served in a daemon thread."""
+class NameServer(threading.Thread):
+    """A name server (and its broadcast responder, if it gets one) served in a daemon thread.
+
+    Pyro4 4.82's name for it; not to be confused with pyro_naming.NameServer, the remote object.
+    """
 
     def __init__(self, host: Optional[str], hmac: Union[str, bytes, None]) -> None:
         super().__init__(name="echoserver name server", daemon=True)
@@ -150,10 +153,10 @@ class _NameServerThread(threading.Thread):
             self.bc_server.close()
 
 
-def startNameServer(host: Optional[str], hmac: Union[str, bytes, None] = None) -> _NameServerThread:  # noqa: N802
+def startNameServer(host: Optional[str], hmac: Union[str, bytes, None] = None) -> NameServer:  # noqa: N802
     """Start a name server on ``host`` (port NS_PORT) in a daemon thread; it has ``uri``,
     ``ns_daemon``, ``bc_server`` (None without broadcast) and ``close()``."""
-    nameserver = _NameServerThread(host, hmac)
+    nameserver = NameServer(host, hmac)
     nameserver.start()
     return nameserver
 
@@ -214,7 +217,7 @@ def main(
 
 
 def _serve_echo(
-    options: argparse.Namespace, hmac: Union[str, bytes, None], nameserver: Optional[_NameServerThread]
+    options: argparse.Namespace, hmac: Union[str, bytes, None], nameserver: Optional[NameServer]
 ) -> tuple[Daemon, EchoServer, URI]:
     """A daemon with an echo object registered (and in the name server, if asked): (daemon, echo, uri)."""
     if options.unixsocket:
@@ -236,7 +239,7 @@ def _serve_echo(
     return daemon, echo, uri
 
 
-def _register(uri: URI, hmac: Union[str, bytes, None], nameserver: Optional[_NameServerThread], verbose: bool) -> None:
+def _register(uri: URI, hmac: Union[str, bytes, None], nameserver: Optional[NameServer], verbose: bool) -> None:
     host, port = (nameserver.uri.host, nameserver.uri.port) if nameserver is not None else (None, None)
     with locateNS(host, port, hmac_key=hmac) as ns:
         ns.register(OBJECT_NAME, uri)

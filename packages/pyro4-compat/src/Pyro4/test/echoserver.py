@@ -2,9 +2,9 @@
 
 import sys
 
-from pyro_naming.echoserver import EchoServer, main
+from pyro_naming.echoserver import EchoServer, NameServer, main, startNameServer
 
-__all__ = ["EchoServer", "main"]
+__all__ = ["EchoServer", "NameServer", "startNameServer", "main"]
 
 if __name__ == "__main__":
     sys.exit(main())
