@@ -123,3 +123,35 @@ def test_daemon_proxy_to_daemon_object(pyro4, run):
     daemon = Daemon(host="127.0.0.1")
     with run(daemon), pyro4.Proxy(f"PYRO:{constants.DAEMON_NAME}@{daemon.locationStr}") as proxy:
         assert proxy.registered() == ["Pyro.Daemon"]
+
+
+CTRL_C_PROGRAM = """
+import sys
+from pyro_protocol.config import config
+from pyro_server import Daemon
+config.SERVERTYPE = sys.argv[1]
+with Daemon(host="127.0.0.1") as daemon:
+    print("serving", flush=True)
+    daemon.requestLoop()
+    print("after the loop", flush=True)
+"""
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_ctrl_c_ends_the_request_loop_and_the_program_goes_on(servertype):
+    import signal
+    import subprocess
+    import sys
+
+    program = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_PROGRAM, servertype], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert program.stdout is not None
+        assert program.stdout.readline() == "serving\n"
+        program.send_signal(signal.SIGINT)
+        out, err = program.communicate(timeout=20)
+    finally:
+        program.kill()
+        program.wait(10)
+    assert (program.returncode, out, err) == (0, "after the loop\n", "")

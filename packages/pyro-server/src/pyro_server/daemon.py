@@ -337,11 +337,14 @@ class Daemon:
     # -- the request loop --------------------------------------------------------------
 
     def requestLoop(self, loopCondition: Callable[[], bool] = lambda: True) -> None:  # noqa: N802
-        """Serve requests until :meth:`shutdown` is called or ``loopCondition()`` is false."""
+        """Serve requests until :meth:`shutdown` is called, ``loopCondition()`` is false or Ctrl-C is pressed."""
         self.__mustshutdown.clear()
         self.__loopstopped.clear()
         try:
             self.transportServer.loop(lambda: not self.__mustshutdown.is_set() and loopCondition())
+        except KeyboardInterrupt:
+            # as Pyro4: Ctrl-C ends the loop and the program goes on after requestLoop()
+            log.info("request loop stopped by a break signal")
         finally:
             self.__loopstopped.set()
         log.debug("daemon request loop ended")
