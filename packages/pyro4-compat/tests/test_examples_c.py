@@ -113,7 +113,7 @@ def test_oneway(example):
     assert "ready status requested (False)" in working
     countdown = re.sub(r"start request received\. Starting work\.\.\.|nothing got called, doing nothing", "", working)
     assert re.findall(r"\d", re.sub(r"ready status requested \(False\)", "", countdown)) == list("654321")
-    assert done.startswith("ready status requested (True)\n")
+    assert "ready status requested (True)" in done
     # the client has ended while the server still works for it
     assert "work's done!" not in at_client_exit
     server.wait_for("work work.. 1\n")
@@ -561,13 +561,14 @@ def test_usersession(example):
     out = ex.run("client.py", input="\n\n")
     sequential, session, singleton = re.split(r"\n\*{5} Multiple concurrent proxies on the [\w-]+ Database\.\.\. ", out)
     assert "Traceback" not in sequential and "Traceback" not in session, out
-    # a session-bound object per proxy: each thread's 3 store/retrieve pairs go fine
-    assert len(re.findall(r"^(?:enter to start: )?\[[^\]]+\] num=10[0-2]$", session, re.M)) == 6, out
+    # a session-bound object per proxy: each thread's 3 store/retrieve pairs go fine (the two
+    # threads' lines may run into each other)
+    assert len(re.findall(r"\[[^\]]+\] num=10[0-2]", session)) == 6, out
     # one object for both threads: its database connection refuses the second thread (the
     # database sleeps up to 0.1 s per access, so the two threads' 6 calls meet)
     assert "RuntimeError: ERROR: concurrent connection access" in singleton, out
     served = server.output
-    assert served.count("[SingletonDatabase] new instance and connection\n") == 1
+    assert served.count("[SingletonDatabase] new instance and connection") == 1
     assert served.count("[SessionboundDatabase] new instance and connection for user: user123") == 4
 
 
