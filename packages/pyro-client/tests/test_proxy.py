@@ -339,6 +339,16 @@ def test_dunder_probes_never_connect(pyro4_server, proxies):
     assert calc._pyroConnection is None
 
 
+def test_private_names_are_refused_without_connecting_with_pyro4s_message(pyro4_server, proxies):
+    calc = proxies(pyro4_server.uri("calc"))
+    for name in ("_value", "__value"):
+        with pytest.raises(
+            AttributeError, match=f"remote object '.*calc.*' has no exposed attribute or method '{name}'"
+        ):
+            getattr(calc, name)
+    assert calc._pyroConnection is None
+
+
 def test_fresh_proxy_fetches_metadata_for_an_exposed_dunder(pyro4_server, proxies):
     proxies(pyro4_server.uri("container")).reset()  # (other tests change the items)
     container = proxies(pyro4_server.uri("container"))

@@ -241,3 +241,15 @@ def test_reset_metadata_cache_lets_new_proxies_see_changed_members(run, require_
             assert proxy.third() == 3
         with pytest.raises(DaemonError):
             daemon.resetMetadataCache(Growing())  # an object that is not registered
+
+
+def test_repr_is_pyro4s():
+    class CustomDaemon(Daemon):
+        pass
+
+    with CustomDaemon(host="127.0.0.1") as daemon:
+        assert re.fullmatch(
+            rf"<{__name__}\.test_repr_is_pyro4s\.<locals>\.CustomDaemon at 0x[0-9a-f]+; "
+            rf"127\.0\.0\.1:{daemon.sock.getsockname()[1]} - IPv4; 1 objects>",
+            repr(daemon),
+        )

@@ -385,8 +385,10 @@ def test_handshake(example):
     bad.send(uri + "\nwaffles\n")
     bad.close_input()
     assert bad.wait() == 1
+    # (the address is written host:port here: error texts are a documented difference, their types are not)
+    where = rf"\('localhost', {port}\)" if ex.impl == "genuine" else rf"localhost:{port}"
     assert re.search(
-        rf"\n{qualified('CommunicationError')}: connection to \('localhost', {port}\) rejected: "
+        rf"\n{qualified('CommunicationError')}: connection to {where} rejected: "
         r"wrong secret code, connection refused\n$",
         bad.output,
     )
@@ -528,7 +530,9 @@ def test_maxsize(example):
     assert client.wait() == 1
     # the server drops the connection of a message over its limit (it logs the error)
     assert "\nSending big data with no limit on message size...\nTraceback (most recent call last):\n" in client.output
-    assert re.search(rf"\n{qualified('ConnectionClosedError')}: receiving: not enough data\n", client.output)
+    # (error texts are a documented difference: "connection lost" here, "not enough data" in Pyro4)
+    lost = "not enough data" if ex.impl == "genuine" else "connection lost"
+    assert re.search(rf"\n{qualified('ConnectionClosedError')}: receiving: {lost}\n", client.output)
 
 
 def test_messagebus(example):

@@ -203,8 +203,10 @@ class Proxy:
         # Only called when normal lookup failed. Internals and the dunder probes of pickle,
         # copy and introspection tools must never cause network traffic.
         if name[:1] == "_":
-            if name.startswith("_pyro") or not is_dunder(name) or name in LOCAL_PROBES:
+            if name.startswith("_pyro") or name in LOCAL_PROBES:
                 raise AttributeError(name)
+            if not is_dunder(name):  # private: never remote, so no need to ask
+                raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute or method '{name}'")
             return self._pyro_dunder_method(name)
         if config.METADATA and not self._pyroMethods and not self._pyroAttrs:
             self._pyroGetMetadata()

@@ -30,6 +30,7 @@ from pyro_protocol.errors import (
     SerializeError,
 )
 from pyro_protocol.message import Message, MessageDecoder
+from pyro_protocol.socketutil import family_str
 from pyro_protocol.uri import URI
 
 from .connection import ClientConnection
@@ -398,7 +399,13 @@ class Daemon:
             pass
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} at 0x{id(self):x}; {self.locationStr}; {len(self.objectsById)} objects>"
+        kind = type(self)
+        sock = self.sock
+        family = family_str(sock) if sock is not None else "connected socket"
+        return (
+            f"<{kind.__module__}.{kind.__qualname__} at 0x{id(self):x}; {self.locationStr} - {family}; "
+            f"{len(self.objectsById)} objects>"
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {}  # a daemon travels only as an unusable placeholder (Pyro4.core.Daemon)
@@ -727,7 +734,7 @@ class Daemon:
         )
         conn.send(head, body)
         if is_callback:
-            log.error(
+            log.warning(
                 "callback method raised %s: %s; closing the connection\n%s",
                 type(exc).__name__,
                 exc,

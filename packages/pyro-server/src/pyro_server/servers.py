@@ -297,7 +297,7 @@ class ServerBase:
             if not conn.handshake_done and now >= conn.created + handshake_timeout:
                 log.info("dropping %s: no handshake within %.1f s", conn.addr, handshake_timeout)
             else:
-                log.info("dropping %s: idle for more than COMMTIMEOUT (%.1f s)", conn.addr, idle_limit)
+                log.warning("dropping %s: idle for more than COMMTIMEOUT (%.1f s)", conn.addr, idle_limit)
             expired.append(conn)
         self.next_expiry = max(next_expiry, now + EXPIRY_SLACK)
         return expired
