@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import traceback
 import uuid
 
 import pytest
 
 import pyro_protocol
-from pyro_protocol import errors
+from pyro_protocol import errors, serializers
 from pyro_protocol.context import CallContext, current_context
 
 HIERARCHY = {
@@ -40,6 +41,47 @@ def test_pyro_errors_lists_exactly_the_wire_names():
 def test_pyro_timeout_error_is_not_the_builtin():
     assert errors.TimeoutError is not TimeoutError
     assert not issubclass(errors.TimeoutError, OSError)
+
+
+@pytest.fixture()
+def errors_shown_as_pyro4():
+    errors.name_errors_module("Pyro4.errors")
+    yield
+    errors.name_errors_module("pyro_protocol.errors")
+
+
+def last_traceback_line(exc: BaseException) -> str:
+    return traceback.format_exception(exc)[-1]
+
+
+def test_errors_show_their_own_module_by_default():
+    assert (
+        last_traceback_line(errors.DaemonError("unknown object"))
+        == "pyro_protocol.errors.DaemonError: unknown object\n"
+    )
+
+
+def test_name_errors_module_is_what_tracebacks_and_reprs_print(errors_shown_as_pyro4):
+    assert last_traceback_line(errors.DaemonError("unknown object")) == "Pyro4.errors.DaemonError: unknown object\n"
+    assert repr(errors.NamingError) == "<class 'Pyro4.errors.NamingError'>"
+    assert {cls.__module__ for cls in errors.PYRO_ERRORS.values()} == {"Pyro4.errors"}
+
+
+@pytest.mark.parametrize("shown_as", ["pyro_protocol.errors", "Pyro4.errors"])
+def test_the_wire_name_of_an_error_does_not_depend_on_the_module_shown(shown_as):
+    class NamingError(Exception):  # a class of another module that has a Pyro error's name
+        pass
+
+    try:
+        errors.name_errors_module(shown_as)
+        assert serializers.class_to_dict(errors.TimeoutError("t"))["__class__"] == "Pyro4.errors.TimeoutError"
+        assert serializers.class_to_dict(NamingError("n"))["__class__"] == f"{__name__}.{NamingError.__qualname__}"
+        for name in ("serpent", "json", "marshal", "msgpack", "pickle", "cloudpickle", "dill"):
+            serializer = serializers.get_serializer(name)
+            back = serializer.loads(serializer.dumps(errors.SecurityError("s")))
+            assert type(back) is errors.SecurityError and back.args == ("s",)
+    finally:
+        errors.name_errors_module("pyro_protocol.errors")
 
 
 def test_exception_wrapper():

@@ -17,6 +17,7 @@ __all__ = [
     "SecurityError",
     "ExceptionWrapper",
     "PYRO_ERRORS",
+    "name_errors_module",
 ]
 
 
@@ -79,6 +80,18 @@ PYRO_ERRORS: dict[str, type[PyroError]] = {
         SecurityError,
     )
 }
+
+
+def name_errors_module(module: str) -> None:
+    """Show Pyro's error classes as classes of ``module`` (their ``__module__``).
+
+    Tracebacks and reprs name a class by its ``__module__``: the Pyro4 compatibility
+    distribution sets ``"Pyro4.errors"``, so that its programs print
+    ``Pyro4.errors.NamingError: ...`` as under Pyro4. (What travels on the wire
+    does not depend on this: it always names them ``Pyro4.errors.<name>``.)
+    """
+    for cls in PYRO_ERRORS.values():
+        cls.__module__ = module
 
 
 class ExceptionWrapper:

@@ -209,7 +209,7 @@ def unregister_pickle_name(clazz: type) -> None:
 
 
 def exception_class_name(exc_type: type) -> str:
-    if exc_type.__module__ == "pyro_protocol.errors":
+    if PYRO_ERRORS.get(exc_type.__name__) is exc_type:  # (whatever module it shows: name_errors_module)
         return f"{constants.WIRE_ERRORS_MODULE}.{exc_type.__name__}"
     return f"{exc_type.__module__}.{exc_type.__qualname__}"
 

@@ -4,12 +4,15 @@ Every module here only re-exports names of pyro_protocol, pyro_client,
 pyro_server and pyro_naming; no behaviour lives in this package. Importing it
 switches the process-wide config to Pyro4 4.82's defaults where ours differ
 (``pyro_protocol.config.PYRO4_DEFAULTS``); ``PYRO_*`` environment variables
-still win.
+still win. It also makes Pyro's error classes show as ``Pyro4.errors.<name>``.
 """
 
 from pyro_protocol.config import PYRO4_DEFAULTS, use_defaults
+from pyro_protocol.errors import name_errors_module
 
 use_defaults(PYRO4_DEFAULTS)
+# tracebacks then name the errors Pyro4.errors.<name>, as Pyro4's users know them
+name_errors_module("Pyro4.errors")
 
 # The submodules ``import Pyro4`` makes available in Pyro4 4.82 (Pyro4.errors, Pyro4.util, ...).
 from Pyro4 import configuration, constants, core, errors, futures, message, socketutil, util  # noqa: E402
