@@ -170,6 +170,7 @@ from pyro_server import Daemon, oneway
 class Worker:
     @oneway
     def work(self):
+        print("working", flush=True)
         time.sleep(60)
 
 announced = []
@@ -199,6 +200,7 @@ def test_a_running_oneway_call_does_not_keep_the_program_alive():
         uri = program.stdout.readline().strip()
         with Proxy(uri) as worker:
             worker.work()  # oneway: returns at once, the call sleeps in the server
+        assert program.stdout.readline() == "working\n"
         program.send_signal(signal.SIGINT)
         out, _ = program.communicate(timeout=10)
     finally:

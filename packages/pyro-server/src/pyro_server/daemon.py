@@ -16,6 +16,7 @@ from types import MethodType
 from typing import Any, Callable, Iterable, Optional, Union
 
 from pyro_client import Proxy, SerializedBlob
+from pyro_client.futures import WorkerPool
 from pyro_protocol import constants, serializers, wirelog
 from pyro_protocol import message as wire
 from pyro_protocol.config import config
