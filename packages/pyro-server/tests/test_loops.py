@@ -1,14 +1,19 @@
 """Own event loops (sockets/events), combine, connected sockets and serveSimple."""
 
+import contextlib
 import io
 import select
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import redirect_stdout
 
 import pytest
 
+from pyro_client import Proxy
 from pyro_protocol import constants
 from pyro_protocol.config import config
 from pyro_server import Daemon, serveSimple
@@ -125,47 +130,11 @@ def test_daemon_proxy_to_daemon_object(pyro4, run):
         assert proxy.registered() == ["Pyro.Daemon"]
 
 
-CTRL_C_PROGRAM = """
-import sys
+SERVING_PROGRAM = """
+import sys, time
 from pyro_protocol.config import config
-from pyro_server import Daemon
-config.SERVERTYPE = sys.argv[1]
-announced = []
-
-def announce():  # the loop condition: "serving" is printed once the loop runs
-    if not announced:
-        announced.append(print("serving", flush=True))
-    return True
-
-with Daemon(host="127.0.0.1") as daemon:
-    daemon.requestLoop(announce)
-    print("after the loop", flush=True)
-"""
-
-
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
-def test_ctrl_c_ends_the_request_loop_and_the_program_goes_on(servertype):
-    import signal
-    import subprocess
-    import sys
-
-    program = subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_PROGRAM, servertype], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert program.stdout is not None
-        assert program.stdout.readline() == "serving\n"
-        program.send_signal(signal.SIGINT)
-        out, err = program.communicate(timeout=20)
-    finally:
-        program.kill()
-        program.wait(10)
-    assert (program.returncode, out, err) == (0, "after the loop\n", "")
-
-
-ONEWAY_PROGRAM = """
-import time
 from pyro_server import Daemon, oneway
+config.SERVERTYPE = sys.argv[1]
 
 class Worker:
     @oneway
@@ -175,7 +144,7 @@ class Worker:
 
 announced = []
 
-def announce():
+def announce():  # the loop condition: the uri is printed once the loop runs
     if not announced:
         announced.append(print(daemon.register(Worker(), "worker"), flush=True))
     return True
@@ -186,24 +155,34 @@ print("after the loop", flush=True)
 """
 
 
-def test_a_running_oneway_call_does_not_keep_the_program_alive():
-    """As in Pyro4 (whose oneway calls run in daemon threads): Ctrl-C, and the program ends at once."""
-    import signal
-    import subprocess
-    import sys
-
-    from pyro_client import Proxy
-
-    program = subprocess.Popen([sys.executable, "-c", ONEWAY_PROGRAM], stdout=subprocess.PIPE, text=True)
+@contextlib.contextmanager
+def _serving(servertype):
+    """A program serving a Worker in its request loop: (the process, the worker's uri); killed at the end."""
+    program = subprocess.Popen(
+        [sys.executable, "-c", SERVING_PROGRAM, servertype], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert program.stdout is not None
-        uri = program.stdout.readline().strip()
+        yield program, program.stdout.readline().strip()
+    finally:
+        program.kill()
+        program.wait(10)
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_ctrl_c_ends_the_request_loop_and_the_program_goes_on(servertype):
+    with _serving(servertype) as (program, _uri):
+        program.send_signal(signal.SIGINT)
+        out, err = program.communicate(timeout=20)
+    assert (program.returncode, out, err) == (0, "after the loop\n", "")
+
+
+def test_a_running_oneway_call_does_not_keep_the_program_alive():
+    """As in Pyro4 (whose oneway calls run in daemon threads): Ctrl-C, and the program ends at once."""
+    with _serving("thread") as (program, uri):
         with Proxy(uri) as worker:
             worker.work()  # oneway: returns at once, the call sleeps in the server
         assert program.stdout.readline() == "working\n"
         program.send_signal(signal.SIGINT)
-        out, _ = program.communicate(timeout=10)
-    finally:
-        program.kill()
-        program.wait(10)
-    assert (program.returncode, out) == (0, "after the loop\n")
+        out, err = program.communicate(timeout=10)
+    assert (program.returncode, out, err) == (0, "after the loop\n", "")
