@@ -83,3 +83,9 @@ def test_genuine_pyro4_reads_our_message_bytes():
     wire = Message(message.MSG_INVOKE, b"abc", 3, 0, 5, {"CORR": bytes(16)}).to_bytes()
     theirs = pyro4_message.Message.from_header(wire[:24])
     assert (theirs.type, theirs.seq, theirs.data_size, theirs.annotations_size) == (4, 5, 3, 22)
+
+
+def test_type_replacement_refuses_what_is_not_a_class_and_type_itself():
+    for wrong in (type, 42, "str"):
+        with pytest.raises(ValueError, match="a type replacement needs a class other than 'type' itself"):
+            serializers.SerializerBase.register_type_replacement(wrong, lambda obj: obj)

@@ -173,6 +173,8 @@ def register_type_replacement(clazz: type, replacer: Callable[[Any], Any]) -> No
 
     The daemon uses this for autoproxy: a registered object goes out as a proxy.
     """
+    if not isinstance(clazz, type) or clazz is type:
+        raise ValueError(f"a type replacement needs a class other than 'type' itself, not {clazz!r}")
     _type_replacements[clazz] = replacer
 
     def serpent_value(obj: Any) -> Any:
