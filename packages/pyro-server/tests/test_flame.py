@@ -163,6 +163,16 @@ def test_remote_builtins(remote):
         remote.builtin("no_such_builtin")
 
 
+def test_wrappers_made_from_the_registered_flame_object(served):
+    """Pyro4's own tests build FlameBuiltin/FlameModule from the server-side Flame object."""
+    daemon, uri = served
+    server_side = daemon.objectsById[uri.object]
+    with flame.FlameBuiltin(server_side, "max") as builtin:
+        assert builtin(3, 9, 4) == 9
+    with flame.FlameModule(server_side, "os.path") as module:
+        assert module.join("a", "b") == os.path.join("a", "b")
+
+
 def test_execute_and_evaluate_share_a_namespace(remote):
     assert remote.execute("import math\nroot = math.sqrt(500)\n\n   \n") is None  # trailing blanks are fine
     assert remote.evaluate("round(root, 3)") == 22.361

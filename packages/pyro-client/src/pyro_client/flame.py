@@ -21,6 +21,7 @@ from typing import Any, Optional, Union
 from pyro_protocol import constants, serializers
 from pyro_protocol.config import config
 from pyro_protocol.errors import SerializeError
+from pyro_protocol.names import is_dunder
 from pyro_protocol.uri import URI
 
 from .proxy import Proxy
@@ -33,15 +34,15 @@ FLAME_SERIALIZERS = ("pickle", "dill", "cloudpickle")
 _WIRE_MODULE = "Pyro4.utils.flame"
 
 
-def _proxy_to(flameserver: Union[Proxy, URI, str]) -> Proxy:
-    """A proxy of its own (with its own connection) for the object at ``flameserver``."""
+def _proxy_to(flameserver: Any) -> Proxy:
+    """A proxy of its own (with its own connection) for the object at ``flameserver``: a proxy,
+    a uri, or (as Pyro4's server side passes it) the registered Flame object itself."""
     if isinstance(flameserver, Proxy):
         return flameserver.__copy__()
+    daemon = getattr(flameserver, "_pyroDaemon", None)
+    if daemon is not None:
+        return Proxy(daemon.uriFor(flameserver))
     return Proxy(flameserver)
-
-
-def _is_dunder(name: str) -> bool:
-    return name.startswith("__") and name.endswith("__")
 
 
 class _Wrapper:
@@ -80,7 +81,7 @@ class FlameModule(_Wrapper):
 
     def __getattr__(self, name: str) -> Any:
         state = self.__dict__
-        if _is_dunder(name) or "module" not in state:
+        if is_dunder(name) or "module" not in state:
             raise AttributeError(name)  # protocol probes (pickle, copy), or a half-built object
         return _ModuleFunction(state["flameserver"], f"{state['module']}.{name}")
 
@@ -108,7 +109,7 @@ class _ModuleFunction:
 
     def __getattr__(self, name: str) -> _ModuleFunction:
         # remote_os.path.join(...): the server follows the whole dotted path
-        if _is_dunder(name):
+        if is_dunder(name):
             raise AttributeError(name)
         return _ModuleFunction(self._flameserver, f"{self._dotted_name}.{name}")
 
