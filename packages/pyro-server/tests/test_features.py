@@ -272,7 +272,9 @@ def test_message_ping_on_a_proxys_connection(serve, servertype):
     with Proxy(uri) as proxy:
         assert proxy.echo(1) == 1
         wire.Message.ping(proxy._pyroConnection)
-        wire.Message.ping(proxy._pyroConnection)
+        wire.Message(wire.MSG_PING, b"again", 42, seq=7).send(proxy._pyroConnection)
+        answer = wire.Message.recv(proxy._pyroConnection, [wire.MSG_PING])
+        assert (answer.seq, answer.data) == (7, b"pong")
         assert proxy.echo(2) == 2  # the stream is still in step
         proxy._pyroConnection.sock.shutdown(2)
         with pytest.raises(ConnectionClosedError):

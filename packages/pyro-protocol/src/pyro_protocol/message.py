@@ -118,7 +118,7 @@ class Message:
     """One message. ``data`` is the payload; a received message's is already inflated.
 
     Besides the codec's own use, it offers Pyro4 4.82's Message API, for programs
-    that build or read messages themselves: :meth:`to_bytes`, :meth:`recv`,
+    that build or read messages themselves: :meth:`to_bytes`, :meth:`send`, :meth:`recv`,
     :meth:`ping`, :meth:`from_header`, :meth:`hmac`.
     """
 
@@ -176,6 +176,10 @@ class Message:
         )
         return head + body
 
+    def send(self, connection: Any) -> None:
+        """Send it with ``connection.send(bytes)`` (a socketutil.SocketConnection, say)."""
+        connection.send(self.to_bytes())
+
     def hmac(self) -> bytes:
         """The HMAC annotation this message gets with its key."""
         if not self.hmac_key:
@@ -215,7 +219,7 @@ class Message:
     @staticmethod
     def ping(pyroConnection: Any, hmac_key: Optional[bytes] = None) -> None:  # noqa: N803
         """Send a PING on a connection and wait for its answer (ConnectionClosedError if it is gone)."""
-        pyroConnection.send(Message(MSG_PING, b"ping", SERIALIZER_ID_PING, hmac_key=hmac_key).to_bytes())
+        Message(MSG_PING, b"ping", SERIALIZER_ID_PING, hmac_key=hmac_key).send(pyroConnection)
         Message.recv(pyroConnection, [MSG_PING], hmac_key)
 
 
