@@ -301,3 +301,9 @@ def test_pyro_check_config_prints_what_the_module_prints():
     assert script.returncode == module.returncode == 0, script.stderr
     assert script.stdout == module.stdout
     assert "NS_PORT = 4321" in script.stdout.splitlines() and "JSON_MODULE = simplejson" in script.stdout.splitlines()
+
+
+def test_commtimeout_none_means_no_timeout():
+    cfg = Config(useenvironment=False)
+    cfg.COMMTIMEOUT = None  # as Pyro4 programs write it
+    assert cfg.COMMTIMEOUT == 0.0

@@ -253,3 +253,17 @@ def test_repr_is_pyro4s():
             rf"127\.0\.0\.1:{daemon.sock.getsockname()[1]} - IPv4; 1 objects>",
             repr(daemon),
         )
+
+
+def test_a_daemon_serves_with_commtimeout_none(serve):
+    """Pyro4 programs set COMMTIMEOUT = None for "no timeout"; the daemon used to drop every client."""
+
+    class Echo:
+        def echo(self, value):
+            return value
+
+    config.COMMTIMEOUT = None
+    _daemon, uri = serve(Echo())
+    with Proxy(uri) as proxy:
+        proxy._pyroTimeout = 5
+        assert proxy.echo(1) == 1

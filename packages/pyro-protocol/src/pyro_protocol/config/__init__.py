@@ -204,6 +204,8 @@ class Config:
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in ITEM_DEFAULTS:
             raise AttributeError(f"unknown Pyro config item: {name!r}")
+        if name == "COMMTIMEOUT" and value is None:
+            value = 0.0  # Pyro4 programs set None for "no timeout", which 0 says here
         if name == "SERIALIZERS_ACCEPTED":
             # a fresh mutable set, so that ``config.SERIALIZERS_ACCEPTED.add("pickle")`` works
             if isinstance(value, str):
