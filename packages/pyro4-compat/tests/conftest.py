@@ -14,8 +14,10 @@ expected output was checked to be what genuine Pyro4 prints. The default,
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -31,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[3]
 SDIST_VERSION = "4.82"
 SDIST_DIR = ROOT / "build" / "pyro4-sdist"
 IMPL = os.environ.get("PYRO4_EXAMPLES_IMPL", "compat")
+#: The address a namespace gets when an example wants an interface other than loopback.
+NETWORK_ADDRESS = "192.0.2.1"  # TEST-NET-1: documentation only, never routed
 #: How long one program of an example may run before the test calls it hung.
 PROGRAM_TIMEOUT = 60.0
 
@@ -172,6 +176,8 @@ class Program:
 class Example:
     """One Pyro4 example, copied to a temporary folder, run in a network namespace of its own."""
 
+    network_address = NETWORK_ADDRESS  # what on_a_network() gives the namespace
+
     def __init__(self, name: str, sdist: Path, workdir: Path) -> None:
         self.name = name
         self.impl = IMPL
@@ -238,10 +244,49 @@ class Example:
         ns.wait_for("NS running")
         return ns
 
+    def on_a_network(self) -> None:
+        """Give the example's namespace what a machine on a network has, still on loopback only.
+
+        Some examples bind to the address of the machine's hostname, or find "the address
+        the outside sees" by connecting a UDP socket towards 4.2.2.2 (``getIpAddress(...,
+        workaround127=True)``), which fails in a namespace without a route. So: a second
+        address on ``lo`` and a default route through it, plus the hostname's own address
+        when it is not a loopback one. Routes to the DNS servers are made unreachable,
+        else name lookups wait for answers that never come instead of failing at once.
+        """
+        commands = [["ip", "addr", "add", f"{NETWORK_ADDRESS}/24", "dev", "lo"]]
+        for server in nameservers():
+            commands.append(["ip", "route", "add", "unreachable", f"{server}/32"])
+        commands.append(["ip", "route", "add", "default", "via", NETWORK_ADDRESS, "dev", "lo"])
+        host = ipaddress.ip_address(socket.gethostbyname(socket.gethostname()))
+        if not host.is_loopback and str(host) != NETWORK_ADDRESS:
+            commands.append(["ip", "addr", "add", f"{host}/32", "dev", "lo"])
+        for command in commands:
+            subprocess.run(["ip", "netns", "exec", self.netns, *command], check=True, capture_output=True, timeout=10)
+
     def close(self) -> None:
         for program in reversed(self.programs):
             program.stop()
         subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, timeout=10)
+
+
+def nameservers() -> list[str]:
+    """The IPv4 DNS servers of /etc/resolv.conf other than loopback ones."""
+    try:
+        lines = Path("/etc/resolv.conf").read_text().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver":
+            try:
+                address = ipaddress.ip_address(parts[1])
+            except ValueError:
+                continue
+            if address.version == 4 and not address.is_loopback:
+                found.append(str(address))
+    return found
 
 
 @pytest.fixture()

@@ -19,8 +19,6 @@ import time
 import uuid
 from typing import Optional, Union
 
-import pytest
-
 Expected = Union[str, "re.Pattern[str]"]
 
 #: The URI a server prints, up to the first space or quote.
@@ -123,14 +121,6 @@ def listening_sockets(program) -> int:
 def wait_listening(program, count: int) -> None:
     """Wait until ``count`` TCP sockets listen in ``program``'s namespace."""
     wait_until(program, lambda _: listening_sockets(program) >= count, f"{count} listening sockets")
-
-
-def skip_unless_hostname_is_loopback() -> None:
-    """Examples that bind the address the machine's hostname resolves to can run only if that is
-    a loopback address: the example's network namespace has only the loopback interface."""
-    address = socket.gethostbyname(socket.gethostname())
-    if not address.startswith("127."):
-        pytest.skip(f"needs a real network interface: the hostname resolves to {address}, not loopback")
 
 
 def assert_factorized(number: int, factors: list[int]) -> None:
@@ -433,8 +423,8 @@ def test_batchedcalls(example):
 
 
 def test_benchmark(example):
-    skip_unless_hostname_is_loopback()  # the server binds the hostname's address
     ex = example("benchmark")
+    ex.on_a_network()  # the server binds the hostname's address
     _, uri = serve_simple(ex)
     assert f"@{socket.gethostbyname(socket.gethostname())}:" in uri
     bench = ex.start("client.py", stdin=True)
@@ -897,8 +887,8 @@ def test_distributed_computing2(example):
 
 
 def test_distributed_computing3(example):
-    skip_unless_hostname_is_loopback()  # the workers bind the hostname's address
     ex = example("distributed-computing3")
+    ex.on_a_network()  # the workers bind the hostname's address
     ex.name_server()
     workers = [ex.start("worker.py") for _ in range(2)]
     names = [wait_for_pattern(worker, r"Starting up worker (Worker_\d+@\S+)\n").group(1) for worker in workers]

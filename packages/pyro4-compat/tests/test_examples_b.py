@@ -19,7 +19,6 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,8 +26,6 @@ import pytest
 URI = re.compile(r"PYRO:[^\s'\"<>,]+")
 #: A class as a traceback or repr names it: Pyro4's module, or the pyro_* module it is an alias of.
 MODULE = r"(?:Pyro4|pyro_\w+)(?:\.\w+)*"
-#: The address the network namespace gets when an example wants an interface other than loopback.
-NETWORK_ADDRESS = "192.0.2.1"  # TEST-NET-1: documentation only, never routed
 
 
 def qualified(name: str) -> str:
@@ -49,46 +46,6 @@ def interrupt(program, timeout: float = 20.0) -> int:
     """Ctrl-C, as a user ends a program that loops forever; its exit code once it is gone."""
     program.popen.send_signal(signal.SIGINT)
     return program.wait(timeout)
-
-
-def on_a_network(ex) -> None:
-    """Give the example's namespace what a machine on a network has, still on loopback only.
-
-    Some examples bind to the address of the machine's hostname, or find "the address
-    the outside sees" by connecting a UDP socket towards 4.2.2.2 (``getIpAddress(...,
-    workaround127=True)``), which fails in a namespace without a route. So: a second
-    address on ``lo`` and a default route through it, plus the hostname's own address
-    when it is not a loopback one. Routes to the DNS servers are made unreachable,
-    else name lookups wait for answers that never come instead of failing at once.
-    """
-    commands = [["ip", "addr", "add", f"{NETWORK_ADDRESS}/24", "dev", "lo"]]
-    for server in nameservers():
-        commands.append(["ip", "route", "add", "unreachable", f"{server}/32"])
-    commands.append(["ip", "route", "add", "default", "via", NETWORK_ADDRESS, "dev", "lo"])
-    host = ipaddress.ip_address(socket.gethostbyname(socket.gethostname()))
-    if not host.is_loopback and str(host) != NETWORK_ADDRESS:
-        commands.append(["ip", "addr", "add", f"{host}/32", "dev", "lo"])
-    for command in commands:
-        subprocess.run(["ip", "netns", "exec", ex.netns, *command], check=True, capture_output=True, timeout=10)
-
-
-def nameservers() -> list[str]:
-    """The IPv4 DNS servers of /etc/resolv.conf other than loopback ones."""
-    try:
-        lines = Path("/etc/resolv.conf").read_text().splitlines()
-    except OSError:
-        return []
-    found = []
-    for line in lines:
-        parts = line.split()
-        if len(parts) >= 2 and parts[0] == "nameserver":
-            try:
-                address = ipaddress.ip_address(parts[1])
-            except ValueError:
-                continue
-            if address.version == 4 and not address.is_loopback:
-                found.append(str(address))
-    return found
 
 
 def remote_traceback(text: str, folder: Path) -> list[str]:
@@ -181,11 +138,11 @@ def test_echoserver(example):
 @pytest.mark.parametrize("server_program", ["server_multiplexed.py", "server_threads.py"])
 def test_eventloop(example, server_program):
     ex = example("eventloop")
-    on_a_network(ex)  # both servers bind the name server to getIpAddress(None, workaround127=True)
+    ex.on_a_network()  # both servers bind the name server to getIpAddress(None, workaround127=True)
     server = ex.start(server_program)
     started = server.wait_for("Waiting for requests...")
     address = socket.gethostbyname(socket.gethostname())
-    ns_address = address if not ipaddress.ip_address(address).is_loopback else NETWORK_ADDRESS
+    ns_address = address if not ipaddress.ip_address(address).is_loopback else ex.network_address
     assert f"got a Nameserver, uri=PYRO:Pyro.NameServer@{ns_address}:9090\n" in started
     assert re.search(rf"server uri=PYRO:obj_[0-9a-f]{{32}}@{re.escape(socket.gethostname())}:\d+\n", started)
     client = ex.start("client.py", stdin=True)
@@ -273,7 +230,7 @@ def test_filetransfer(example):
     # marshal, as a user picks a serializer (PYRO_SERIALIZER): serpent would spend some
     # 25 s base64-encoding the 200 Mb of each of the first two rounds
     ex = example("filetransfer")
-    on_a_network(ex)  # the server binds to getIpAddress(""), the address of the machine's hostname
+    ex.on_a_network()  # the server binds to getIpAddress(""), the address of the machine's hostname
     env = {"PYRO_SERIALIZER": "marshal"}
     server = ex.start("server.py", env=env)
     server.wait_for("Filetransfer server URI: ")
@@ -451,7 +408,7 @@ def test_hugetransfer(example):
     # marshal, as a user picks one of the serializers the Readme measures (PYRO_SERIALIZER):
     # serpent takes some 15 s for the 200 Mb
     ex = example("hugetransfer")
-    on_a_network(ex)  # the server binds to getIpAddress("localhost", workaround127=True)
+    ex.on_a_network()  # the server binds to getIpAddress("localhost", workaround127=True)
     env = {"PYRO_SERIALIZER": "marshal"}
     server = ex.start("server.py", env=env)
     uri = uri_in(server.wait_for("Pyro daemon running."))
