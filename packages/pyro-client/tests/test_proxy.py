@@ -347,6 +347,10 @@ def test_private_names_are_refused_without_connecting_with_pyro4s_message(pyro4_
         ):
             getattr(calc, name)
     assert calc._pyroConnection is None
+    config.METADATA = False  # as Pyro4: then every name is a remote method, which the daemon may refuse
+    blind = proxies(pyro4_server.uri("calc"))
+    with pytest.raises(AttributeError, match="private"):
+        blind._value()
 
 
 def test_fresh_proxy_fetches_metadata_for_an_exposed_dunder(pyro4_server, proxies):

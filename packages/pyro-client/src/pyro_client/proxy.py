@@ -205,8 +205,10 @@ class Proxy:
         if name[:1] == "_":
             if name.startswith("_pyro") or name in LOCAL_PROBES:
                 raise AttributeError(name)
-            if not is_dunder(name):  # private: never remote, so no need to ask
-                raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute or method '{name}'")
+            if not is_dunder(name):
+                if config.METADATA:  # private: never exposed, so no need to ask
+                    raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute or method '{name}'")
+                return _RemoteMethod(self, name)  # (as Pyro4 without metadata: the daemon refuses the call)
             return self._pyro_dunder_method(name)
         if config.METADATA and not self._pyroMethods and not self._pyroAttrs:
             self._pyroGetMetadata()
