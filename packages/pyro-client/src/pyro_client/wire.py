@@ -110,7 +110,8 @@ class ReplyReader:
                         flags,
                         seq,
                         annotations,
-                        wire_size=filled,
+                        None,  # (no hmac key: positional, the quickest call)
+                        filled,
                     )
         try:
             header = parse_header_from(self._buffer, 0, max_message_size)

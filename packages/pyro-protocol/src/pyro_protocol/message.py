@@ -133,7 +133,6 @@ class Message:
         seq: int = 0,
         annotations: Optional[dict[str, bytes]] = None,
         hmac_key: Optional[bytes] = None,
-        *,
         wire_size: int = 0,
     ) -> None:
         self.type = msg_type
@@ -594,7 +593,8 @@ class MessageDecoder:
                             flags,
                             seq,
                             annotations,
-                            wire_size=len(data),
+                            None,  # (no hmac key: positional, the quickest call)
+                            len(data),
                         )
                     ]
         if self._buffer:
