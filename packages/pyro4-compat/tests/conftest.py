@@ -14,6 +14,7 @@ expected output was checked to be what genuine Pyro4 prints. The default,
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import os
 import shutil
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import time
 import uuid
@@ -40,38 +42,33 @@ PROGRAM_TIMEOUT = 60.0
 
 
 def sdist_root() -> Path:
-    """Pyro4 4.82's unpacked sdist, downloaded from PyPI on first use."""
+    """Pyro4 4.82's unpacked sdist, downloaded from PyPI on first use.
+
+    Test processes running side by side (pytest-xdist) take turns through a lock file,
+    and the unpacked folder appears only once whole (unpacked aside, then renamed).
+    """
     unpacked = SDIST_DIR / f"Pyro4-{SDIST_VERSION}"
-    if (unpacked / "examples").is_dir():
+    if unpacked.is_dir():
         return unpacked
     SDIST_DIR.mkdir(parents=True, exist_ok=True)
-    archive = SDIST_DIR / f"Pyro4-{SDIST_VERSION}.tar.gz"
-    if not archive.exists():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:"]
-            + [f"Pyro4=={SDIST_VERSION}", "-d", str(SDIST_DIR)],
-            check=True,
-            timeout=300,
-        )
-    with tarfile.open(archive) as tar:
-        tar.extractall(SDIST_DIR, filter="data")
+    with open(SDIST_DIR / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if unpacked.is_dir():  # another process made it meanwhile
+            return unpacked
+        archive = SDIST_DIR / f"Pyro4-{SDIST_VERSION}.tar.gz"
+        if not archive.exists():
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:"]
+                + [f"Pyro4=={SDIST_VERSION}", "-d", str(SDIST_DIR)],
+                check=True,
+                timeout=300,
+            )
+        aside = Path(tempfile.mkdtemp(dir=SDIST_DIR))
+        with tarfile.open(archive) as tar:
+            tar.extractall(aside, filter="data")
+        (aside / unpacked.name).rename(unpacked)
+        shutil.rmtree(aside)
     return unpacked
-
-
-def _ours_is_installed() -> bool:
-    import importlib.util
-
-    spec = importlib.util.find_spec("Pyro4")
-    return spec is not None and "pyro4-compat" in str(spec.origin)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Against ours, only where ours is the installed Pyro4 (the pyro4-compat suite's environment)."""
-    if IMPL == "compat" and not _ours_is_installed():
-        skip = pytest.mark.skip(reason="the Pyro4 installed here is not pyro4-compat (PYRO4_EXAMPLES_IMPL=genuine?)")
-        for item in items:
-            if "compat" in str(item.path):
-                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
