@@ -235,9 +235,10 @@ def close_socket(sock: Optional[socket.socket]) -> None:
         pass
 
 
-def recv_exactly(sock: socket.socket, size: int) -> bytes:
+def recv_exactly(sock: socket.socket, size: int, stall: Optional[float] = None) -> bytes:
     """Read exactly ``size`` bytes. ConnectionClosedError on EOF (what came is in its ``partialData``),
-    TimeoutError on a timeout. A non-blocking socket is waited for (poll), see ``recv_chunks``."""
+    TimeoutError on a timeout. A non-blocking socket is waited for (poll) at most ``stall`` s
+    each time (default :func:`stall_timeout`), see ``recv_chunks``."""
     try:
         first = b""
         if size <= _PREALLOCATE_LIMIT:
@@ -250,7 +251,7 @@ def recv_exactly(sock: socket.socket, size: int) -> bytes:
                     return first
                 if not first:
                     raise connection_lost(b"")
-        return recv_chunks(sock, size - len(first), first)
+        return recv_chunks(sock, size - len(first), first, stall)
     except socket.timeout:
         raise TimeoutError("receiving: timeout") from None
     except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as exc:
@@ -270,14 +271,14 @@ def connection_lost(received: bytes) -> ConnectionClosedError:
     return error
 
 
-def recv_chunks(sock: socket.socket, size: int, first: bytes = b"") -> bytes:
+def recv_chunks(sock: socket.socket, size: int, first: bytes = b"", stall: Optional[float] = None) -> bytes:
     """``first`` followed by ``size`` more bytes from the socket, as one bytes object.
 
     Reads in chunks of at most _PREALLOCATE_LIMIT (so memory follows the bytes that
     arrive, never a size field) and joins them once: one copy beyond the kernel's.
     A blocking socket reads with MSG_WAITALL (unless config.USE_MSG_WAITALL is off);
     a non-blocking one waits in poll whenever it has nothing, for at most COMMTIMEOUT
-    (STALL_TIMEOUT when that is 0) each time. The caller translates socket errors.
+    (STALL_TIMEOUT when that is 0), or ``stall`` s, each time. The caller translates socket errors.
     """
     chunks = [first] if first else []
     blocking = sock.gettimeout() is None
@@ -287,7 +288,7 @@ def recv_chunks(sock: socket.socket, size: int, first: bytes = b"") -> bytes:
         try:
             chunk = sock.recv(min(remaining, _PREALLOCATE_LIMIT), waitall)
         except TRY_AGAIN as exc:
-            _wait_for_progress(sock, exc, False, stall_timeout(), "receiving")
+            _wait_for_progress(sock, exc, False, stall_timeout() if stall is None else stall, "receiving")
             continue
         if not chunk:
             raise connection_lost(b"".join(chunks))

@@ -13,11 +13,11 @@ from typing import Any, Optional
 
 from pyro_protocol import wirelog
 from pyro_protocol.config import config
-from pyro_protocol.errors import ConnectionClosedError, TimeoutError
+from pyro_protocol.errors import ConnectionClosedError
 from pyro_protocol.message import Message, MessageDecoder
 from pyro_protocol.socketutil import family_str
 from pyro_protocol.spinwait import SpinWait
-from pyro_protocol.transport import POLLIN, STALL_TIMEOUT, TRY_AGAIN, send_waiting, wait_ready
+from pyro_protocol.transport import POLLIN, STALL_TIMEOUT, TRY_AGAIN, recv_exactly, send_waiting, wait_ready
 
 log = logging.getLogger("pyro.server")
 
@@ -97,23 +97,9 @@ class ClientConnection:
         Waits at most :attr:`timeout` for each part. Bytes the daemon has already read (a
         message's worth may have come with the request being served) are not among them.
         """
-        chunks = []
-        remaining = size
-        while remaining > 0:
-            try:
-                chunk = self.sock.recv(remaining, self.dontwait)  # (never blocks, also in a worker's session)
-            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                if not self.wait_readable(self.send_timeout):
-                    raise TimeoutError(f"receiving from {self.addr}: nothing for {self.send_timeout} s") from None
-                continue
-            except (ConnectionError, OSError) as exc:
-                raise ConnectionClosedError(f"receiving from {self.addr}: {exc}") from None
-            if not chunk:
-                raise ConnectionClosedError(f"receiving from {self.addr}: connection lost")
-            chunks.append(chunk)
-            remaining -= len(chunk)
+        data = recv_exactly(self.sock, size, self.send_timeout)
         self.last_activity = time.monotonic()
-        return b"".join(chunks)
+        return data
 
     def getpeercert(self) -> Optional[dict[str, Any]]:
         """The client's TLS certificate (two-way TLS), else None."""
