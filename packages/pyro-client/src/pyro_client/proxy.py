@@ -210,8 +210,7 @@ class Proxy:
                     raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute or method '{name}'")
                 return _RemoteMethod(self, name)  # (as Pyro4 without metadata: the daemon refuses the call)
             return self._pyro_dunder_method(name)
-        if config.METADATA and not self._pyroMethods and not self._pyroAttrs:
-            self._pyroGetMetadata()
+        self._pyro_ensure_metadata()
         if name in self._pyroAttrs:
             return self._pyroInvoke("__getattr__", (name,), None)
         if config.METADATA and name not in self._pyroMethods:
@@ -228,14 +227,23 @@ class Proxy:
         if name[:1] == "_":
             object.__setattr__(self, name, value)
             return
-        if config.METADATA and not self._pyroMethods and not self._pyroAttrs:
-            self._pyroGetMetadata()
+        self._pyro_ensure_metadata()
         if name in self._pyroAttrs:
             self._pyroInvoke("__setattr__", (name, value), None)
             return
         if config.METADATA:
             raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute '{name}'")
         object.__setattr__(self, name, value)
+
+    def _pyro_ensure_metadata(self) -> None:
+        """Fetch the remote object's metadata when it is used (METADATA) and not known yet."""
+        if config.METADATA and not self._pyroMethods and not self._pyroAttrs:
+            self._pyroGetMetadata()
+
+    def _pyro_may_call(self, name: str) -> bool:
+        """Whether the remote object has method ``name``, as its metadata says (always, without metadata)."""
+        self._pyro_ensure_metadata()
+        return not config.METADATA or name in self._pyroMethods
 
     def _pyro_forget_methods(self) -> None:
         """Drop cached method objects (metadata or mode changed)."""
@@ -247,19 +255,13 @@ class Proxy:
 
     def _pyro_dunder_method(self, name: str) -> _RemoteMethod:
         """``proxy.__name__`` for a dunder method the remote object may expose (as Pyro4: metadata decides)."""
-        if config.METADATA:
-            if not self._pyroMethods and not self._pyroAttrs:
-                self._pyroGetMetadata()
-            if name not in self._pyroMethods:
-                raise AttributeError(f"remote object '{self._pyroUri}' has no exposed method '{name}'")
+        if not self._pyro_may_call(name):
+            raise AttributeError(f"remote object '{self._pyroUri}' has no exposed method '{name}'")
         return _RemoteMethod(self, name)
 
     def _pyro_dunder(self, name: str, args: tuple[Any, ...], type_error: str) -> Any:
-        if config.METADATA:
-            if not self._pyroMethods and not self._pyroAttrs:
-                self._pyroGetMetadata()
-            if name not in self._pyroMethods:
-                raise TypeError(type_error)
+        if not self._pyro_may_call(name):
+            raise TypeError(type_error)
         return self._pyroInvoke(name, args, {})
 
     def __bool__(self) -> bool:
@@ -283,9 +285,7 @@ class Proxy:
         self._pyro_dunder("__delitem__", (key,), "'Proxy' object does not support item deletion")
 
     def __contains__(self, item: Any) -> bool:
-        if config.METADATA and not self._pyroMethods and not self._pyroAttrs:
-            self._pyroGetMetadata()
-        if config.METADATA and "__contains__" not in self._pyroMethods:
+        if not self._pyro_may_call("__contains__"):
             return any(element is item or element == item for element in self)
         return bool(self._pyroInvoke("__contains__", (item,), {}))
 
