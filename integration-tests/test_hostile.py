@@ -14,7 +14,16 @@ import pytest
 
 from pyro_protocol import message as wire
 from pyro_protocol import serializers
+from pyro_protocol.decoder import MessageDecoder
 from pyro_protocol.uri import URI
+
+
+def _head_and_body(frames):
+    """A message's frames as (header with annotations, payload)."""
+    data = b"".join(frames)
+    size = 24 + int.from_bytes(data[18:20], "big")
+    return data[:size], data[size:]
+
 
 SERPENT = serializers.get_serializer("serpent")
 #: The daemon may grow by at most this much (peak RSS) over the whole attack run.
@@ -32,7 +41,7 @@ def _connect(uri, timeout=5.0):
 
 
 def _read_message(sock):
-    decoder = wire.MessageDecoder()
+    decoder = MessageDecoder()
     while True:
         try:
             data = sock.recv(65536)
@@ -47,13 +56,15 @@ def _read_message(sock):
 
 def _connect_bytes(serializer=SERPENT):
     body = serializer.dumps({"handshake": "hello", "object": "echo"})
-    head, body = wire.encode(wire.MSG_CONNECT, body, serializer.serializer_id, wire.FLAGS_META_ON_CONNECT, 0)
+    head, body = _head_and_body(
+        wire.encode(wire.MSG_CONNECT, body, serializer.serializer_id, wire.FLAGS_META_ON_CONNECT, 0)
+    )
     return head + body
 
 
 def _invoke_bytes(args, serializer=SERPENT, seq=1, flags=0, data=None):
     body = data if data is not None else serializer.dumpsCall("echo", "echo", args, {})
-    head, body = wire.encode(wire.MSG_INVOKE, body, serializer.serializer_id, flags, seq)
+    head, body = _head_and_body(wire.encode(wire.MSG_INVOKE, body, serializer.serializer_id, flags, seq))
     return head + body
 
 

@@ -468,8 +468,6 @@ class Proxy:
         return ClientSession(
             self._pyro_serializer(),
             hmac_key=self._pyro_hmac,
-            max_message_size=int(config.MAX_MESSAGE_SIZE),
-            compress=bool(config.COMPRESSION),
             seq=self._pyro_seq,
             handshake_done=handshake_done,
         )

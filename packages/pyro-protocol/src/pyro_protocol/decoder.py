@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional, Union
 
 from .constants import PROTOCOL_VERSION
+from . import message
 from .errors import ProtocolError
 from .message import (
     CORR_CHUNK_HEAD,
-    DEFAULT_MAX_INFLATED_SIZE,
     FLAGS_COMPRESSED,
     HEADER_SIZE,
     HEADER_STRUCT,
@@ -57,7 +57,7 @@ class MessageDecoder:
         # server this far); otherwise the buffer grows with the bytes that arrive
         self.trusted_size = trusted_size
         self.hmac_key = hmac_key
-        self.max_inflated_size = max_inflated_size or max_message_size or DEFAULT_MAX_INFLATED_SIZE
+        self.max_inflated_size = max_inflated_size or max_message_size or message.DEFAULT_MAX_INFLATED_SIZE
         self._buffer = bytearray()
         self._header: Optional[Header] = None
         self._broken: Optional[Exception] = None

@@ -274,10 +274,9 @@ def encode(
     is at least 200 bytes and that makes it smaller (Pyro4's rule); ``hmac_key`` adds the
     HMAC annotation; ``max_message_size`` refuses a larger message (MessageTooLargeError).
     """
-    if type(payload) is tuple:
-        if compress or hmac_key:
-            payload = b"".join(payload)
-    elif compress:
+    if type(payload) is tuple and (compress or hmac_key):
+        payload = b"".join(payload)  # (both need the payload whole)
+    if compress:
         payload, compressed = compress_payload(payload)  # type: ignore[arg-type]
         if compressed:
             flags |= FLAGS_COMPRESSED

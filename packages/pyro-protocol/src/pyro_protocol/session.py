@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from . import serializers
+from .config import config
 from .decoder import MessageDecoder
 from .errors import CommunicationError, ProtocolError, SerializeError
 from .message import (
@@ -58,23 +59,23 @@ class ClientSession:
     object for a reply with FLAGS_EXCEPTION; what to do with it is the front end's call.
     """
 
-    __slots__ = ("serializer", "hmac_key", "max_message_size", "compress", "decoder", "state", "seq", "in_flight")
+    __slots__ = ("serializer", "hmac_key", "settings", "decoder", "state", "seq", "in_flight")
 
     def __init__(
         self,
         serializer: Any,
         *,
         hmac_key: Optional[bytes] = None,
-        max_message_size: int = 0,
-        compress: bool = False,
+        settings: Any = config,
         seq: int = 0,
         handshake_done: bool = False,
     ) -> None:
         self.serializer = serializer
         self.hmac_key = hmac_key
-        self.max_message_size = max_message_size
-        self.compress = compress
-        self.decoder = MessageDecoder(max_message_size, hmac_key, trusted_size=TRUSTED_REPLY_SIZE)
+        # COMPRESSION and MAX_MESSAGE_SIZE are read per message (Pyro4 programs change them at run time)
+        self.settings = settings
+        max_size = int(settings.MAX_MESSAGE_SIZE)
+        self.decoder = MessageDecoder(max_size, hmac_key, trusted_size=TRUSTED_REPLY_SIZE)
         self.state = READY if handshake_done else NEW  # (a proxy on a connected socket has no handshake)
         self.seq = seq  # the last sequence number used (the handshake goes out with it)
         # seq -> the serializer the call went with; None for a call the caller gave up on
@@ -95,8 +96,8 @@ class ClientSession:
             flags = FLAGS_META_ON_CONNECT
         self.state = CONNECTING
         serializer = self.serializer
-        return self._encode(
-            MSG_CONNECT, serializer.dumps(payload), serializer.serializer_id, flags, self.seq, annotations
+        return _encode(
+            self, MSG_CONNECT, serializer.dumps(payload), serializer.serializer_id, flags, self.seq, annotations
         )
 
     def invoke(
@@ -117,9 +118,7 @@ class ClientSession:
         ser = serializer or self.serializer
         if expect_reply:
             self.in_flight[seq] = ser
-        if annotations is None and not (self.hmac_key or self.compress or self.max_message_size):
-            return seq, encode(MSG_INVOKE, payload, ser.serializer_id, flags, seq)
-        return seq, self._encode(MSG_INVOKE, payload, ser.serializer_id, flags, seq, annotations)
+        return seq, _encode(self, MSG_INVOKE, payload, ser.serializer_id, flags, seq, annotations)
 
     def abandon(self, seq: int) -> None:
         """The caller no longer waits for call ``seq`` (cancelled, timed out): drop its reply when it comes."""
@@ -128,14 +127,10 @@ class ClientSession:
 
     def receive(self, data: bytes) -> list[tuple[Message, Any]]:
         """Feed received bytes; the replies (and handshake answer) they complete, with their values."""
-        try:
-            messages = self.decoder.feed(data)
-        except ProtocolError:
-            if self.state is CONNECTING and data[:2] in TLS_RECORD_STARTS:
-                raise CommunicationError(
-                    "the server answered with TLS data: it seems to require TLS (config SSL)"
-                ) from None
-            raise
+        if self.state is CONNECTING and data[:2] in TLS_RECORD_STARTS and not self.decoder.in_message:
+            # a message starts with b"PYRO": this is a TLS server answering a plain client
+            raise CommunicationError("the server answered with TLS data: it seems to require TLS (config SSL)")
+        messages = self.decoder.feed(data)
         return self._replies(messages) if messages else []
 
     def receive_target(self) -> Optional[memoryview]:
@@ -158,9 +153,8 @@ class ClientSession:
                 self.state = CLOSED
                 if msg.type != MSG_RESULT:
                     raise ProtocolError(f"invalid msg type {msg.type} received")
-                raise ProtocolError(
-                    f"reply sequence out of sync: got {msg.seq}, expected one of {sorted(self.in_flight)}"
-                )
+                expected = " or ".join(map(str, sorted(self.in_flight))) or "no reply"
+                raise ProtocolError(f"invoke: reply sequence out of sync, got {msg.seq} expected {expected}")
             if serializer is None:
                 continue  # a call the caller gave up on
             if msg.serializer_id != serializer.serializer_id:
@@ -176,45 +170,23 @@ class ClientSession:
         self.state = READY if msg.type == MSG_CONNECTOK else CLOSED
         return _connect_reply_value(msg) if msg.data else "?"
 
-    def _encode(
-        self, msg_type: int, payload: Any, serializer_id: int, flags: int, seq: int, annotations: Any
-    ) -> Frames:
-        return encode(
-            msg_type,
-            payload,
-            serializer_id,
-            flags,
-            seq,
-            annotations,
-            compress=self.compress,
-            max_message_size=self.max_message_size,
-            hmac_key=self.hmac_key,
-        )
-
 
 class ServerSession:
     """The server side: reads the handshake, then requests; frames the answers."""
 
-    __slots__ = ("hmac_key", "max_message_size", "compress", "decoder", "state")
+    __slots__ = ("hmac_key", "settings", "decoder", "state")
 
     def __init__(
         self,
         *,
         hmac_key: Optional[bytes] = None,
-        max_message_size: int = 0,
-        compress: bool = False,
+        settings: Any = config,
         handshake_done: bool = False,
     ) -> None:
         self.hmac_key = hmac_key
-        self.max_message_size = max_message_size
-        self.compress = compress
-        self.decoder = MessageDecoder(max_message_size, hmac_key)
+        self.settings = settings  # (COMPRESSION and MAX_MESSAGE_SIZE: read per message)
+        self.decoder = MessageDecoder(int(settings.MAX_MESSAGE_SIZE), hmac_key)
         self.state = READY if handshake_done else NEW  # (a connected_socket daemon has no handshake)
-
-    @property
-    def plain(self) -> bool:
-        """True when replies carry no HMAC, compression or size limit (the framing's short path)."""
-        return not (self.hmac_key or self.compress or self.max_message_size)
 
     def receive(self, data: bytes) -> list[Message]:
         """Feed received bytes; the requests they complete. ProtocolError: refuse the peer."""
@@ -247,7 +219,7 @@ class ServerSession:
     def connect_ok(
         self, payload: bytes, serializer_id: int, flags: int, seq: int, annotations: Optional[Mapping[str, bytes]]
     ) -> Frames:
-        frames = self._encode(MSG_CONNECTOK, payload, serializer_id, flags, seq, annotations)
+        frames = _encode(self, MSG_CONNECTOK, payload, serializer_id, flags, seq, annotations)
         self.state = READY
         return frames
 
@@ -256,7 +228,7 @@ class ServerSession:
     ) -> Frames:
         """The refusal of a handshake; the connection ends after it."""
         self.state = CLOSED
-        return self._encode(MSG_CONNECTFAIL, payload, serializer_id, 0, seq, annotations)
+        return _encode(self, MSG_CONNECTFAIL, payload, serializer_id, 0, seq, annotations)
 
     def reply(
         self,
@@ -266,27 +238,39 @@ class ServerSession:
         seq: int,
         annotations: Optional[Mapping[str, bytes]],
     ) -> Frames:
-        if self.hmac_key or self.compress or self.max_message_size:
-            return self._encode(MSG_RESULT, payload, serializer_id, flags, seq, annotations)
-        return encode(MSG_RESULT, payload, serializer_id, flags, seq, annotations)
+        return _encode(self, MSG_RESULT, payload, serializer_id, flags, seq, annotations)
 
     def pong(self, serializer_id: int, seq: int, annotations: Optional[Mapping[str, bytes]]) -> Frames:
-        return self._encode(MSG_PING, b"pong", serializer_id, 0, seq, annotations)
+        return _encode(self, MSG_PING, b"pong", serializer_id, 0, seq, annotations)
 
-    def _encode(
-        self, msg_type: int, payload: Any, serializer_id: int, flags: int, seq: int, annotations: Any
-    ) -> Frames:
-        return encode(
-            msg_type,
-            payload,
-            serializer_id,
-            flags,
-            seq,
-            annotations,
-            compress=self.compress,
-            max_message_size=self.max_message_size,
-            hmac_key=self.hmac_key,
-        )
+
+def _encode(
+    session: ClientSession | ServerSession,
+    msg_type: int,
+    payload: Any,
+    serializer_id: int,
+    flags: int,
+    seq: int,
+    annotations: Optional[Mapping[str, bytes]],
+) -> Frames:
+    """Frame a message with the session's HMAC key and the settings' compression and size limit."""
+    settings = session.settings
+    compress = settings.COMPRESSION
+    max_size = settings.MAX_MESSAGE_SIZE
+    hmac_key = session.hmac_key
+    if not (compress or max_size or hmac_key):
+        return encode(msg_type, payload, serializer_id, flags, seq, annotations)
+    return encode(
+        msg_type,
+        payload,
+        serializer_id,
+        flags,
+        seq,
+        annotations,
+        compress=bool(compress),
+        max_message_size=int(max_size),
+        hmac_key=hmac_key,
+    )
 
 
 #: Recently seen handshake answers (serializer id, payload) -> the value, when it holds only

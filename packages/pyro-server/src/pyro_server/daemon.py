@@ -139,6 +139,8 @@ class Daemon:
 
     def combine(self, daemon: Any) -> None:
         """Serve another daemon (or the name server's broadcast server) from this daemon's loop."""
+        if daemon is self:
+            raise PyroError("cannot combine a daemon with itself")
         self.transportServer.combine(daemon)
 
     # -- registry ----------------------------------------------------------------------

@@ -73,12 +73,7 @@ class Dispatcher:
     # -- the contract with the server types -------------------------------------------------
 
     def new_connection(self, sock: socket.socket, addr: Any, handshake_done: bool = False) -> ClientConnection:
-        session = ServerSession(
-            hmac_key=self.daemon._pyroHmacKey,
-            max_message_size=int(config.MAX_MESSAGE_SIZE),
-            compress=bool(config.COMPRESSION),
-            handshake_done=handshake_done,
-        )
+        session = ServerSession(hmac_key=self.daemon._pyroHmacKey, handshake_done=handshake_done)
         return ClientConnection(sock, addr, session, float(config.COMMTIMEOUT))
 
     def handle(self, conn: ClientConnection, msg: Message) -> bool:
@@ -185,9 +180,11 @@ class Dispatcher:
                 return True
             if type(result) not in VALUE_TYPES and is_streamable(result) and not flags & FLAGS_BATCH:
                 return self._start_stream(conn, msg, serializer, result)
-            payload = None
+            payload: Any = None
             if type(result) is bytes and len(result) >= JOIN_LIMIT:
-                payload = serializer.bytes_parts(result)  # a large bytes result goes out without a copy
+                around = serializer.bytes_parts(result)  # a large bytes result goes out without a copy
+                if around is not None:
+                    payload = (around[0], result, around[1])
             if payload is None:
                 payload = serializer.dumps(result)
             # read after the call: the method may have put a new dict there (Pyro4's docs do so)
