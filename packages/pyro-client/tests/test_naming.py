@@ -346,7 +346,8 @@ def test_without_commtimeout_an_attempt_gets_the_failover_timeout(ns_address, si
         assert ns._pyroConnection.sock.gettimeout() is None
 
 
-def test_when_all_fail_the_error_names_each_and_why(silent_port, unused_port):
+def test_when_all_fail_the_error_names_each_and_why(silent_port, unused_port, unused_udp_port, monkeypatch):
+    monkeypatch.setattr(naming, "BROADCAST_TIMEOUT", 0.05)
     config.COMMTIMEOUT = 0.2
     hosts = f"127.0.0.1:{unused_port}, [::1]:{unused_port}, 127.0.0.1:{silent_port}"
     start = time.monotonic()
@@ -360,8 +361,16 @@ def test_when_all_fail_the_error_names_each_and_why(silent_port, unused_port):
         f"127.0.0.1:{silent_port} (receiving: timeout)"
     )
     config.NS_HOST = hosts
-    with pytest.raises(NamingError, match=f"^Failed to locate the nameserver; tried 127.0.0.1:{unused_port} "):
+    config.BROADCAST_ADDRS, config.NS_BCPORT = "127.0.0.1", unused_udp_port
+    with pytest.raises(NamingError) as caught:
         resolve("PYRONAME:test.calc")
+    steps = str(caught.value).removeprefix("Failed to locate the nameserver; tried ").split("; ")
+    assert [step.split(" (")[0] for step in steps] == [
+        f"127.0.0.1:{unused_port}",
+        f"[::1]:{unused_port}",
+        f"127.0.0.1:{silent_port}",
+        f"broadcast to 127.0.0.1 port {unused_udp_port}",  # NS_HOST's list, then the broadcast
+    ]
 
 
 def test_a_configured_list_is_tried_before_the_broadcast(responder_factory, ns_address, unused_port, monkeypatch):
