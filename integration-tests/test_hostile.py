@@ -109,6 +109,28 @@ def _zlib_bomb(inflated_size=1024**3):
     return b"".join(parts)
 
 
+def _send_zlib_bomb(uri):
+    """An INVOKE whose payload is a zlib bomb: about 1 MiB on the wire, 1 GiB inflated."""
+    bomb = _zlib_bomb()
+    assert len(bomb) < 2 * 1024 * 1024
+    header = struct.pack(
+        "!4sHHHHiHHHH",
+        b"PYRO",
+        48,
+        wire.MSG_INVOKE,
+        wire.FLAGS_COMPRESSED,
+        1,
+        len(bomb),
+        1,
+        0,
+        0,
+        (wire.MSG_INVOKE + 48 + len(bomb) + 1 + wire.FLAGS_COMPRESSED + 1 + 0x34E9) & 0xFFFF,
+    )
+    started = time.monotonic()
+    _send_and_close(uri, header + bomb, handshake=True, wait=5)
+    assert time.monotonic() - started < 5, "the daemon should refuse the bomb at once"
+
+
 @pytest.mark.parametrize("servertype", ["thread", "multiplex"])
 def test_hostile_client_suite(spawn, memory_of, servertype):
     process, uri = _start(spawn, servertype)
@@ -160,25 +182,7 @@ def test_hostile_client_suite(spawn, memory_of, servertype):
         _send_and_close(uri, header, handshake=True)
     _normal_call(uri)
 
-    # a zlib bomb: about 1 MiB on the wire, 1 GiB inflated
-    bomb = _zlib_bomb()
-    assert len(bomb) < 2 * 1024 * 1024
-    header = struct.pack(
-        "!4sHHHHiHHHH",
-        b"PYRO",
-        48,
-        wire.MSG_INVOKE,
-        wire.FLAGS_COMPRESSED,
-        1,
-        len(bomb),
-        1,
-        0,
-        0,
-        (wire.MSG_INVOKE + 48 + len(bomb) + 1 + wire.FLAGS_COMPRESSED + 1 + 0x34E9) & 0xFFFF,
-    )
-    started = time.monotonic()
-    _send_and_close(uri, header + bomb, handshake=True, wait=5)
-    assert time.monotonic() - started < 5, "the daemon should refuse the bomb at once"
+    _send_zlib_bomb(uri)
     _normal_call(uri)
 
     # deeply nested payloads, per serializer: an error reply, never a crash
@@ -217,6 +221,25 @@ def test_hostile_client_suite(spawn, memory_of, servertype):
 
     grown = memory_of(pid)["VmHWM"] - baseline
     assert grown < MEMORY_BUDGET_KIB, f"daemon peak memory grew by {grown} KiB"
+    assert process.popen.poll() is None
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_refusing_a_zlib_bomb_costs_at_most_twice_the_inflate_cap(spawn, memory_of, servertype):
+    process, uri = _start(spawn, servertype)
+    pid = process.popen.pid
+    _normal_call(uri)
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")  # the peak (VmHWM) starts again from the memory in use now
+    except OSError as exc:
+        pytest.skip(f"cannot reset the daemon's peak memory: {exc}")
+    before = memory_of(pid)["VmHWM"]
+    _send_zlib_bomb(uri)
+    _normal_call(uri)
+    grown = memory_of(pid)["VmHWM"] - before
+    print(f"\nNUMBERS zlib bomb refused by the {servertype} server: peak RSS +{grown / 1024:.1f} MiB", flush=True)
+    assert grown < 2 * wire.DEFAULT_MAX_INFLATED_SIZE // 1024, f"the daemon's peak memory grew by {grown} KiB"
     assert process.popen.poll() is None
 
 
