@@ -60,7 +60,7 @@ def test_close_is_idempotent(storage):
     storage.close()
 
 
-@pytest.mark.parametrize("kind", ["sql", "dbm"])
+@pytest.mark.parametrize("kind", ["sql", "dbm", "postgresql"])
 def test_closed_storage_says_so(new_storage, kind):
     store = new_storage(kind)
     store.close()
@@ -70,7 +70,7 @@ def test_closed_storage_says_so(new_storage, kind):
         store.put("a", Entry(URI_A, frozenset()))
 
 
-@pytest.mark.parametrize("kind", ["sql", "dbm"])
+@pytest.mark.parametrize("kind", ["sql", "dbm", "postgresql"])
 def test_persistent_storages_survive_reopening(new_storage, kind):
     first = new_storage(kind)
     first.put("a", Entry(URI_A, frozenset({"m1", "m2"})))
@@ -82,7 +82,7 @@ def test_persistent_storages_survive_reopening(new_storage, kind):
     assert again.entries() == {"a": Entry(URI_A, frozenset({"m1", "m2"})), "b": Entry(URI_B, frozenset())}
 
 
-@pytest.mark.parametrize("kind", ["memory", "sql", "dbm"])
+@pytest.mark.parametrize("kind", ["memory", "sql", "dbm", "postgresql"])
 def test_concurrent_puts_lose_nothing(new_storage, kind):
     store = new_storage(kind)
 

@@ -42,6 +42,7 @@ from .exposure import (
     reset_metadata_cache,
     set_exposed_property_value,
 )
+from .registration import nameserver_registration
 
 __all__ = ["Daemon", "DaemonObject", "serveSimple"]
 
@@ -950,21 +951,19 @@ def serveSimple(  # noqa: N802 - Pyro4's name
     daemon: Optional[Daemon] = None,
     ns: bool = True,
     verbose: bool = True,
+    lease: Optional[float] = None,
 ) -> None:
     """Publish a dict ``{object_or_class: name}`` and run the request loop until shutdown.
 
     With ``ns=True`` each named object is registered in the name server under its
     name (and gets a generated id in the daemon); with ``ns=False`` the names are
     the object ids in the daemon. ``None`` means a generated id and no name server entry.
+    ``lease`` (seconds; our name server only): the names are registered with that lease
+    and renewed while the loop runs, so they disappear once the daemon is gone.
     """
     if daemon is None:
         daemon = Daemon(host, port)
-    with daemon:
-        name_server = None
-        if ns:
-            from pyro_client import locateNS
-
-            name_server = locateNS()
+    with daemon, nameserver_registration(ns, lease) as name_server:
         for obj, name in objects.items():
             uri = daemon.register(obj, None if ns else name)
             if verbose:
@@ -974,7 +973,7 @@ def serveSimple(  # noqa: N802 - Pyro4's name
                 if verbose:
                     print(f"    name = {name}")
         if name_server is not None:
-            name_server._pyroRelease()
+            name_server.serving()
         if verbose:
             print("Pyro daemon running.")
             sys.stdout.flush()
