@@ -110,6 +110,12 @@ def storage_spec(kind: str, directory: Path, request: pytest.FixtureRequest) -> 
 
 
 @pytest.fixture()
+def spec_of(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """``spec_of(kind)``: the ``-s`` spelling of a storage of that kind for this test (as new_storage opens it)."""
+    return lambda kind: storage_spec(kind, tmp_path, request)
+
+
+@pytest.fixture()
 def new_storage(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Storage]]:
     """``new_storage(kind)`` opens a storage of that kind in the test's tmp dir (PostgreSQL: in the
     test's schema); all are closed afterwards. Two of one kind share their file or database."""

@@ -162,3 +162,28 @@ def test_make_storage_spellings(tmp_path):
     for bad in ("sql:", "dbm:", "redis:x", "mem"):
         with pytest.raises(ValueError, match="invalid storage type"):
             make_storage(bad)
+
+
+def test_a_dbm_index_write_that_fails_halfway_leaves_the_previous_index(tmp_path):
+    """dbm.dumb itself renames its index away before writing the new one: a crash in between
+    lost every registration. Ours writes a new file and renames it over the old one."""
+    from pyro_naming.storage import _uses_dumb_backend
+
+    path = str(tmp_path / "names.dbm")
+    if not _uses_dumb_backend(path):
+        pytest.skip("this Python's dbm does not use dbm.dumb")
+    store = DbmStorage(path)
+    blocker = tmp_path / "names.dbm.dir.tmp"
+    try:
+        store.put("kept", Entry(URI_A, frozenset({"m"})))
+        blocker.mkdir()  # the next index write cannot create its file: it fails as a crash would
+        with pytest.raises(NamingError, match="^dbm error while registering 'new': "):
+            store.put("new", Entry(URI_B, frozenset()))
+        reopened = DbmStorage(path)  # what a restart finds
+        try:
+            assert reopened.get("kept") == Entry(URI_A, frozenset({"m"}))
+        finally:
+            reopened.close()
+    finally:
+        blocker.rmdir()
+        store.close()

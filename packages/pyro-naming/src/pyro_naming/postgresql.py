@@ -82,6 +82,10 @@ _DELETE_UNCHANGED = f"DELETE FROM pyro_names p WHERE p.name = %s AND p.uri = %s 
 _PURGE = "DELETE FROM pyro_names WHERE expires <= now()"
 
 
+def _text(exc: BaseException) -> str:
+    return str(exc).strip()  # libpq's messages end with a newline
+
+
 def _entry(row: Any) -> Entry:
     uri, metadata, lease, expires = row
     return Entry(uri, frozenset(metadata), lease, expires)
@@ -147,7 +151,7 @@ class PostgresStorage(Storage):
         try:
             params = conninfo_to_dict(conninfo)
         except psycopg.Error as exc:
-            raise NamingError(f"invalid PostgreSQL storage URL: {exc}") from None
+            raise NamingError(f"invalid PostgreSQL storage URL: {_text(exc)}") from None
         self.where = f"{params.get('dbname', '(default database)')} on {params.get('host', '(default host)')}"
         if "port" in params:
             self.where += f":{params['port']}"
@@ -166,7 +170,7 @@ class PostgresStorage(Storage):
         try:
             return self._psycopg.connect(self._conninfo, autocommit=True, connect_timeout=self._connect_timeout)
         except self._psycopg.Error as exc:
-            raise NamingError(f"cannot reach the PostgreSQL storage ({self.where}): {exc}".rstrip()) from None
+            raise NamingError(f"cannot reach the PostgreSQL storage ({self.where}): {_text(exc)}") from None
 
     @staticmethod
     def _create_schema(connection: Any) -> None:
@@ -187,9 +191,9 @@ class PostgresStorage(Storage):
                 broken = bool(connection.broken)
                 self._pool.give_back(connection, usable=not broken)
                 if broken and reused and attempt == 1:
-                    log.info("PostgreSQL storage: connection lost (%s); reconnecting", exc)
+                    log.info("PostgreSQL storage: connection lost (%s); reconnecting", _text(exc))
                     continue
-                raise NamingError(f"PostgreSQL storage ({self.where}) failed while {action}: {exc}") from None
+                raise NamingError(f"PostgreSQL storage ({self.where}) failed while {action}: {_text(exc)}") from None
             except BaseException:
                 self._pool.give_back(connection, usable=False)
                 raise
