@@ -158,4 +158,3 @@ class TemporaryCluster:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
-

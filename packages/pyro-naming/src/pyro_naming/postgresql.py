@@ -144,9 +144,7 @@ class PostgresStorage(Storage):
             import psycopg
             from psycopg.conninfo import conninfo_to_dict
         except ImportError:
-            raise NamingError(
-                "the PostgreSQL storage needs psycopg 3: pip install 'pyro-naming[postgresql]'"
-            ) from None
+            raise NamingError("the PostgreSQL storage needs psycopg 3: pip install 'pyro-naming[postgresql]'") from None
         self._psycopg = psycopg
         try:
             params = conninfo_to_dict(conninfo)
