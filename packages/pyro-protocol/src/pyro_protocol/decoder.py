@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional, Union
 
-from .constants import PROTOCOL_VERSION
 from . import message
+from .constants import PROTOCOL_VERSION
 from .errors import ProtocolError
 from .message import (
     CORR_CHUNK_HEAD,

@@ -23,6 +23,7 @@ from .dispatch import Dispatcher
 from .exposure import get_exposed_members, reset_metadata_cache
 from .handshake import object_metadata
 from .instances import MODES, InstanceModes
+from .registration import nameserver_registration
 from .servers import make_server
 from .streams import StreamRegistry
 
@@ -348,21 +349,19 @@ def serveSimple(  # noqa: N802 - Pyro4's name
     daemon: Optional[Daemon] = None,
     ns: bool = True,
     verbose: bool = True,
+    lease: Optional[float] = None,
 ) -> None:
     """Publish a dict ``{object_or_class: name}`` and run the request loop until shutdown.
 
     With ``ns=True`` each named object is registered in the name server under its
     name (and gets a generated id in the daemon); with ``ns=False`` the names are
     the object ids in the daemon. ``None`` means a generated id and no name server entry.
+    ``lease`` (seconds; our name server only): the names are registered with that lease
+    and renewed while the loop runs, so they disappear once the daemon is gone.
     """
     if daemon is None:
         daemon = Daemon(host, port)
-    with daemon:
-        name_server = None
-        if ns:
-            from pyro_client import locateNS
-
-            name_server = locateNS()
+    with daemon, nameserver_registration(ns, lease) as name_server:
         for obj, name in objects.items():
             uri = daemon.register(obj, None if ns else name)
             if verbose:
@@ -372,7 +371,7 @@ def serveSimple(  # noqa: N802 - Pyro4's name
                 if verbose:
                     print(f"    name = {name}")
         if name_server is not None:
-            name_server._pyroRelease()
+            name_server.serving()
         if verbose:
             print("Pyro daemon running.")
             sys.stdout.flush()
