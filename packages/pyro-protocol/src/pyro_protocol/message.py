@@ -286,7 +286,11 @@ def encode(
         annotations["HMAC"] = hmac_digest(hmac_key, payload, annotations)  # type: ignore[arg-type]
     ann_blob = encode_annotations(annotations) if annotations else b""
     ann_size = len(ann_blob)
-    data_size = len(payload) if type(payload) is bytes else sum(map(len, payload))
+    if type(payload) is tuple:
+        prefix, value, suffix = payload
+        data_size = len(prefix) + len(value) + len(suffix)
+    else:
+        data_size = len(payload)
     if data_size > MAX_DATA_SIZE:
         raise ProtocolError(f"payload of {data_size} bytes does not fit a message (max {MAX_DATA_SIZE})")
     if max_message_size and data_size + ann_size > max_message_size:
@@ -307,7 +311,6 @@ def encode(
     except struct.error:
         raise ProtocolError(_field_error(msg_type, flags, seq, serializer_id)) from None
     if type(payload) is tuple:
-        prefix, value, suffix = payload
         return (header + ann_blob + prefix, value, suffix) if suffix else (header + ann_blob + prefix, value)
     if data_size < JOIN_LIMIT:
         return (header + ann_blob + payload,)  # type: ignore[operator]

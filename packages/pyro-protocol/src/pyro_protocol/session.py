@@ -275,7 +275,7 @@ def _encode(
 
 #: Recently seen handshake answers (serializer id, payload) -> the value, when it holds only
 #: immutable values: connecting again to the same object gets the same bytes, read once.
-_connect_replies: dict[tuple[int, bytes], Any] = {}
+_connect_replies: dict[tuple[int, bytes], tuple[Any, Any]] = {}
 _CONNECT_REPLIES_KEPT = 64
 
 
@@ -284,7 +284,8 @@ def _connect_reply_value(msg: Message) -> Any:
     reply = _connect_replies.get(key)
     if reply is not None:
         return {"handshake": reply[0], "meta": dict(reply[1])} if msg.flags & FLAGS_META_ON_CONNECT else reply[0]
-    reply = serializers.get_serializer_by_id(msg.serializer_id).loads(msg.data)
+    reply = serializers.get_serializer_by_id(msg.serializer_id).loads(bytes(msg.data))
+    frozen: Optional[tuple[Any, Any]]
     if msg.flags & FLAGS_META_ON_CONNECT:
         frozen = _frozen_connect_reply(reply, serializers.PLAIN_SCALARS)
     else:

@@ -292,14 +292,14 @@ def recv_chunks(sock: socket.socket, size: int, first: bytes = b"", stall: Optio
     return b"".join(chunks)
 
 
-def send_frames(sock: socket.socket, frames: Sequence[bytes]) -> None:
+def send_frames(sock: socket.socket, frames: Sequence[Union[bytes, bytearray, memoryview]]) -> None:
     """Send a message given as frames (what ``message.encode`` returns) on a blocking socket:
     one system call where the socket takes them all; a large frame is never copied."""
     try:
         if len(frames) == 1:
             sock.sendall(frames[0])
         elif hasattr(sock, "sendmsg") and not isinstance(sock, ssl.SSLSocket):
-            _sendmsg_all(sock, list(frames))
+            _sendmsg_all(sock, [memoryview(frame) for frame in frames])
         else:
             for frame in frames:
                 if frame:
