@@ -118,14 +118,18 @@ class Lab:
         ip("-n", self.switch, "link", "set", host.port, "up")
 
     def close(self) -> None:
+        """Stop the processes, then remove the namespaces (and so every device in them)."""
         # processes first: a namespace lives on (with its devices) while a process is in it
         for process in reversed(self.processes):
             process.stop()
+        failures = []
         for name in reversed(self.namespaces):
             try:
                 ip("netns", "del", name)
-            except NetworkUnavailable:
-                pass
+            except NetworkUnavailable as exc:
+                failures.append(str(exc))
+        if failures:
+            raise NetworkUnavailable("; ".join(failures))
 
 
 def _remove_stale_namespaces() -> None:

@@ -238,32 +238,44 @@ _IFF_UP, _IFF_BROADCAST = 0x1, 0x2
 
 
 def _interface_broadcast_addresses() -> list[str]:
-    """The IPv4 broadcast address of each interface that is up and can broadcast (its primary
-    address's: the one configured, else address | ~netmask). Linux only: elsewhere none."""
+    """The IPv4 broadcast address of each interface that is up and can broadcast (of its
+    primary address). Linux only: elsewhere none (BROADCAST_ADDRS still applies)."""
     if not sys.platform.startswith("linux"):
         return []
-    import fcntl  # (not on Windows)
-
     found = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for _, name in socket.if_nameindex():
-            request = struct.pack("256s", name.encode()[:15])
             try:
-                (flags,) = struct.unpack_from("H", fcntl.ioctl(sock, _SIOCGIFFLAGS, request), 16)
-                if flags & (_IFF_UP | _IFF_BROADCAST) != _IFF_UP | _IFF_BROADCAST:
-                    continue
-                broadcast = fcntl.ioctl(sock, _SIOCGIFBRDADDR, request)[20:24]
-                if broadcast == bytes(4):
-                    address = int.from_bytes(fcntl.ioctl(sock, _SIOCGIFADDR, request)[20:24], "big")
-                    netmask = int.from_bytes(fcntl.ioctl(sock, _SIOCGIFNETMASK, request)[20:24], "big")
-                    if netmask >= 0xFFFFFFFE:
-                        continue  # a /31 or /32 address has no broadcast address
-                    broadcast = (address | ~netmask & 0xFFFFFFFF).to_bytes(4, "big")
+                address = _broadcast_address_of(sock, name)
             except OSError:
                 continue  # no IPv4 address, or gone meanwhile
-            if broadcast != b"\xff" * 4 and socket.inet_ntoa(broadcast) not in found:
-                found.append(socket.inet_ntoa(broadcast))
+            if address is not None and address not in found:
+                found.append(address)
     return found
+
+
+def _broadcast_address_of(sock: socket.socket, name: str) -> Optional[str]:
+    """The broadcast address of interface ``name``: the one configured, else address | ~netmask;
+    None if it is down or cannot broadcast. OSError if it has no IPv4 address."""
+    import fcntl  # (not on Windows)
+
+    request = struct.pack("16s24x", name.encode()[:15])  # a struct ifreq
+
+    def ipv4(code: int) -> int:  # the sockaddr_in address the kernel puts after the name
+        return int.from_bytes(fcntl.ioctl(sock, code, request)[20:24], "big")
+
+    (flags,) = struct.unpack_from("H", fcntl.ioctl(sock, _SIOCGIFFLAGS, request), 16)
+    if flags & (_IFF_UP | _IFF_BROADCAST) != _IFF_UP | _IFF_BROADCAST:
+        return None
+    broadcast = ipv4(_SIOCGIFBRDADDR)
+    if not broadcast:
+        netmask = ipv4(_SIOCGIFNETMASK)
+        if netmask >= 0xFFFFFFFE:
+            return None  # a /31 or /32 address has no broadcast address
+        broadcast = ipv4(_SIOCGIFADDR) | ~netmask & 0xFFFFFFFF
+    if broadcast == 0xFFFFFFFF:
+        return None  # "<broadcast>" itself
+    return socket.inet_ntoa(broadcast.to_bytes(4, "big"))
 
 
 def _silence(send_errors: dict[str, str], junk: int) -> str:
