@@ -98,8 +98,27 @@ class ProxyConnection:
 
     def receive(self) -> tuple[Message, Any]:
         """Wait for the next reply (or handshake answer): the message and its value."""
+        sock = self.sock
+        session = self.session
         try:
-            replies = self._receive()
+            while True:
+                target = session.receive_target() if session.decoder.in_message else None
+                if target is None:
+                    if self.spin is not None:
+                        # polling holds the GIL: only a process's single thread polls
+                        self.spin.before_read(sock, threading.active_count() == 1)
+                    data = sock.recv(RECEIVE_SIZE)
+                    if not data:
+                        raise transport.connection_lost(b"")
+                    replies = session.receive(data)
+                else:  # the rest of a large payload, straight into its buffer
+                    with target:
+                        count = sock.recv_into(target, 0, self.waitall)
+                    if not count:
+                        raise transport.connection_lost(b"")
+                    replies = session.received(count)
+                if replies:
+                    break
         except builtins.TimeoutError:
             raise TimeoutError("receiving: timeout") from None
         except ssl.SSLError as exc:
@@ -111,29 +130,6 @@ class ProxyConnection:
         if config.LOGWIRE:
             wirelog.log_message("proxy", "received", replies[0][0])
         return replies[0]
-
-    def _receive(self) -> list[tuple[Message, Any]]:
-        sock = self.sock
-        session = self.session
-        spin = self.spin
-        while True:
-            target = session.receive_target()
-            if target is None:
-                if spin is not None:
-                    # polling holds the GIL: only a process's single thread polls
-                    spin.before_read(sock, threading.active_count() == 1)
-                data = sock.recv(RECEIVE_SIZE)
-                if not data:
-                    raise transport.connection_lost(b"")
-                replies = session.receive(data)
-            else:  # the rest of a large payload, straight into its buffer
-                with target:
-                    count = sock.recv_into(target, 0, self.waitall)
-                if not count:
-                    raise transport.connection_lost(b"")
-                replies = session.received(count)
-            if replies:
-                return replies
 
     def close(self) -> None:
         transport.close_socket(self.sock)

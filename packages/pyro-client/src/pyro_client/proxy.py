@@ -566,8 +566,7 @@ class Proxy:
         objectId: Optional[str] = None,  # noqa: N803
     ) -> Any:
         """Send one call and (unless oneway) wait for its result. The hot path: keep it flat."""
-        ctx = current_context
-        ctx.response_annotations = {}
+        ctx = current_context.state
         with self._pyro_lock:
             conn = self._pyro_conn
             if conn is None:
@@ -602,16 +601,17 @@ class Proxy:
                 _seq, frames = conn.session.invoke(payload, flags, annotations, serializer, not flags & FLAGS_ONEWAY)
                 conn.send(frames)
                 if flags & FLAGS_ONEWAY:
+                    ctx.response_annotations = {}
                     return None
                 msg, result = conn.receive()
             except BaseException:
                 # The stream is in an unknown state: a late reply must never answer a later call.
+                ctx.response_annotations = {}
                 self._pyro_close()
                 raise
-            if msg.annotations:
-                ctx.response_annotations = msg.annotations
-                if self._pyro_has_response_hook:
-                    self._pyroResponseAnnotations(msg.annotations, msg.type)
+            ctx.response_annotations = msg.annotations
+            if msg.annotations and self._pyro_has_response_hook:
+                self._pyroResponseAnnotations(msg.annotations, msg.type)
             if msg.flags & _SPECIAL_REPLY:
                 try:
                     return self._pyro_special_result(msg, result)

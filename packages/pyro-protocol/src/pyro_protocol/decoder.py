@@ -31,6 +31,8 @@ from .message import (
 
 __all__ = ["MessageDecoder", "iter_messages", "LARGE_PAYLOAD"]
 
+_unpack_header = HEADER_STRUCT.unpack_from
+
 #: Payloads at least this large are received straight into one buffer (kept for reuse:
 #: fresh memory costs a page fault per 4 KiB) instead of a growing message buffer.
 LARGE_PAYLOAD = 256 * 1024
@@ -57,6 +59,10 @@ class MessageDecoder:
         # server this far); otherwise the buffer grows with the bytes that arrive
         self.trusted_size = trusted_size
         self.hmac_key = hmac_key
+        #: True while part of a message has arrived (a plain attribute: readers look at it per read).
+        self.in_message = False
+        # True when the next chunk may take the short path: nothing pending, no HMAC, no size limit
+        self._quick = not hmac_key and not max_message_size
         self.max_inflated_size = max_inflated_size or max_message_size or message.DEFAULT_MAX_INFLATED_SIZE
         self._buffer = bytearray()
         self._header: Optional[Header] = None
@@ -82,28 +88,19 @@ class MessageDecoder:
             return HEADER_SIZE - len(self._buffer)
         return self._header.annotations_size + self._header.data_size - self.buffered
 
-    @property
-    def in_message(self) -> bool:
-        """True while part of a message has arrived."""
-        return self._header is not None or bool(self._buffer)
+    def set_hmac_key(self, key: Optional[bytes]) -> None:
+        """Check the messages from now on with ``key`` (None: no HMAC)."""
+        self.hmac_key = key
+        self._update_state()
+
+    def _update_state(self) -> None:
+        self.in_message = self._header is not None or bool(self._buffer)
+        self._quick = not self.in_message and not self.hmac_key and not self.max_message_size and self._broken is None
 
     def feed(self, data: Union[bytes, memoryview]) -> list[Message]:
-        if self._broken is not None:
-            raise ProtocolError(f"decoder is unusable after an earlier error: {self._broken}")
-        if self._large_mode:
-            return self._feed_large(data)
-        if (
-            type(data) is bytes
-            and self._header is None
-            and not self._buffer
-            and not self.hmac_key
-            and not self.max_message_size
-            and len(data) >= HEADER_SIZE
-        ):
-            # the usual request: one whole message in one chunk, read without views
-            magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _, header_sum = (
-                HEADER_STRUCT.unpack_from(data)
-            )
+        if self._quick and type(data) is bytes and len(data) >= HEADER_SIZE:
+            # the usual message: whole in one chunk, at most a CORR annotation; built directly
+            magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _, header_sum = _unpack_header(data)
             if (
                 len(data) == HEADER_SIZE + ann_size + data_size
                 and magic == MAGIC
@@ -112,24 +109,20 @@ class MessageDecoder:
                 and not flags & FLAGS_COMPRESSED
                 and header_sum == checksum(msg_type, flags, seq, data_size, ser_id, ann_size)
             ):
-                annotations: Optional[dict[str, bytes]] = None
                 if not ann_size:
-                    annotations = {}
-                elif ann_size == 22 and data.startswith(CORR_CHUNK_HEAD, HEADER_SIZE):
-                    annotations = {"CORR": data[30:46]}
-                if annotations is not None:  # (other annotations: the general path checks them)
-                    return [
-                        Message(
-                            msg_type,
-                            data[HEADER_SIZE + ann_size :],
-                            ser_id,
-                            flags,
-                            seq,
-                            annotations,
-                            None,  # (no hmac key: positional, the quickest call)
-                            len(data),
-                        )
-                    ]
+                    return [Message(msg_type, data[HEADER_SIZE:], ser_id, flags, seq, {}, None, len(data))]
+                if ann_size == 22 and data.startswith(CORR_CHUNK_HEAD, HEADER_SIZE):
+                    return [Message(msg_type, data[46:], ser_id, flags, seq, {"CORR": data[30:46]}, None, len(data))]
+        try:
+            return self._feed(data)
+        finally:
+            self._update_state()
+
+    def _feed(self, data: Union[bytes, memoryview]) -> list[Message]:
+        if self._broken is not None:
+            raise ProtocolError(f"decoder is unusable after an earlier error: {self._broken}")
+        if self._large_mode:
+            return self._feed_large(data)
         if self._buffer:
             self._buffer += data
             with memoryview(self._buffer) as view:
@@ -224,7 +217,10 @@ class MessageDecoder:
     def received(self, count: int) -> list[Message]:
         """``count`` bytes were received into :meth:`receive_target`; the finished message, if any."""
         self._large_filled += count
-        return self._finish_large()
+        try:
+            return self._finish_large()
+        finally:
+            self._update_state()
 
     def _feed_large(self, data: Union[bytes, memoryview]) -> list[Message]:
         assert self._header is not None
@@ -232,7 +228,7 @@ class MessageDecoder:
         self._store(memoryview(data)[:need] if len(data) > need else data)
         messages = self._finish_large()
         if len(data) > need:
-            messages.extend(self.feed(memoryview(data)[need:]))
+            messages.extend(self._feed(memoryview(data)[need:]))
         return messages
 
     def _finish_large(self) -> list[Message]:

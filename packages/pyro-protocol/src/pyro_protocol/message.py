@@ -274,23 +274,20 @@ def encode(
     is at least 200 bytes and that makes it smaller (Pyro4's rule); ``hmac_key`` adds the
     HMAC annotation; ``max_message_size`` refuses a larger message (MessageTooLargeError).
     """
-    if type(payload) is tuple and (compress or hmac_key):
-        payload = b"".join(payload)  # (both need the payload whole)
-    if compress:
-        payload, compressed = compress_payload(payload)  # type: ignore[arg-type]
-        if compressed:
-            flags |= FLAGS_COMPRESSED
-    if hmac_key:
-        annotations = dict(annotations or {})
-        annotations.pop("HMAC", None)
-        annotations["HMAC"] = hmac_digest(hmac_key, payload, annotations)  # type: ignore[arg-type]
-    ann_blob = encode_annotations(annotations) if annotations else b""
+    if compress or hmac_key:
+        payload, flags, annotations = _sealed(payload, flags, annotations, compress, hmac_key)
+    if not annotations:
+        ann_blob = b""
+    elif len(annotations) == 1 and len(annotations.get("CORR") or b"") == 16:
+        ann_blob = CORR_CHUNK_HEAD + annotations["CORR"]  # what every reply of a daemon carries
+    else:
+        ann_blob = encode_annotations(annotations)
     ann_size = len(ann_blob)
-    if type(payload) is tuple:
+    if type(payload) is bytes:
+        data_size = len(payload)
+    else:
         prefix, value, suffix = payload
         data_size = len(prefix) + len(value) + len(suffix)
-    else:
-        data_size = len(payload)
     if data_size > MAX_DATA_SIZE:
         raise ProtocolError(f"payload of {data_size} bytes does not fit a message (max {MAX_DATA_SIZE})")
     if max_message_size and data_size + ann_size > max_message_size:
@@ -315,6 +312,27 @@ def encode(
     if data_size < JOIN_LIMIT:
         return (header + ann_blob + payload,)  # type: ignore[operator]
     return (header + ann_blob, payload)  # type: ignore[return-value]
+
+
+def _sealed(
+    payload: Union[bytes, PayloadParts],
+    flags: int,
+    annotations: Optional[Mapping[str, bytes]],
+    compress: bool,
+    hmac_key: Optional[bytes],
+) -> tuple[bytes, int, Optional[Mapping[str, bytes]]]:
+    """The payload compressed (Pyro4's rule) and the annotations with the HMAC, for :func:`encode`."""
+    data = payload if type(payload) is bytes else b"".join(payload)
+    if compress:
+        data, compressed = compress_payload(data)
+        if compressed:
+            flags |= FLAGS_COMPRESSED
+    if hmac_key:
+        signed = dict(annotations or {})
+        signed.pop("HMAC", None)
+        signed["HMAC"] = hmac_digest(hmac_key, data, signed)
+        annotations = signed
+    return data, flags, annotations
 
 
 def compress_payload(data: bytes) -> tuple[bytes, bool]:

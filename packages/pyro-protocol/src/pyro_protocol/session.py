@@ -18,7 +18,7 @@ Both sides frame with :func:`pyro_protocol.message.encode` and read with
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from . import serializers
 from .config import config
@@ -83,7 +83,8 @@ class ClientSession:
 
     def set_hmac_key(self, key: Optional[bytes]) -> None:
         """Sign and check the messages from now on with ``key`` (None: no HMAC)."""
-        self.hmac_key = self.decoder.hmac_key = key
+        self.hmac_key = key
+        self.decoder.set_hmac_key(key)
 
     def connect(self, handshake: Any, object_id: Optional[str], annotations: Optional[Mapping[str, bytes]]) -> Frames:
         """The CONNECT message; with ``object_id`` the daemon sends that object's metadata along."""
@@ -118,6 +119,9 @@ class ClientSession:
         ser = serializer or self.serializer
         if expect_reply:
             self.in_flight[seq] = ser
+        settings = self.settings
+        if annotations is None and not (self.hmac_key or settings.COMPRESSION or settings.MAX_MESSAGE_SIZE):
+            return seq, encode(MSG_INVOKE, payload, ser.serializer_id, flags, seq)
         return seq, _encode(self, MSG_INVOKE, payload, ser.serializer_id, flags, seq, annotations)
 
     def abandon(self, seq: int) -> None:
@@ -127,10 +131,20 @@ class ClientSession:
 
     def receive(self, data: bytes) -> list[tuple[Message, Any]]:
         """Feed received bytes; the replies (and handshake answer) they complete, with their values."""
-        if self.state is CONNECTING and data[:2] in TLS_RECORD_STARTS and not self.decoder.in_message:
-            # a message starts with b"PYRO": this is a TLS server answering a plain client
-            raise CommunicationError("the server answered with TLS data: it seems to require TLS (config SSL)")
-        messages = self.decoder.feed(data)
+        if self.state is READY:
+            messages = self.decoder.feed(data)
+            if len(messages) == 1:  # the usual: the reply of a call in flight, checked right here
+                msg = messages[0]
+                serializer = self.in_flight.pop(msg.seq, None)
+                if serializer is not None and msg.type == MSG_RESULT and msg.serializer_id == serializer.serializer_id:
+                    return [(msg, serializer.loads(msg.data))]
+                if serializer is not None:
+                    self.in_flight[msg.seq] = serializer  # (the general checks below say what is wrong)
+        else:
+            if self.state is CONNECTING and data[:2] in TLS_RECORD_STARTS and not self.decoder.in_message:
+                # a message starts with b"PYRO": this is a TLS server answering a plain client
+                raise CommunicationError("the server answered with TLS data: it seems to require TLS (config SSL)")
+            messages = self.decoder.feed(data)
         return self._replies(messages) if messages else []
 
     def receive_target(self) -> Optional[memoryview]:
@@ -174,7 +188,7 @@ class ClientSession:
 class ServerSession:
     """The server side: reads the handshake, then requests; frames the answers."""
 
-    __slots__ = ("hmac_key", "settings", "decoder", "state")
+    __slots__ = ("hmac_key", "settings", "decoder", "state", "receive")
 
     def __init__(
         self,
@@ -186,10 +200,20 @@ class ServerSession:
         self.hmac_key = hmac_key
         self.settings = settings  # (COMPRESSION and MAX_MESSAGE_SIZE: read per message)
         self.decoder = MessageDecoder(int(settings.MAX_MESSAGE_SIZE), hmac_key)
-        self.state = READY if handshake_done else NEW  # (a connected_socket daemon has no handshake)
+        self.state = NEW
+        #: ``receive(data)``: feed received bytes, get the messages they complete (ProtocolError:
+        #: refuse the peer). It is the state's reader: until the handshake is answered it checks
+        #: that the first message is a CONNECT; after, the decoder's own ``feed`` (the requests'
+        #: types are the dispatcher's to check), so a request costs no extra step.
+        self.receive: Callable[[bytes], list[Message]] = self._receive_handshake
+        if handshake_done:  # (a connected_socket daemon has no handshake)
+            self._ready()
 
-    def receive(self, data: bytes) -> list[Message]:
-        """Feed received bytes; the requests they complete. ProtocolError: refuse the peer."""
+    def _ready(self) -> None:
+        self.state = READY
+        self.receive = self.decoder.feed
+
+    def _receive_handshake(self, data: bytes) -> list[Message]:
         messages = self.decoder.feed(data)
         if messages and self.state is not READY:
             self._check_handshake(messages)
@@ -210,17 +234,11 @@ class ServerSession:
         if self.state is NEW:
             self.state = CONNECTING
 
-    @staticmethod
-    def check_request(msg: Message) -> None:
-        """After the handshake only INVOKE and PING may come."""
-        if msg.type != MSG_INVOKE and msg.type != MSG_PING:
-            raise ProtocolError(f"invalid msg type {msg.type} received")
-
     def connect_ok(
         self, payload: bytes, serializer_id: int, flags: int, seq: int, annotations: Optional[Mapping[str, bytes]]
     ) -> Frames:
         frames = _encode(self, MSG_CONNECTOK, payload, serializer_id, flags, seq, annotations)
-        self.state = READY
+        self._ready()
         return frames
 
     def connect_fail(
@@ -238,6 +256,9 @@ class ServerSession:
         seq: int,
         annotations: Optional[Mapping[str, bytes]],
     ) -> Frames:
+        settings = self.settings
+        if not (self.hmac_key or settings.COMPRESSION or settings.MAX_MESSAGE_SIZE):
+            return encode(MSG_RESULT, payload, serializer_id, flags, seq, annotations)
         return _encode(self, MSG_RESULT, payload, serializer_id, flags, seq, annotations)
 
     def pong(self, serializer_id: int, seq: int, annotations: Optional[Mapping[str, bytes]]) -> Frames:

@@ -15,7 +15,7 @@ import socket
 import ssl
 import struct
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from pyro_protocol import wirelog
 from pyro_protocol.config import config
@@ -187,38 +187,19 @@ class ClientConnection:
         except OSError:
             pass  # closed meanwhile
 
-    def wait_and_read(self, alone: bool = False) -> Optional[bool]:
+    def wait_and_read(self, alone: Callable[[], bool]) -> Optional[bool]:
         """In a blocking session: wait (up to the linger time) for the next request and read it.
 
-        ``alone``: this is the server's only session now (so the wait may poll first, see spinwait).
-
-        None when nothing came in time; False when the peer closed; True otherwise
-        (decoded messages go to ``pending``). Raises ProtocolError for garbage.
+        ``alone()``: whether this is the server's only session now (so the wait may poll first,
+        see spinwait). None when nothing came in time; False when the peer closed; True
+        otherwise (decoded messages go to ``pending``). Raises ProtocolError for garbage.
         """
-        session = self.session
-        decoder = session.decoder
-        target = session.receive_target()
-        if target is not None:  # the rest of a large payload, straight into its buffer
-            with target:
-                try:
-                    count = self.sock.recv_into(target)
-                except (BlockingIOError, InterruptedError):
-                    return None
-                except (ConnectionError, OSError):
-                    return False
-            if not count:
-                return False
-            self.last_activity = time.monotonic()
-            self.pending.extend(session.received(count))
-            if count < _BULK_PROGRESS and decoder.in_message:
-                return None  # trickling in: let the selector wait for the rest
-            return True
-        if decoder.in_message:
-            return None  # half a small message: the selector waits for the rest
+        if self.session.decoder.in_message:
+            return self._read_rest()
         spin = self.spin
         try:
             if spin is not None:
-                spin.before_read(self.sock, alone)
+                spin.before_read(self.sock, alone())
             data = self.sock.recv(_MIN_READ)
         except (BlockingIOError, InterruptedError):
             return None  # SO_RCVTIMEO: the linger time is over
@@ -227,9 +208,30 @@ class ClientConnection:
         if not data:
             return False
         self.last_activity = time.monotonic()
-        self.pending.extend(session.receive(data))
+        self.pending += self.session.receive(data)
         if len(data) == _MIN_READ:
             return self.read_available()  # there may be more
+        return True
+
+    def _read_rest(self) -> Optional[bool]:
+        """The rest of a message that has begun: a large payload goes straight into its buffer."""
+        session = self.session
+        target = session.receive_target()
+        if target is None:
+            return None  # half a small message: the selector waits for the rest
+        with target:
+            try:
+                count = self.sock.recv_into(target)
+            except (BlockingIOError, InterruptedError):
+                return None
+            except (ConnectionError, OSError):
+                return False
+        if not count:
+            return False
+        self.last_activity = time.monotonic()
+        self.pending.extend(session.received(count))
+        if count < _BULK_PROGRESS and session.decoder.in_message:
+            return None  # trickling in: let the selector wait for the rest
         return True
 
     def _continue_tls_handshake(self) -> bool:

@@ -14,7 +14,6 @@ import marshal
 import socket
 import threading
 import traceback
-from types import MethodType
 from typing import Any, Callable, Optional
 
 from pyro_client import SerializedBlob
@@ -78,13 +77,18 @@ class Dispatcher:
 
     def handle(self, conn: ClientConnection, msg: Message) -> bool:
         """Process one message of a connection; False means: close the connection now."""
+        if msg.type != MSG_INVOKE or conn.session.state is not READY or config.LOGWIRE:
+            return self._not_a_call(conn, msg)
+        return self._request(conn, msg)
+
+    def _not_a_call(self, conn: ClientConnection, msg: Message) -> bool:
         if config.LOGWIRE:
             wirelog.log_message("daemon", "received", msg)
         if conn.session.state is not READY:
             return self.handshakes.answer(conn, msg)
-        if msg.type != MSG_INVOKE:
-            return self._other(conn, msg)
-        return self._request(conn, msg)
+        if msg.type == MSG_INVOKE:
+            return self._request(conn, msg)
+        return self._other(conn, msg)
 
     def protocol_failure(self, conn: ClientConnection, error: Exception) -> None:
         """The peer sent bytes we cannot read. Before the handshake it gets a CONNECTFAIL."""
@@ -128,84 +132,104 @@ class Dispatcher:
         corr = annotations.get("CORR") if annotations else None
         correlation = corr if corr is not None and len(corr) == 16 else new_correlation_bytes()
         flags = msg.flags
-        serializer_id = msg.serializer_id
-        ctx = current_context
+        ctx = current_context.state
         ctx.client = conn
         ctx.client_sock_addr = conn.addr
         ctx.seq = msg.seq
         ctx.msg_flags = flags
-        ctx.serializer_id = serializer_id
+        ctx.serializer_id = msg.serializer_id
         ctx.annotations = annotations
         ctx.response_annotations = {}
-        ctx._correlation_id = None  # (set_correlation_bytes, inlined: this runs for every request)
         ctx.correlation_bytes = correlation
-        serializer = _serializers_by_id.get(serializer_id) or _serializer_for(conn, serializer_id)
+        serializer = _serializers_by_id.get(msg.serializer_id) or _serializer_for(conn, msg.serializer_id)
         if serializer is None:
             return False
-        is_callback = False
+        obj = method = None
         try:
             if serializer.name not in config.SERIALIZERS_ACCEPTED:
-                raise SerializeError(refused_serializer(serializer_id))
-            if flags & FLAGS_KEEPSERIALIZED:
-                object_id, method, vargs, kwargs = _blob_request(msg)  # (its payload stays as it is)
-            else:
-                data = msg.data
-                object_id, method, vargs, kwargs = serializer.loadsCall(data)
-                if type(data) is memoryview:
-                    conn.session.decoder.recycle(data)  # a large payload's buffer: read, so reusable
+                raise SerializeError(refused_serializer(msg.serializer_id))
+            object_id, method, vargs, kwargs = self._call_of(conn, msg, serializer)
             obj = self.objects.get(object_id)
             if obj is None:
                 raise unknown_object(object_id)
             if isinstance(obj, type):
                 obj = self.daemon.instances.instance_for(obj, conn)
-            if flags & FLAGS_BATCH:
-                result = self._run_batch(obj, vargs, bool(flags & FLAGS_ONEWAY))
-            elif method == "__getattr__":
-                result = get_exposed_property_value(obj, vargs[0])
-            elif method == "__setattr__":
-                set_exposed_property_value(obj, vargs[0], vargs[1])
-                result = None
-            else:
-                function = get_attribute(obj, method)
-                # (on the function, not the bound method: a missing attribute of a bound method
-                # costs a formatted AttributeError, and this runs for every request)
-                is_callback = getattr(
-                    function.__func__ if type(function) is MethodType else function, "_pyroCallback", False
-                )
-                if flags & FLAGS_ONEWAY and config.ONEWAY_THREADED:
-                    self._run_oneway(function, vargs, kwargs)
-                    return True
-                result = function(*vargs, **kwargs) if kwargs else function(*vargs)
-            if flags & FLAGS_ONEWAY:
-                return True
-            if type(result) not in VALUE_TYPES and is_streamable(result) and not flags & FLAGS_BATCH:
+            if flags & (FLAGS_BATCH | FLAGS_ONEWAY) or method[:2] == "__":
+                return self._special_call(conn, msg, serializer, obj, method, vargs, kwargs, correlation)
+            function = get_attribute(obj, method)
+            result = function(*vargs, **kwargs) if kwargs else function(*vargs)
+            if type(result) not in VALUE_TYPES and is_streamable(result):
                 return self._start_stream(conn, msg, serializer, result)
-            payload: Any = None
-            if type(result) is bytes and len(result) >= JOIN_LIMIT:
-                around = serializer.bytes_parts(result)  # a large bytes result goes out without a copy
-                if around is not None:
-                    payload = (around[0], result, around[1])
-            if payload is None:
-                payload = serializer.dumps(result)
-            # read after the call: the method may have put a new dict there (Pyro4's docs do so)
-            extra = ctx.response_annotations
-            daemon = self.daemon
-            if (
-                extra
-                or type(daemon).annotations is not self.daemon_class.annotations
-                or "annotations" in daemon.__dict__
-            ):
-                reply_annotations = self.reply_annotations(correlation, extra)
-            else:
-                reply_annotations = {"CORR": correlation}
-            frames = conn.session.reply(payload, serializer_id, flags & FLAGS_BATCH, msg.seq, reply_annotations)
+            frames = self._reply(conn, msg, serializer, result, correlation)
         except Exception as exc:
             if flags & FLAGS_ONEWAY:
                 log.warning("oneway call from %s failed: %s: %s", conn.addr, type(exc).__name__, exc)
                 return True
-            return self._send_exception(conn, msg, serializer, exc, bool(is_callback))
+            return self._send_exception(conn, msg, serializer, exc, _is_callback(obj, method))
         conn.send_frames(frames)
         return True
+
+    @staticmethod
+    def _call_of(conn: ClientConnection, msg: Message, serializer: Any) -> tuple[Any, Any, Any, Any]:
+        """(object id, method, vargs, kwargs) of a request."""
+        if msg.flags & FLAGS_KEEPSERIALIZED:
+            return _blob_request(msg)  # (its payload stays as it is)
+        data = msg.data
+        call = serializer.loadsCall(data)
+        if type(data) is memoryview:
+            conn.session.decoder.recycle(data)  # a large payload's buffer: read, so reusable
+        return call  # type: ignore[no-any-return]
+
+    def _special_call(
+        self,
+        conn: ClientConnection,
+        msg: Message,
+        serializer: Any,
+        obj: Any,
+        method: str,
+        vargs: Any,
+        kwargs: Any,
+        correlation: bytes,
+    ) -> bool:
+        """A batch, a oneway call, a remote attribute or a dunder method."""
+        flags = msg.flags
+        if flags & FLAGS_BATCH:
+            result = self._run_batch(obj, vargs, bool(flags & FLAGS_ONEWAY))
+        elif method == "__getattr__":
+            result = get_exposed_property_value(obj, vargs[0])
+        elif method == "__setattr__":
+            set_exposed_property_value(obj, vargs[0], vargs[1])
+            result = None
+        else:
+            function = get_attribute(obj, method)
+            if flags & FLAGS_ONEWAY and config.ONEWAY_THREADED:
+                self._run_oneway(function, vargs, kwargs)
+                return True
+            result = function(*vargs, **kwargs) if kwargs else function(*vargs)
+        if flags & FLAGS_ONEWAY:
+            return True
+        if type(result) not in VALUE_TYPES and is_streamable(result) and not flags & FLAGS_BATCH:
+            return self._start_stream(conn, msg, serializer, result)
+        conn.send_frames(self._reply(conn, msg, serializer, result, correlation))
+        return True
+
+    def _reply(self, conn: ClientConnection, msg: Message, serializer: Any, result: Any, correlation: bytes) -> Any:
+        """The frames of a call's reply."""
+        payload: Any = None
+        if type(result) is bytes and len(result) >= JOIN_LIMIT:
+            around = serializer.bytes_parts(result)  # a large bytes result goes out without a copy
+            if around is not None:
+                payload = (around[0], result, around[1])
+        if payload is None:
+            payload = serializer.dumps(result)
+        # read after the call: the method may have put a new dict there (Pyro4's docs do so)
+        extra = current_context.state.response_annotations
+        daemon = self.daemon
+        if extra or type(daemon).annotations is not self.daemon_class.annotations or "annotations" in daemon.__dict__:
+            annotations = self.reply_annotations(correlation, extra)
+        else:
+            annotations = {"CORR": correlation}
+        return conn.session.reply(payload, msg.serializer_id, msg.flags & FLAGS_BATCH, msg.seq, annotations)
 
     def _other(self, conn: ClientConnection, msg: Message) -> bool:
         """A message after the handshake that is not a call: PING gets its answer, others end the connection."""
@@ -214,7 +238,7 @@ class Dispatcher:
             return False
         corr = msg.annotations.get("CORR")
         correlation = corr if corr is not None and len(corr) == 16 else new_correlation_bytes()
-        current_context.set_correlation_bytes(correlation)
+        current_context.state.correlation_bytes = correlation
         conn.send_frames(conn.session.pong(msg.serializer_id, msg.seq, self.reply_annotations(correlation)))
         return True
 
@@ -305,6 +329,14 @@ class Dispatcher:
             if self.oneway_pool is not None:
                 self.oneway_pool.shutdown()
                 self.oneway_pool = None
+
+
+def _is_callback(obj: Any, method: Optional[str]) -> bool:
+    """Whether the method that failed is marked @callback (its errors are logged and end the connection)."""
+    if obj is None or not method:
+        return False
+    function = getattr(type(obj), method, None)
+    return bool(getattr(function, "_pyroCallback", False))
 
 
 def _serializer_for(conn: ClientConnection, serializer_id: int) -> Any:

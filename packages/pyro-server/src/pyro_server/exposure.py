@@ -49,7 +49,7 @@ def is_exposed(member: Any) -> bool:
 
 def get_attribute(obj: Any, name: str) -> Any:
     """The attribute a remote call may use, or AttributeError saying why not."""
-    if is_private_attribute(name):
+    if name in NEVER_REMOTED or (name[:1] == "_" and not is_dunder(name)):  # (is_private_attribute, inlined)
         raise AttributeError(f"attempt to access private attribute '{name}'")
     value = getattr(obj, name)
     if config.REQUIRE_EXPOSE and not is_dunder(name):

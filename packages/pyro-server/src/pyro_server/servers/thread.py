@@ -278,7 +278,7 @@ class ThreadServer(ServerBase):
             if not self.work.empty() and self._pool_full():
                 return False  # others wait for a worker
             try:
-                alive = conn.wait_and_read(self._alone())
+                alive = conn.wait_and_read(self._alone)
             except Exception as exc:  # garbage from the peer
                 self.handler.protocol_failure(conn, exc)
                 return True
