@@ -75,21 +75,6 @@ class Dispatcher:
         session = ServerSession(hmac_key=self.daemon._pyroHmacKey, handshake_done=handshake_done)
         return ClientConnection(sock, addr, session, float(config.COMMTIMEOUT))
 
-    def handle(self, conn: ClientConnection, msg: Message) -> bool:
-        """Process one message of a connection; False means: close the connection now."""
-        if msg.type != MSG_INVOKE or conn.session.state is not READY or config.LOGWIRE:
-            return self._not_a_call(conn, msg)
-        return self._request(conn, msg)
-
-    def _not_a_call(self, conn: ClientConnection, msg: Message) -> bool:
-        if config.LOGWIRE:
-            wirelog.log_message("daemon", "received", msg)
-        if conn.session.state is not READY:
-            return self.handshakes.answer(conn, msg)
-        if msg.type == MSG_INVOKE:
-            return self._request(conn, msg)
-        return self._other(conn, msg)
-
     def protocol_failure(self, conn: ClientConnection, error: Exception) -> None:
         """The peer sent bytes we cannot read. Before the handshake it gets a CONNECTFAIL."""
         log.warning("closing connection from %s: %s", conn.addr, error)
@@ -126,8 +111,15 @@ class Dispatcher:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def _request(self, conn: ClientConnection, msg: Message) -> bool:
-        """One INVOKE: the hot path of the server. Keep it flat."""
+    def handle(self, conn: ClientConnection, msg: Message) -> bool:
+        """Process one message of a connection; False means: close the connection now.
+
+        The hot path of the server is the INVOKE of a plain method; the rest goes to helpers.
+        """
+        if msg.type != MSG_INVOKE or conn.session.state is not READY or config.LOGWIRE:
+            handled = self._not_a_call(conn, msg)
+            if handled is not None:
+                return handled
         annotations = msg.annotations
         corr = annotations.get("CORR") if annotations else None
         correlation = corr if corr is not None and len(corr) == 16 else new_correlation_bytes()
@@ -148,7 +140,12 @@ class Dispatcher:
         try:
             if serializer.name not in config.SERIALIZERS_ACCEPTED:
                 raise SerializeError(refused_serializer(msg.serializer_id))
-            object_id, method, vargs, kwargs = self._call_of(conn, msg, serializer)
+            if flags & FLAGS_KEEPSERIALIZED:
+                object_id, method, vargs, kwargs = _blob_request(msg)  # (its payload stays as it is)
+            else:
+                object_id, method, vargs, kwargs = serializer.loadsCall(msg.data)
+                if type(msg.data) is memoryview:
+                    conn.session.decoder.recycle(msg.data)  # a large payload's buffer: read, so reusable
             obj = self.objects.get(object_id)
             if obj is None:
                 raise unknown_object(object_id)
@@ -169,16 +166,15 @@ class Dispatcher:
         conn.send_frames(frames)
         return True
 
-    @staticmethod
-    def _call_of(conn: ClientConnection, msg: Message, serializer: Any) -> tuple[Any, Any, Any, Any]:
-        """(object id, method, vargs, kwargs) of a request."""
-        if msg.flags & FLAGS_KEEPSERIALIZED:
-            return _blob_request(msg)  # (its payload stays as it is)
-        data = msg.data
-        call = serializer.loadsCall(data)
-        if type(data) is memoryview:
-            conn.session.decoder.recycle(data)  # a large payload's buffer: read, so reusable
-        return call  # type: ignore[no-any-return]
+    def _not_a_call(self, conn: ClientConnection, msg: Message) -> Optional[bool]:
+        """A handshake, a PING or a message refused; None for a call to run (with LOGWIRE on)."""
+        if config.LOGWIRE:
+            wirelog.log_message("daemon", "received", msg)
+        if conn.session.state is not READY:
+            return self.handshakes.answer(conn, msg)
+        if msg.type == MSG_INVOKE:
+            return None
+        return self._other(conn, msg)
 
     def _special_call(
         self,
