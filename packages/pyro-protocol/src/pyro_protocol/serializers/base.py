@@ -22,6 +22,7 @@ from .classes import (
 __all__ = [
     "SerializerBase",
     "CallTuple",
+    "SCALAR_TYPES",
     "CALL_PARTS_MIN",
     "SERIALIZER_IDS",
     "get_serializer",
@@ -36,17 +37,21 @@ _OPTIONAL_PACKAGES = {"msgpack": "msgpack", "cloudpickle": "cloudpickle", "dill"
 
 CallTuple = tuple[str, str, Any, Optional[dict[str, Any]]]
 
+#: The exact types of single, immutable values: every format writes them without naming a class
+#: (pickle too), and a value made of them only can be kept and handed out again (the handshake caches).
+SCALAR_TYPES = frozenset({type(None), bool, int, float, complex, str, bytes})
+
 #: A call whose positional arguments hold one bytes object at least this long can be
 #: sent in parts, that object as it is (:meth:`SerializerBase.call_parts`).
 CALL_PARTS_MIN = 256 * 1024
-#: Stands in for that object while the rest of the call is serialized: a bytes object
-#: longer than pickle's frame size target (64 KiB), so that pickle writes it outside its
-#: frames just as it writes the real one. It is found by its head (short needles are found
-#: fast); the head must occur just once in the serialized call. A new one is made for every
+#: Stands in for that object while the rest of the call is serialized: a bytes object long
+#: enough that every format writes it in the form it has for the real one (over 64 KiB: pickle
+#: writes it outside its frames, msgpack as bin 32). It is found by its head (short needles are
+#: found fast); the head must occur just once in the serialized call. A new one is made for every
 #: call: marshal and pickle write an object they meet again as a reference to the first.
+_CALL_MARKER_SIZE = 69_857
 _CALL_MARKER_HEAD = b"\x00\xffpyro_protocol call_parts stand-in\xfe\x01"
-_CALL_MARKER_FILL = bytes(64 * 1024 + 4321 - len(_CALL_MARKER_HEAD))
-_CALL_MARKER_SIZE = len(_CALL_MARKER_HEAD) + len(_CALL_MARKER_FILL)
+_CALL_MARKER_FILL = bytes(_CALL_MARKER_SIZE - len(_CALL_MARKER_HEAD))
 
 
 #: operation -> (the message when the data is nested too deeply, the message for any other error)
