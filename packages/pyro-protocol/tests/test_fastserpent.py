@@ -394,7 +394,7 @@ def test_dumps_call_is_byte_identical_to_serpent(obj: str, method: str, vargs: A
 )
 def test_calls_with_whole_numbers_read_as_serpent_reads_them(arguments: str) -> None:
     data = (H + f"('o','m',({arguments}),{{}})").encode("utf-8")
-    call = fastserpent.plain_call(data)
+    call = fastserpent.scalar_call(data)
     assert call is not None
     assert same(call, serpent.loads(data))
     assert all(type(value) is int for value in call[2])

@@ -354,6 +354,63 @@ def test_malformed_calls(name, payload, match):
         serializers.get_serializer(name).loadsCall(payload)
 
 
+class Refusing:
+    """Its converter raises what it is given."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _refusing_to_dict(obj: Refusing) -> dict[str, Any]:
+    raise obj.error
+
+
+@pytest.fixture
+def refusing():
+    serializers.register_class_to_dict(Refusing, _refusing_to_dict)
+    yield Refusing
+    serializers.unregister_class_to_dict(Refusing)
+
+
+@pytest.mark.parametrize("name", ["serpent", "json", "marshal", "msgpack"])
+def test_the_error_of_a_value_that_cannot_be_serialized_is_the_cause(name, refusing):
+    serializer = serializers.get_serializer(name)
+    cause = ValueError("not today")
+    with pytest.raises(SerializeError, match=f"^{name} cannot serialize Refusing: not today$") as raised:
+        serializer.dumps(refusing(cause))
+    assert raised.value.__cause__ is cause and raised.value.__suppress_context__
+    with pytest.raises(SerializeError, match=f"^{name} cannot serialize the call arguments: not today$") as raised:
+        serializer.dumpsCall("obj", "m", (refusing(cause),), {})
+    assert raised.value.__cause__ is cause
+    # Pyro's own errors pass as they are; a recursion error says what it means, without its long cause
+    own = SerializeError("mine")
+    with pytest.raises(SerializeError, match="^mine$"):
+        serializer.dumps(refusing(own))
+    with pytest.raises(SerializeError, match=f"^{name}: data is nested too deeply to serialize$") as raised:
+        serializer.dumps(refusing(RecursionError("deep")))
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    with pytest.raises(SerializeError, match=f"^{name}: call arguments are nested too deeply to serialize$"):
+        serializer.dumpsCall("obj", "m", (refusing(RecursionError("deep")),), {})
+
+
+#: per serializer: data that passes its own checks and then makes the format itself fail
+FORMAT_FAILURES = {
+    "serpent": b"# serpent utf-8 python3.2\n(((",
+    "json": b"[1,",
+    "marshal": b"l\x01\x00\x00\x00\xff\xff",  # a digit out of range
+    "msgpack": b"\xc1",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORMAT_FAILURES))
+def test_invalid_received_data_is_an_error_without_a_cause(name):
+    serializer = serializers.get_serializer(name)
+    for load, what in ((serializer.loads, "invalid data"), (serializer.loadsCall, "invalid call data")):
+        with pytest.raises(SerializeError, match=f"^{name}: {what} received: [A-Za-z]+Error: ") as raised:
+            load(FORMAT_FAILURES[name])
+        assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
 @pytest.mark.parametrize("name", ["serpent", "json", "marshal", "msgpack"])
 @pytest.mark.parametrize("payload", [b"", b"\x00\x01\x02", b"\xc1", b"\xff" * 10])
 def test_garbage_is_a_serialize_error(name, payload):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Optional
 
 from pyro_protocol.errors import ExceptionWrapper, PyroError
+from pyro_protocol.names import is_dunder
 
 from .futures import FutureResult, submit
 
@@ -40,7 +41,7 @@ class BatchProxy:
 
     def __getattr__(self, name: str) -> _BatchedRemoteMethod:
         if name.startswith("_"):
-            if len(name) <= 4 or not (name.startswith("__") and name.endswith("__")):
+            if not is_dunder(name):
                 raise AttributeError(name)
             if name not in self.__proxy._pyroMethods:
                 raise AttributeError(name)  # dunder probes by tools are not calls

@@ -1,4 +1,4 @@
-"""Fixed names and numbers of the Pyro4 4.82 protocol."""
+"""Fixed names and numbers of the Pyro4 4.82 protocol, and the one size rule of how we send messages."""
 
 from __future__ import annotations
 
@@ -28,3 +28,8 @@ WIRE_CLASS_PROXY = "Pyro4.core.Proxy"
 WIRE_CLASS_DAEMON = "Pyro4.core.Daemon"
 WIRE_CLASS_EXCEPTION_WRAPPER = "Pyro4.futures._ExceptionWrapper"
 WIRE_ERRORS_MODULE = "Pyro4.errors"
+
+#: A message smaller than this goes out as one bytes object, header and payload joined (copying a
+#: few KiB costs less than a second system call); from this size on, the payload is sent as a
+#: buffer of its own, and a large bytes value in it without a serialized copy (bytes_parts).
+JOIN_LIMIT = 64 * 1024

@@ -254,7 +254,7 @@ def _container(text: str, opener: str, pos: int, level: int) -> tuple[Any, int]:
     while True:
         first = text[pos : pos + 1]
         item: Any = _MISSING
-        if first == "'":  # the commonest element, a plain 'string' and its separator, without a regex
+        if first == "'":  # the commonest element, an unescaped 'string' and its separator, without a regex
             end = find("'", pos + 1)
             separator = text[end + 1 : end + 2]
             if end > 0 and separator in _SEPARATORS:
@@ -345,13 +345,13 @@ _ARGUMENT = re.compile("|".join(kind + r"(,|\Z)" for kind in (_STR1, _INT, _FLOA
 
 
 def loads_call(data: bytes) -> Any:
-    """:func:`loads` for a call tuple; the common shape (plain args, no keyword args) in one pass."""
-    call = plain_call(data)
+    """:func:`loads` for a call tuple; the common shape (scalar args, no keyword args) in one pass."""
+    call = scalar_call(data)
     return loads(data) if call is None else call
 
 
-def plain_call(data: bytes) -> Optional[tuple[str, str, tuple[Any, ...], dict[str, Any]]]:
-    """The call tuple when it has the common shape (plain scalar args, no keyword args); else None."""
+def scalar_call(data: bytes) -> Optional[tuple[str, str, tuple[Any, ...], dict[str, Any]]]:
+    """The call tuple when it has the common shape (scalar args, no keyword args); else None."""
     if data.startswith(_HEADER_BYTES):
         try:
             text = data[_HEADER_LEN:].decode("utf-8")
@@ -389,7 +389,7 @@ def plain_call(data: bytes) -> Optional[tuple[str, str, tuple[Any, ...], dict[st
 
 
 def _whole_numbers(arguments: str) -> Optional[tuple[int, ...]]:
-    """``1,2,3`` (a tuple's items, all plain non-negative ints) as ints; None for anything else."""
+    """``1,2,3`` (a tuple's items, all non-negative ints without sign or leading zeros) as ints; else None."""
     parts = arguments.split(",")
     if not parts[-1]:
         parts.pop()  # "1," is a one-item tuple, "1,2," the same as "1,2"
@@ -404,7 +404,7 @@ def _whole_numbers(arguments: str) -> Optional[tuple[int, ...]]:
 
 
 def dumps_call(obj: str, method: str, vargs: Any, kwargs: Any) -> bytes:
-    """``dumps((obj, method, vargs, kwargs))``: a call with plain arguments written in one go."""
+    """``dumps((obj, method, vargs, kwargs))``: a call with scalar arguments written in one go."""
     if type(obj) is str and type(method) is str and type(vargs) is tuple and (kwargs is None or type(kwargs) is dict):
         if all(type(arg) in _REPR_TYPES for arg in vargs) and not kwargs:
             if len(vargs) == 1:

@@ -78,7 +78,7 @@ def expose(
             f"not {type(method_or_class).__name__} (check the order of your decorators: @expose goes outermost)"
         )
     name = _member_name(method_or_class)
-    if name.startswith("_") and not (name.startswith("__") and name.endswith("__") and len(name) > 4):
+    if is_private_attribute(name):
         raise AttributeError("exposing private names (starting with _) is not allowed")
     _mark(method_or_class, "_pyroExposed")
     return method_or_class

@@ -23,6 +23,7 @@ from ..uri import URI
 from . import base, classes, pickle_format
 from .base import (
     CALL_PARTS_MIN,
+    SCALAR_TYPES,
     SERIALIZER_IDS,
     CallTuple,
     SerializerBase,
@@ -48,8 +49,11 @@ from .classes import (
 from .json_format import JsonSerializer
 from .marshal_format import MarshalSerializer, check_marshal
 from .msgpack_format import MsgpackSerializer
-from .pickle_format import PLAIN_SCALARS, CloudpickleSerializer, DillSerializer, PickleSerializer
+from .pickle_format import CloudpickleSerializer, DillSerializer, PickleSerializer
 from .serpent_format import SerpentSerializer
+
+#: The old name of SCALAR_TYPES ("plain" also named two other things), until its last callers move.
+PLAIN_SCALARS = SCALAR_TYPES
 
 # Private names that tests read from here, as when this was one module (the same objects).
 _CALL_MARKER_HEAD = base._CALL_MARKER_HEAD
@@ -86,6 +90,7 @@ __all__ = [
     "exception_to_dict",
     "serializer_name",
     "recreate_classes",
+    "SCALAR_TYPES",
     "PLAIN_SCALARS",
     # importable from here before the split, and imported so by other packages and tests
     "exception_class_name",

@@ -22,6 +22,7 @@ from .classes import (
 __all__ = [
     "SerializerBase",
     "CallTuple",
+    "SCALAR_TYPES",
     "CALL_PARTS_MIN",
     "SERIALIZER_IDS",
     "get_serializer",
@@ -36,17 +37,63 @@ _OPTIONAL_PACKAGES = {"msgpack": "msgpack", "cloudpickle": "cloudpickle", "dill"
 
 CallTuple = tuple[str, str, Any, Optional[dict[str, Any]]]
 
+#: The exact types of single, immutable values: every format writes them without naming a class
+#: (pickle too), and a value made of them only can be kept and handed out again (the handshake caches).
+SCALAR_TYPES = frozenset({type(None), bool, int, float, complex, str, bytes})
+
 #: A call whose positional arguments hold one bytes object at least this long can be
 #: sent in parts, that object as it is (:meth:`SerializerBase.call_parts`).
 CALL_PARTS_MIN = 256 * 1024
-#: Stands in for that object while the rest of the call is serialized: a bytes object
-#: longer than pickle's frame size target (64 KiB), so that pickle writes it outside its
-#: frames just as it writes the real one. It is found by its head (short needles are found
-#: fast); the head must occur just once in the serialized call. A new one is made for every
+#: Stands in for that object while the rest of the call is serialized: a bytes object long
+#: enough that every format writes it in the form it has for the real one (over 64 KiB: pickle
+#: writes it outside its frames, msgpack as bin 32). It is found by its head (short needles are
+#: found fast); the head must occur just once in the serialized call. A new one is made for every
 #: call: marshal and pickle write an object they meet again as a reference to the first.
+_CALL_MARKER_SIZE = 69_857
 _CALL_MARKER_HEAD = b"\x00\xffpyro_protocol call_parts stand-in\xfe\x01"
-_CALL_MARKER_FILL = bytes(64 * 1024 + 4321 - len(_CALL_MARKER_HEAD))
-_CALL_MARKER_SIZE = len(_CALL_MARKER_HEAD) + len(_CALL_MARKER_FILL)
+_CALL_MARKER_FILL = bytes(_CALL_MARKER_SIZE - len(_CALL_MARKER_HEAD))
+
+
+#: operation -> (the message when the data is nested too deeply, the message for any other error)
+_ERROR_MESSAGES = {
+    "dumps": ("{name}: data is nested too deeply to serialize", "{name} cannot serialize {subject}: {exc}"),
+    "dumpsCall": (
+        "{name}: call arguments are nested too deeply to serialize",
+        "{name} cannot serialize the call arguments: {exc}",
+    ),
+    "loads": ("{name}: received data is nested too deeply", "{name}: invalid data received: {subject}: {exc}"),
+    "loadsCall": ("{name}: received call is nested too deeply", "{name}: invalid call data received: {subject}: {exc}"),
+}
+
+
+def translate_error(exc: Exception, name: str, operation: str, data: Any = None) -> Exception:
+    """What a serializer raises when its format raised ``exc`` during ``operation`` (a key of
+    _ERROR_MESSAGES): Pyro's own errors as they are, anything else as a SerializeError that
+    says what failed, caused by ``exc`` when a value of ours could not be serialized (its error
+    explains why) and by nothing for received data (the peer's doing)."""
+    received = operation.startswith("loads")
+    if isinstance(exc, SerializeError) or (received and isinstance(exc, SecurityError)):
+        return exc
+    nested, other = _ERROR_MESSAGES[operation]
+    if isinstance(exc, RecursionError):
+        error = SerializeError(nested.format(name=name))
+    else:
+        subject = type(exc if received else data).__name__
+        error = SerializeError(other.format(name=name, subject=subject, exc=exc))
+    error.__cause__ = None if received or isinstance(exc, RecursionError) else exc
+    error.__suppress_context__ = True  # (as "raise ... from": the cause, if any, tells it)
+    return error
+
+
+def checked_call(name: str, obj: Any, method: Any, vargs: Any, kwargs: Any) -> CallTuple:
+    """The call tuple, after the checks every received call passes."""
+    if not isinstance(obj, str) or not isinstance(method, str):
+        raise SerializeError(f"{name}: invalid call: object id and method name must be strings")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise SerializeError(f"{name}: invalid call: keyword arguments must be a map")
+    if not isinstance(vargs, (list, tuple)):
+        raise SerializeError(f"{name}: invalid call: positional arguments must be a sequence")
+    return obj, method, vargs, kwargs
 
 
 class SerializerBase:
@@ -63,56 +110,37 @@ class SerializerBase:
     register_dict_to_class = staticmethod(register_dict_to_class)
     unregister_dict_to_class = staticmethod(unregister_dict_to_class)
 
+    # The four operations. A format overrides _dumps/_loads/_dumps_call/_loads_call; one may also
+    # override these for its commonest values, falling back to SerializerBase's for the rest.
+
     def dumps(self, data: Any) -> bytes:
         try:
             return self._dumps(data)
-        except SerializeError:
-            raise
-        except RecursionError:
-            raise SerializeError(f"{self.name}: data is nested too deeply to serialize") from None
         except Exception as exc:
-            raise SerializeError(f"{self.name} cannot serialize {type(data).__name__}: {exc}") from exc
+            raise translate_error(exc, self.name, "dumps", data)
 
     def loads(self, data: bytes) -> Any:
         if type(data) is not bytes and not self.reads_buffers:
             data = bytes(data)  # a large payload may arrive as a view of a receive buffer
         try:
             return self._loads(data)
-        except (SerializeError, SecurityError):
-            raise
-        except RecursionError:
-            raise SerializeError(f"{self.name}: received data is nested too deeply") from None
         except Exception as exc:
-            raise SerializeError(f"{self.name}: invalid data received: {type(exc).__name__}: {exc}") from None
+            raise translate_error(exc, self.name, "loads")
 
     def dumpsCall(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:  # noqa: N802
         try:
             return self._dumps_call(obj, method, vargs, kwargs)
-        except SerializeError:
-            raise
-        except RecursionError:
-            raise SerializeError(f"{self.name}: call arguments are nested too deeply to serialize") from None
         except Exception as exc:
-            raise SerializeError(f"{self.name} cannot serialize the call arguments: {exc}") from exc
+            raise translate_error(exc, self.name, "dumpsCall")
 
     def loadsCall(self, data: bytes) -> CallTuple:  # noqa: N802
         if type(data) is not bytes and not self.reads_buffers:
             data = bytes(data)  # a large payload may arrive as a view of a receive buffer
         try:
             obj, method, vargs, kwargs = self._loads_call(data)
-        except (SerializeError, SecurityError):
-            raise
-        except RecursionError:
-            raise SerializeError(f"{self.name}: received call is nested too deeply") from None
         except Exception as exc:
-            raise SerializeError(f"{self.name}: invalid call data received: {type(exc).__name__}: {exc}") from None
-        if not isinstance(obj, str) or not isinstance(method, str):
-            raise SerializeError(f"{self.name}: invalid call: object id and method name must be strings")
-        if kwargs is not None and not isinstance(kwargs, dict):
-            raise SerializeError(f"{self.name}: invalid call: keyword arguments must be a map")
-        if not isinstance(vargs, (list, tuple)):
-            raise SerializeError(f"{self.name}: invalid call: positional arguments must be a sequence")
-        return obj, method, vargs, kwargs
+            raise translate_error(exc, self.name, "loadsCall")
+        return checked_call(self.name, obj, method, vargs, kwargs)
 
     dumps_call = dumpsCall
     loads_call = loadsCall

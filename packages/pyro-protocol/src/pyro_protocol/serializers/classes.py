@@ -48,7 +48,7 @@ _pickle_names: dict[type, tuple[str, str]] = {}
 _pickle_classes: dict[tuple[str, str], type] = {}
 
 
-#: serpent class converter we registered -> the plain function giving the value it writes
+#: serpent class converter we registered -> the function giving the value it writes
 #: (lets the serpent fast path write our classes exactly as serpent would).
 _serpent_values: dict[Any, Callable[[Any], Any]] = {}
 

@@ -10,10 +10,11 @@ from typing import Any, Optional
 from .. import constants
 from ..config import config
 from ..errors import PYRO_ERRORS
-from .base import CALL_PARTS_MIN, SerializerBase, _require
+from ..names import is_dunder
+from .base import CALL_PARTS_MIN, SCALAR_TYPES, SerializerBase, _require
 from .classes import _pickle_classes, _pickle_names, _type_replacements
 
-__all__ = ["PickleSerializer", "CloudpickleSerializer", "DillSerializer", "PLAIN_SCALARS"]
+__all__ = ["PickleSerializer", "CloudpickleSerializer", "DillSerializer"]
 
 
 class _Pyro4NamesNeeded(Exception):
@@ -151,11 +152,6 @@ def _pickled_bytes_form(protocol: int) -> Optional[tuple[bytes, bytes]]:
     return _pickled_bytes_forms[protocol]
 
 
-#: Types of plain, immutable single values: they pickle without naming any class, and a
-#: value made of them only can be kept and handed out again (the handshake caches).
-PLAIN_SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes})
-
-
 class PickleSerializer(SerializerBase):
     """pickle: any Python object, and unsafe with untrusted peers (a daemon refuses it by default)."""
 
@@ -168,7 +164,7 @@ class PickleSerializer(SerializerBase):
         return int(config.PICKLE_PROTOCOL_VERSION)
 
     def _dumps(self, data: Any) -> bytes:
-        if type(data) in PLAIN_SCALARS and type(self) is PickleSerializer:
+        if type(data) in SCALAR_TYPES and type(self) is PickleSerializer:
             return pickle.dumps(data, self._protocol())  # the same bytes, without a stream and our pickler
         stream = io.BytesIO()
         try:
@@ -187,9 +183,9 @@ class PickleSerializer(SerializerBase):
             type(self) is PickleSerializer
             and type(vargs) is tuple
             and not kwargs
-            and all(type(value) in PLAIN_SCALARS for value in vargs)
+            and all(type(value) in SCALAR_TYPES for value in vargs)
         ):
-            return pickle.dumps(call, self._protocol())  # plain arguments name no class: the same bytes
+            return pickle.dumps(call, self._protocol())  # scalar arguments name no class: the same bytes
         return self._dumps(call)
 
     def bytes_parts(self, value: bytes) -> Optional[tuple[bytes, bytes]]:
@@ -234,7 +230,7 @@ def _cloudpickle_picklers(cloudpickle: Any) -> tuple[type, type]:
     helpers = {
         name: value
         for name, value in vars(base).items()
-        if callable(value) and name.startswith("_") and not name.startswith("__")
+        if callable(value) and name.startswith("_") and not is_dunder(name)
     }
 
     class CloudPyro4NamesPickler(_Pyro4NamesPickler):

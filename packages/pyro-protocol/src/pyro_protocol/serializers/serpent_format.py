@@ -51,9 +51,9 @@ class SerpentSerializer(SerializerBase):
         if b"\x00" in data:
             raise SerializeError("serpent: data contains NUL bytes")
         try:
-            plain = fastserpent.plain_call(data)
-            if plain is not None:
-                return plain  # scalars only: no class dicts to turn into objects
+            scalar = fastserpent.scalar_call(data)
+            if scalar is not None:
+                return scalar  # scalars only: no class dicts to turn into objects
             call = fastserpent.loads(data)
         except Exception:  # Unsupported, or an error serpent will report in its own words
             call = serpent.loads(data)
