@@ -16,6 +16,7 @@ from typing import Any, Mapping, Optional
 
 from pyro_protocol import transport, wirelog
 from pyro_protocol.config import config
+from pyro_protocol.constants import RECEIVE_SIZE
 from pyro_protocol.errors import CommunicationError, ConnectionClosedError, ProtocolError, TimeoutError
 from pyro_protocol.message import MSG_CONNECTFAIL, Frames, Message
 from pyro_protocol.session import ClientSession
@@ -24,8 +25,6 @@ from pyro_protocol.uri import URI
 
 __all__ = ["ProxyConnection", "RECEIVE_SIZE"]
 
-#: Bytes asked of each receive: a small reply arrives whole in one.
-RECEIVE_SIZE = 64 * 1024
 _WAITALL = getattr(socket, "MSG_WAITALL", 0)
 
 

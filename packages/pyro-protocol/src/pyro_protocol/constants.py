@@ -33,3 +33,5 @@ WIRE_ERRORS_MODULE = "Pyro4.errors"
 #: few KiB costs less than a second system call); from this size on, the payload is sent as a
 #: buffer of its own, and a large bytes value in it without a serialized copy (bytes_parts).
 JOIN_LIMIT = 64 * 1024
+#: Bytes asked of the socket by each receive: a small message arrives whole in one.
+RECEIVE_SIZE = 64 * 1024

@@ -33,7 +33,7 @@ import zlib
 from typing import Any, Iterable, Mapping, Optional, Union
 
 from .config import config
-from .constants import PROTOCOL_VERSION
+from .constants import JOIN_LIMIT, PROTOCOL_VERSION
 from .errors import MessageTooLargeError, ProtocolError, SecurityError
 
 __all__ = [
@@ -215,9 +215,6 @@ class Message:
 
 
 CORR_CHUNK_HEAD = CHUNK_HEAD_STRUCT.pack(b"CORR", 16)
-#: Messages shorter than this are sent as one joined buffer (one system call, and joining
-#: costs less than a second call); longer payloads are sent as they are, without a copy.
-JOIN_LIMIT = 64 * 1024
 
 #: What :func:`encode` returns: buffers to send back to back (one for a small message).
 Frames = tuple[bytes, ...]

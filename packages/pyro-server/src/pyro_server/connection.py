@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional
 
 from pyro_protocol import wirelog
 from pyro_protocol.config import config
+from pyro_protocol.constants import RECEIVE_SIZE
 from pyro_protocol.errors import ConnectionClosedError
 from pyro_protocol.message import Frames, Message
 from pyro_protocol.session import READY, ServerSession
@@ -29,7 +30,7 @@ from pyro_protocol.transport import POLLIN, STALL_TIMEOUT, TRY_AGAIN, recv_exact
 log = logging.getLogger("pyro.server")
 
 #: Read at least this much per recv; more when a large message is on its way.
-_MIN_READ = 64 * 1024
+_MIN_READ = RECEIVE_SIZE
 _MAX_READ = 1024 * 1024
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 #: While a large payload arrives, a worker keeps reading only while each read brings at

@@ -20,6 +20,7 @@ from pyro_client import SerializedBlob
 from pyro_client.futures import WorkerPool
 from pyro_protocol import serializers, wirelog
 from pyro_protocol.config import config
+from pyro_protocol.constants import JOIN_LIMIT
 from pyro_protocol.context import current_context, new_correlation_bytes
 from pyro_protocol.errors import CommunicationError, ProtocolError, PyroError, SecurityError, SerializeError
 from pyro_protocol.message import (
@@ -28,7 +29,6 @@ from pyro_protocol.message import (
     FLAGS_ITEMSTREAMRESULT,
     FLAGS_KEEPSERIALIZED,
     FLAGS_ONEWAY,
-    JOIN_LIMIT,
     MSG_INVOKE,
     MSG_PING,
     Message,
