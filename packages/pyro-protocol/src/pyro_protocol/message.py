@@ -280,11 +280,12 @@ def encode(
     else:
         ann_blob = encode_annotations(annotations)
     ann_size = len(ann_blob)
-    if type(payload) is bytes:
-        data_size = len(payload)
+    parts: Optional[PayloadParts] = None
+    if isinstance(payload, tuple):
+        parts = payload
+        data_size = len(parts[0]) + len(parts[1]) + len(parts[2])
     else:
-        prefix, value, suffix = payload
-        data_size = len(prefix) + len(value) + len(suffix)
+        data_size = len(payload)
     if data_size > MAX_DATA_SIZE:
         raise ProtocolError(f"payload of {data_size} bytes does not fit a message (max {MAX_DATA_SIZE})")
     if max_message_size and data_size + ann_size > max_message_size:
@@ -304,11 +305,13 @@ def encode(
         )
     except struct.error:
         raise ProtocolError(_field_error(msg_type, flags, seq, serializer_id)) from None
-    if type(payload) is tuple:
+    if parts is not None:
+        prefix, value, suffix = parts
         return (header + ann_blob + prefix, value, suffix) if suffix else (header + ann_blob + prefix, value)
+    assert not isinstance(payload, tuple)
     if data_size < JOIN_LIMIT:
-        return (header + ann_blob + payload,)  # type: ignore[operator]
-    return (header + ann_blob, payload)  # type: ignore[return-value]
+        return (header + ann_blob + payload,)
+    return (header + ann_blob, payload)
 
 
 def _sealed(
@@ -319,7 +322,7 @@ def _sealed(
     hmac_key: Optional[bytes],
 ) -> tuple[bytes, int, Optional[Mapping[str, bytes]]]:
     """The payload compressed (Pyro4's rule) and the annotations with the HMAC, for :func:`encode`."""
-    data = payload if type(payload) is bytes else b"".join(payload)
+    data = b"".join(payload) if isinstance(payload, tuple) else payload
     if compress:
         data, compressed = compress_payload(data)
         if compressed:
