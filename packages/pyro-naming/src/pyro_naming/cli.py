@@ -179,6 +179,7 @@ def _cmd_setmeta(ns: Any, args: list[str], out: TextIO, confirm: Callable[[str],
     return EXIT_OK
 
 
+#: ``pyro-nsc``'s commands: name -> function(name server proxy, arguments, output, confirm) -> exit code.
 NSC_COMMANDS: dict[str, Callable[[Any, list[str], TextIO, Callable[[str], bool]], int]] = {
     "ping": _cmd_ping,
     "list": _cmd_list,
