@@ -46,7 +46,7 @@ def _literal(text: str) -> str:
 
 def config_items() -> list[dict[str, str]]:
     """One row per config item: name, type, default, Pyro4's default if different, variable, description."""
-    from pyro_protocol import config as config_module
+    config_module = importlib.import_module("pyro_protocol.config")  # (pyro_protocol.config is the object)
 
     types_ = inspect.get_annotations(config_module.Config)
     rows = []
