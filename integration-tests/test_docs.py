@@ -223,6 +223,16 @@ def test_every_pyro4_alias_is_in_the_api_reference():
             assert f"``{module}.{name}``" in text, f"{module}.{name} is not listed"
 
 
+def test_every_console_script_is_in_the_tools_chapter():
+    chapter = (DOCS / "tools.md").read_text(encoding="utf-8")
+    scripts = []
+    for pyproject in ROOT.glob("packages/*/pyproject.toml"):
+        section = pyproject.read_text(encoding="utf-8").partition("[project.scripts]")[2].partition("\n[")[0]
+        scripts += re.findall(r"^([a-z0-9-]+) = ", section, re.MULTILINE)
+    assert len(scripts) >= 12
+    assert [script for script in scripts if f"`{script}`" not in chapter] == []
+
+
 # -- references resolve ------------------------------------------------------------------------
 
 

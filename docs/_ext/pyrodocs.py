@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 from docutils import nodes
@@ -65,6 +68,23 @@ class CompatTable(_Generated):
         return pyroref.compat_rst(_plan(self.env))
 
 
+class ProgramHelp(SphinxDirective):
+    """``.. pyro-help:: pyro_naming.nsc``: the ``--help`` text of ``python -m <module>``, run at build time."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        module = self.arguments[0]
+        env = {key: value for key, value in os.environ.items() if not key.startswith("PYRO_")}
+        env["COLUMNS"] = "88"  # argparse wraps to this width
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60, env=env
+        )
+        if done.returncode != 0:
+            raise self.error(f"python -m {module} --help failed: {done.stderr}")
+        return [nodes.literal_block(done.stdout, done.stdout, language="text")]
+
+
 def _skip_member(app: Sphinx, what: str, name: str, obj: Any, skip: bool, options: Any) -> bool | None:
     # Pyro4's public API on proxies and daemons has underscore names in camelCase
     # (_pyroRelease, _pyroTimeout); other underscore names are private.
@@ -87,6 +107,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("pyro-environment-table", EnvironmentTable)
     app.add_directive("pyro-api", ApiReference)
     app.add_directive("pyro-compat-table", CompatTable)
+    app.add_directive("pyro-help", ProgramHelp)
     app.connect("autodoc-skip-member", _skip_member)
     app.connect("autodoc-process-docstring", _drop_type_docstring)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
