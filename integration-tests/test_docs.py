@@ -108,7 +108,11 @@ def _check_output(what: str, result: subprocess.CompletedProcess[str]) -> None:
     assert "ResourceWarning" not in result.stderr, f"{what} left something open:\n{result.stderr}"
 
 
-@pytest.mark.parametrize("page", [p for p in pages() if any(b.mode != "skip" for b in blocks_of(p))], ids=lambda p: p.relative_to(ROOT).as_posix())
+@pytest.mark.parametrize(
+    "page",
+    [p for p in pages() if any(b.mode != "skip" for b in blocks_of(p))],
+    ids=lambda p: p.relative_to(ROOT).as_posix(),
+)
 def test_page_code_runs(page: Path, spawn, tmp_path):
     blocks = blocks_of(page)
     env = _page_env({})
@@ -266,7 +270,8 @@ def test_protocol_section_numbers_in_the_code_exist_in_the_protocol_chapter():
     for path in _tracked_files():
         if path.suffix == ".py":
             for number in _SECTION_CITE.findall(path.read_text(encoding="utf-8")):
-                cited.setdefault(number, str(path.relative_to(ROOT)))
+                if int(number.split(".")[0]) <= 12:  # the chapter's sections ("protocol 48" is a version)
+                    cited.setdefault(number, str(path.relative_to(ROOT)))
     missing = {number: where for number, where in cited.items() if number not in labels}
     assert cited and missing == {}
 

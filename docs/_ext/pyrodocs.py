@@ -7,13 +7,12 @@ import subprocess
 import sys
 from typing import Any
 
+import pyroref
 from docutils import nodes
 from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
-
-import pyroref
 
 
 class _Generated(SphinxDirective):

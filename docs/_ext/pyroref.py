@@ -127,7 +127,7 @@ def public_modules(package: str) -> list[types.ModuleType]:
     return sorted(found, key=lambda module: module.__name__)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _assigned_names(module: types.ModuleType) -> frozenset[str]:
     """Names that the module's source binds with a top-level assignment."""
     try:

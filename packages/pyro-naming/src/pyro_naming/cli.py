@@ -245,7 +245,7 @@ def _nsc_parser() -> argparse.ArgumentParser:
 
 def _locate(host: Optional[str], port: Optional[int], hmac_key: Optional[str]) -> Any:
     try:
-        from pyro_client import locateNS  # type: ignore[attr-defined]
+        from pyro_client import locateNS
     except ImportError:
         raise PyroError("pyro-nsc needs pyro_client.locateNS, and this pyro-client has none") from None
     if hmac_key:

@@ -2,7 +2,7 @@
 
 Every item can be preset with an environment variable ``PYRO_<ITEM>``, read
 when the config is created and on :meth:`Config.reset`. Differences from 4.82
-on purpose: ``REQUIRE_EXPOSE`` defaults to False (as servers.rst documents) and
+on purpose: ``REQUIRE_EXPOSE`` defaults to False (as the servers chapter of Pyro4's manual documents) and
 ``SERIALIZERS_ACCEPTED`` also holds msgpack (every safe serializer).
 """
 
