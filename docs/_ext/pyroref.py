@@ -77,19 +77,11 @@ def config_rst() -> list[str]:
     """The configuration table (reStructuredText lines)."""
     rows = []
     for row in config_items():
-        default = _literal(row["default"])
+        default = f"``{row['type']}``, default {_literal(row['default'])}"
         if row["pyro4"]:
             default += f" (under ``import Pyro4``: ``{row['pyro4']}``)"
-        rows.append(
-            [
-                f"``{row['item']}``",
-                _literal(row["type"]),
-                default,
-                f"``{row['variable']}``",
-                row["description"],
-            ]
-        )
-    return _list_table(["item", "type", "default", "environment", "what it does"], rows, "18 10 16 20 36")
+        rows.append([f"``{row['item']}`` (``{row['variable']}``)", default, row["description"]])
+    return _list_table(["item (environment variable)", "type and default", "what it does"], rows, "30 25 45")
 
 
 def environment_rst() -> list[str]:
