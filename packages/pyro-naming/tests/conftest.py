@@ -1,9 +1,12 @@
 """Shared fixtures: config snapshots, the genuine Pyro4 package, free ports, a name server
-daemon in a thread, storages of every kind, and ``python -m pyro_naming`` as a process."""
+daemon in a thread, storages of every kind (PostgreSQL in a throwaway cluster started once
+per session), and ``python -m pyro_naming`` as a process."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import itertools
 import os
 import signal
 import socket
@@ -16,10 +19,11 @@ from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
-from pyro_naming import DbmStorage, MemoryStorage, NameServerDaemon, SqlStorage, Storage
+from pyro_naming import NameServerDaemon, Storage, make_storage
 from pyro_protocol.config import config
 
-STORAGE_KINDS = ["memory", "sql", "dbm"]
+STORAGE_KINDS = ["memory", "sql", "dbm", "postgresql"]
+PERSISTENT_KINDS = ["sql", "dbm", "postgresql"]
 #: How long a test waits for a process or thread to come up or go away.
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
@@ -57,21 +61,68 @@ def free_port() -> Callable[..., int]:
     return lambda udp=False: _free_port(socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
 
 
-def make_storage_of(kind: str, directory: Path) -> Storage:
-    if kind == "memory":
-        return MemoryStorage()
-    if kind == "sql":
-        return SqlStorage(str(directory / "names.sqlite"))
-    return DbmStorage(str(directory / "names.dbm"))
+def _load_pgcluster() -> Any:
+    """pgcluster.py beside this file (test modules cannot import each other in importlib mode)."""
+    spec = importlib.util.spec_from_file_location("pyro_naming_pgcluster", Path(__file__).with_name("pgcluster.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pgcluster = _load_pgcluster()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """One PostgreSQL cluster for the session (a unix socket in a temp dir, no TCP port), with
+    a database ``pyro``; skipped only where the PostgreSQL binaries are not installed."""
+    if pgcluster.find_binaries() is None:
+        pytest.skip(
+            "PostgreSQL is not installed: no initdb, pg_ctl and postgres in /usr/lib/postgresql/*/bin "
+            "or on PATH (Debian's postgresql package; .ci/run installs it)"
+        )
+    with pgcluster.TemporaryCluster() as cluster:
+        cluster.sql("CREATE DATABASE pyro")
+        yield cluster
+
+
+_schema_numbers = itertools.count(1)
 
 
 @pytest.fixture()
-def new_storage(tmp_path: Path) -> Iterator[Callable[[str], Storage]]:
-    """``new_storage(kind)`` opens a storage of that kind in the test's tmp dir; all are closed afterwards."""
+def pg_url(pg_cluster: Any) -> Iterator[str]:
+    """A URL of the session's PostgreSQL database with a schema of the test's own as its
+    search_path (so every test starts with an empty registry); dropped afterwards."""
+    schema = f"test_{os.getpid()}_{next(_schema_numbers)}"
+    pg_cluster.sql(f"CREATE SCHEMA {schema}", "pyro")
+    yield pg_cluster.url("pyro", options=f"-csearch_path={schema}")
+    pg_cluster.sql(f"DROP SCHEMA {schema} CASCADE", "pyro")
+
+
+def storage_spec(kind: str, directory: Path, request: pytest.FixtureRequest) -> str:
+    """The ``-s`` spelling of a storage of ``kind`` (in ``directory``, or the test's PostgreSQL schema)."""
+    if kind == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return {"memory": "memory", "sql": f"sql:{directory / 'names.sqlite'}", "dbm": f"dbm:{directory / 'names.dbm'}"}[
+        kind
+    ]
+
+
+@pytest.fixture()
+def spec_of(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """``spec_of(kind)``: the ``-s`` spelling of a storage of that kind for this test (as new_storage opens it)."""
+    return lambda kind: storage_spec(kind, tmp_path, request)
+
+
+@pytest.fixture()
+def new_storage(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Storage]]:
+    """``new_storage(kind)`` opens a storage of that kind in the test's tmp dir (PostgreSQL: in the
+    test's schema); all are closed afterwards. Two of one kind share their file or database."""
     opened: list[Storage] = []
 
     def open_one(kind: str) -> Storage:
-        store = make_storage_of(kind, tmp_path)
+        store = make_storage(storage_spec(kind, tmp_path, request))
         opened.append(store)
         return store
 

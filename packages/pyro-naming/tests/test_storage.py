@@ -60,7 +60,7 @@ def test_close_is_idempotent(storage):
     storage.close()
 
 
-@pytest.mark.parametrize("kind", ["sql", "dbm"])
+@pytest.mark.parametrize("kind", ["sql", "dbm", "postgresql"])
 def test_closed_storage_says_so(new_storage, kind):
     store = new_storage(kind)
     store.close()
@@ -70,7 +70,7 @@ def test_closed_storage_says_so(new_storage, kind):
         store.put("a", Entry(URI_A, frozenset()))
 
 
-@pytest.mark.parametrize("kind", ["sql", "dbm"])
+@pytest.mark.parametrize("kind", ["sql", "dbm", "postgresql"])
 def test_persistent_storages_survive_reopening(new_storage, kind):
     first = new_storage(kind)
     first.put("a", Entry(URI_A, frozenset({"m1", "m2"})))
@@ -82,7 +82,7 @@ def test_persistent_storages_survive_reopening(new_storage, kind):
     assert again.entries() == {"a": Entry(URI_A, frozenset({"m1", "m2"})), "b": Entry(URI_B, frozenset())}
 
 
-@pytest.mark.parametrize("kind", ["memory", "sql", "dbm"])
+@pytest.mark.parametrize("kind", ["memory", "sql", "dbm", "postgresql"])
 def test_concurrent_puts_lose_nothing(new_storage, kind):
     store = new_storage(kind)
 
@@ -162,3 +162,28 @@ def test_make_storage_spellings(tmp_path):
     for bad in ("sql:", "dbm:", "redis:x", "mem"):
         with pytest.raises(ValueError, match="invalid storage type"):
             make_storage(bad)
+
+
+def test_a_dbm_index_write_that_fails_halfway_leaves_the_previous_index(tmp_path):
+    """dbm.dumb itself renames its index away before writing the new one: a crash in between
+    lost every registration. Ours writes a new file and renames it over the old one."""
+    from pyro_naming.storage import _uses_dumb_backend
+
+    path = str(tmp_path / "names.dbm")
+    if not _uses_dumb_backend(path):
+        pytest.skip("this Python's dbm does not use dbm.dumb")
+    store = DbmStorage(path)
+    blocker = tmp_path / "names.dbm.dir.tmp"
+    try:
+        store.put("kept", Entry(URI_A, frozenset({"m"})))
+        blocker.mkdir()  # the next index write cannot create its file: it fails as a crash would
+        with pytest.raises(NamingError, match="^dbm error while registering 'new': "):
+            store.put("new", Entry(URI_B, frozenset()))
+        reopened = DbmStorage(path)  # what a restart finds
+        try:
+            assert reopened.get("kept") == Entry(URI_A, frozenset({"m"}))
+        finally:
+            reopened.close()
+    finally:
+        blocker.rmdir()
+        store.close()

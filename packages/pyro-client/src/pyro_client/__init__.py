@@ -25,6 +25,7 @@ from . import util
 from .batch import BatchProxy, batch
 from .blob import SerializedBlob
 from .futures import AsyncResult, Future, FutureResult, asyncproxy
+from .leases import LeaseKeeper
 from .naming import locateNS, resolve
 from .proxy import Proxy
 from .streams import StreamResultIterator
@@ -45,6 +46,7 @@ __all__ = [
     "SerializedBlob",
     "locateNS",
     "resolve",
+    "LeaseKeeper",
     "URI",
     "config",
     "current_context",

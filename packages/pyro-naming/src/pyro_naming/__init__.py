@@ -11,7 +11,8 @@ from .autoclean import AutoCleaner
 from .broadcast import BroadcastServer
 from .daemon import NameServerDaemon, startNS, startNSloop
 from .nameserver import NameServer
-from .storage import DbmStorage, Entry, MemoryStorage, SqlStorage, Storage, make_storage
+from .postgresql import PostgresStorage
+from .storage import DbmStorage, Entry, LocalStorage, MemoryStorage, SqlStorage, Storage, make_storage
 
 __version__ = "0.1.0"
 
@@ -24,9 +25,11 @@ __all__ = [
     "startNSloop",
     "Storage",
     "Entry",
+    "LocalStorage",
     "MemoryStorage",
     "SqlStorage",
     "DbmStorage",
+    "PostgresStorage",
     "make_storage",
     "type_meta",
 ]

@@ -45,7 +45,12 @@ def _ns_parser() -> argparse.ArgumentParser:
     parser.add_argument("-n", "--host", help="hostname or address to bind the server on")
     parser.add_argument("-p", "--port", type=int, help="port to bind the server on (0=random)")
     parser.add_argument("-u", "--unixsocket", help="Unix domain socket name to bind the server on")
-    parser.add_argument("-s", "--storage", default="memory", help="storage: memory, dbm:<file> or sql:<file>")
+    parser.add_argument(
+        "-s",
+        "--storage",
+        default="memory",
+        help="storage: memory, dbm:<file>, sql:<file> or postgresql://<user>@<host>/<database> (shared by name servers)",
+    )
     parser.add_argument("--bchost", help='hostname to bind the broadcast server on (default is "")')
     parser.add_argument("--bcport", type=int, help="port to bind the broadcast server on (0=random)")
     parser.add_argument("--nathost", help="external hostname in case of NAT")

@@ -4,16 +4,21 @@ A flat name space of ``name -> (uri, metadata)``. Arguments, defaults, return
 values and error messages are Pyro4 4.82's (wire spec section 6.2): ``lookup``
 returns a URI object, ``list`` returns URI strings, metadata goes out as
 (sorted) lists, and ``Pyro.NameServer`` itself can never be removed.
-Every method holds one lock while it reads and changes the storage, so calls
-arriving on concurrent worker threads never lose an update.
+Every change is one atomic operation of the storage, so calls arriving on
+concurrent worker threads, or at other name servers sharing the storage, never
+lose an update.
+
+Leases are ours: ``register(..., lease=seconds)`` makes a registration that
+disappears after that long unless ``renew`` is called for it in time. Pyro4
+clients never send a lease, and their registrations stay until removed.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
-import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Optional, Pattern, Union
 
 from pyro_protocol.constants import NAMESERVER_NAME
@@ -23,11 +28,18 @@ from pyro_server import expose
 
 from .storage import Entry, MemoryStorage, Storage
 
-__all__ = ["NameServer"]
+__all__ = ["NameServer", "MIN_LEASE", "MAX_LEASE"]
 
 log = logging.getLogger("pyro.naming")
 
 ListResult = dict[str, Any]
+
+#: The shortest lease: a renewal needs a round trip or two, and a keeper renews a few
+#: times per lease, so a shorter one would expire between renewals on any real network.
+MIN_LEASE = 0.1
+#: The longest lease (a year): beyond that, register without one. It also keeps every
+#: storage's timestamp arithmetic far from its limits.
+MAX_LEASE = 365 * 24 * 3600.0
 
 
 def _check_name(name: Any) -> str:
@@ -60,6 +72,25 @@ def _metadata_set(metadata: Any, argument: str = "metadata") -> frozenset[str]:
     return items
 
 
+def _lease_seconds(lease: Any) -> Optional[float]:
+    if lease is None:
+        return None
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)):
+        raise TypeError(f"lease must be a number of seconds, not {type(lease).__name__}")
+    if not (math.isfinite(lease) and MIN_LEASE <= lease <= MAX_LEASE):
+        raise ValueError(f"lease must be between {MIN_LEASE:g} and {MAX_LEASE:g} seconds, got {lease!r}")
+    return float(lease)
+
+
+def _renewals(names: Any) -> dict[str, Optional[str]]:
+    """renew()'s argument as {name: uri text or None (any uri)}."""
+    if isinstance(names, Mapping):
+        return {_check_name(name): _uri_text(uri) for name, uri in names.items()}
+    if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
+        raise TypeError("renew needs a collection of names, or a dict {name: uri}")
+    return {_check_name(name): None for name in names}
+
+
 def _compile(regex: Any) -> Pattern[str]:
     if not isinstance(regex, str):
         raise TypeError("regex must be a str")
@@ -81,7 +112,6 @@ class NameServer:
 
     def __init__(self, storageProvider: Optional[Storage] = None) -> None:  # noqa: N803 - Pyro4's name
         self.storage: Storage = storageProvider if storageProvider is not None else MemoryStorage()
-        self.lock = threading.RLock()
 
     def count(self) -> int:
         """The number of registrations, the name server's own included."""
@@ -97,36 +127,55 @@ class NameServer:
             return uri, sorted(entry.metadata)
         return uri
 
-    def register(self, name: str, uri: Union[URI, str], safe: bool = False, metadata: Any = None) -> None:
-        """Register ``name`` for ``uri``. An existing name is overwritten, unless ``safe``."""
+    def register(
+        self,
+        name: str,
+        uri: Union[URI, str],
+        safe: bool = False,
+        metadata: Any = None,
+        lease: Optional[float] = None,
+    ) -> None:
+        """Register ``name`` for ``uri``. An existing name is overwritten, unless ``safe``.
+
+        With a ``lease`` (seconds) the registration disappears that long after it was made,
+        or last renewed (see :meth:`renew`); without one it stays until removed.
+        """
         text = _uri_text(uri)
         _check_name(name)
-        tags = _metadata_set(metadata)
-        with self.lock:
-            if safe and name in self.storage:
+        entry = Entry(text, _metadata_set(metadata), _lease_seconds(lease))
+        if safe:
+            if not self.storage.add(name, entry):
                 raise NamingError(f"name already registered: {name}")
-            self.storage.put(name, Entry(text, tags))
-        log.debug("registered %s -> %s", name, text)
+        else:
+            self.storage.put(name, entry)
+        log.debug("registered %s -> %s (lease %s)", name, text, lease)
+
+    def renew(self, names: Any) -> list[str]:
+        """Start the leases of these registrations over, each with its own lease time.
+
+        ``names`` is a collection of names, or a dict ``{name: uri}``: then a name is renewed
+        only while it is still registered for that uri. Returns the names that were not
+        renewed (unknown, expired, or registered for another uri), sorted, so the caller can
+        register them again. A registration without a lease counts as renewed.
+        """
+        wanted = _renewals(names)
+        renewed = set(self.storage.renew(wanted))
+        return sorted(name for name in wanted if name not in renewed)
 
     def set_metadata(self, name: str, metadata: Any) -> None:
         """Replace the metadata of an existing registration (None or empty clears it)."""
         _check_name(name)
-        tags = _metadata_set(metadata)
-        with self.lock:
-            entry = self.storage.get(name)
-            if entry is None:
-                raise NamingError(f"unknown name: {name}")
-            self.storage.put(name, Entry(entry.uri, tags))
+        if not self.storage.set_metadata(name, _metadata_set(metadata)):
+            raise NamingError(f"unknown name: {name}")
 
     def remove(self, name: Optional[str] = None, prefix: Optional[str] = None, regex: Optional[str] = None) -> int:
         """Remove one name, or every name with a prefix or matching a regex. Returns the number removed."""
-        with self.lock:
-            if name and name != NAMESERVER_NAME and name in self.storage:
-                return self._delete([name])
-            if prefix:
-                return self._delete(self.list(prefix=prefix))
-            if regex:
-                return self._delete(self.list(regex=regex))
+        if name and self._delete([name]):
+            return 1
+        if prefix:
+            return self._delete(self.list(prefix=prefix))
+        if regex:
+            return self._delete(self.list(regex=regex))
         return 0
 
     def list(
@@ -173,8 +222,4 @@ class NameServer:
 
     def _remove_if_unchanged(self, name: str, uri: str) -> bool:
         """Remove ``name`` only if it still points to ``uri`` (for the autocleaner)."""
-        with self.lock:
-            entry = self.storage.get(name)
-            if name == NAMESERVER_NAME or entry is None or entry.uri != uri:
-                return False
-            return self.storage.delete([name]) == 1
+        return name != NAMESERVER_NAME and self.storage.delete_unchanged(name, uri)
