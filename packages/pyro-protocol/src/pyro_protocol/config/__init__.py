@@ -34,11 +34,6 @@ _USE_MSG_WAITALL = hasattr(socket, "MSG_WAITALL") and platform.system() != "Wind
 #: item name -> default value; the value's type is the item's type.
 ITEM_DEFAULTS: dict[str, Any] = {
     "HOST": "localhost",
-    # NS_HOST: one name server, as in Pyro4, or several, comma-separated, each "host",
-    # "host:port", "[ipv6]" or "[ipv6]:port" (a port left out: NS_PORT), e.g.
-    # "ns1.example.com, 10.0.0.7:9091, [::1]:9090". A PYRONAME:/PYROMETA: lookup tries them
-    # in that order (the one that answered last first), each within COMMTIMEOUT, or
-    # pyro_client.naming.FAILOVER_TIMEOUT (2 s) when that is 0, before the broadcast.
     "NS_HOST": "localhost",
     "NS_PORT": 9090,
     "NS_BCPORT": 9091,
@@ -58,8 +53,6 @@ ITEM_DEFAULTS: dict[str, Any] = {
     "THREADPOOL_SIZE_MIN": 4,
     "AUTOPROXY": True,
     "MAX_MESSAGE_SIZE": 0,
-    # BROADCAST_ADDRS: where locateNS sends its GET_NSURI datagrams; "<broadcast>" stands for
-    # 255.255.255.255 and (Linux) each interface's own broadcast address, which needs no route.
     "BROADCAST_ADDRS": "<broadcast>, 0.0.0.0",
     "FLAME_ENABLED": False,
     "PREFER_IP_VERSION": 4,
@@ -92,7 +85,12 @@ ITEM_DEFAULTS: dict[str, Any] = {
 #: item has a description.
 ITEM_DESCRIPTIONS: dict[str, str] = {
     "HOST": "Host name or address that daemons bind to when none is given.",
-    "NS_HOST": "Host where clients look for the name server (name servers bind to ``HOST``).",
+    "NS_HOST": "Where clients look for the name server: one host, as in Pyro4, or several, comma-separated, "
+    "each ``host``, ``host:port``, ``[ipv6]`` or ``[ipv6]:port`` (without a port: ``NS_PORT``), e.g. "
+    '``"ns1.example.com, 10.0.0.7:9091, [::1]:9090"``. A lookup tries them in that order (the one that '
+    "answered last first), each within ``COMMTIMEOUT`` (``pyro_client.naming.FAILOVER_TIMEOUT`` when that is 0), before "
+    "the broadcast. "
+    "Name servers bind to ``HOST``.",
     "NS_PORT": "TCP port of the name server.",
     "NS_BCPORT": "UDP port of the name server's broadcast responder.",
     "NS_BCHOST": "Address the broadcast responder binds to; None means every interface.",
@@ -112,7 +110,9 @@ ITEM_DESCRIPTIONS: dict[str, str] = {
     "THREADPOOL_SIZE_MIN": "Worker threads the ``thread`` server keeps even when idle.",
     "AUTOPROXY": "Send a proxy instead of a copy when a result or argument is an object registered in the daemon.",
     "MAX_MESSAGE_SIZE": "Largest message (payload and annotations, in bytes) sent or accepted; 0 is no limit.",
-    "BROADCAST_ADDRS": "Comma-separated addresses a client broadcasts to when it looks for the name server.",
+    "BROADCAST_ADDRS": "Comma-separated addresses that a client looking for the name server sends its "
+    "``GET_NSURI`` datagrams to; ``<broadcast>`` stands for 255.255.255.255 and (on Linux) each "
+    "interface's own broadcast address, which needs no route.",
     "FLAME_ENABLED": "Allow Flame, remote access to the whole Python of a server (see the security chapter).",
     "PREFER_IP_VERSION": "IP version for host names that resolve to both: 4, 6, or 0 (let the system choose).",
     "SERIALIZER": "Serializer that proxies use: serpent, json, marshal, msgpack, pickle, cloudpickle or dill.",
