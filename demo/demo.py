@@ -59,7 +59,9 @@ def run_client() -> None:
         say(f"client: the name server knows {len(names)} demo objects: {', '.join(names)}")
 
     with Proxy("PYRONAME:demo.thing") as thing:
-        say(f"client: thing.method(42) -> {thing.method(42)}   (servers.rst's Thing, found by PYRONAME:demo.thing)")
+        say(
+            f"client: thing.method(42) -> {thing.method(42)}   (the servers chapter's Thing, found by PYRONAME:demo.thing)"
+        )
         say(f"        the name server resolved it to {pyro_client.resolve('PYRONAME:demo.thing')}")
 
     with Proxy("PYRONAME:demo.worker") as worker:

@@ -7,7 +7,7 @@ from pyro_server import behavior, expose, oneway
 
 
 class Thing:
-    """The Thing of servers.rst."""
+    """The Thing of the servers chapter (docs/servers.md)."""
 
     def method(self, arg):
         return arg * 2

@@ -1,4 +1,4 @@
-"""Two daemons served by one request loop, with daemon.combine (servers.rst)."""
+"""Two daemons served by one request loop, with daemon.combine (docs/servers.md)."""
 
 import pyro_server
 

@@ -1,4 +1,4 @@
-"""The partially exposed class of servers.rst, with REQUIRE_EXPOSE switched on."""
+"""The partially exposed class of the servers chapter (docs/servers.md), with REQUIRE_EXPOSE switched on."""
 
 import pyro_server
 

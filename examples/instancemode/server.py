@@ -1,4 +1,4 @@
-"""The three instance modes of servers.rst, and an instance_creator."""
+"""The three instance modes of the servers chapter (docs/servers.md), and an instance_creator."""
 
 import itertools
 

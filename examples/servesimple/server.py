@@ -1,4 +1,4 @@
-"""serveSimple of servers.rst. With --ns the objects are registered in the name server."""
+"""serveSimple of the servers chapter (docs/servers.md). With --ns the objects are registered in the name server."""
 
 import sys
 

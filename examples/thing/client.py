@@ -1,4 +1,4 @@
-"""Example 1 of servers.rst: call the Thing by the URI the server printed."""
+"""Example 1 of the servers chapter: call the Thing by the URI the server printed."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""Example 1 of servers.rst: a server without a name server."""
+"""Example 1 of the servers chapter: a server without a name server."""
 
 import pyro_server
 

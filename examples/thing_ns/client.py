@@ -1,4 +1,4 @@
-"""Example 2 of servers.rst: find the Thing by its name."""
+"""Example 2 of the servers chapter: find the Thing by its name."""
 
 import pyro_client
 

@@ -1,4 +1,4 @@
-"""Example 2 of servers.rst: a server that registers its Thing in the name server."""
+"""Example 2 of the servers chapter: a server that registers its Thing in the name server."""
 
 import pyro_server
 

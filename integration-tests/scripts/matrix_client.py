@@ -182,7 +182,7 @@ for scenario in SCENARIOS:
         print(f"SKIP {name}: Pyro4's marshal daemon cannot send a batch result that holds an exception", flush=True)
         continue
     if name == "autoproxy" and SERIALIZER == "marshal":
-        print(f"SKIP {name}: marshal cannot carry proxies in Pyro4 (servers.rst)", flush=True)
+        print(f"SKIP {name}: marshal cannot carry proxies in Pyro4 (protocol 3.9)", flush=True)
         continue
     try:
         scenario()

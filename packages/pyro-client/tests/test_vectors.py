@@ -1,4 +1,4 @@
-"""Byte-level checks against the captured Pyro4 4.82 messages (spec section 10).
+"""Byte-level checks against the captured Pyro4 4.82 messages (protocol section 10).
 
 A scripted fake daemon answers with the captured replies and records what the
 client sends; requests must equal Pyro4's own requests byte for byte (for

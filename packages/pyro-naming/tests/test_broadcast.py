@@ -163,7 +163,7 @@ def test_start_ns_with_broadcast_when_not_on_loopback(free_port, pyro4, run, mon
         ("127.0.0.1", socket.AF_INET, False, "localhost"),
         ("127.0.1.1", socket.AF_INET, True, "localhost"),
         ("::1", socket.AF_INET6, True, "IPv6"),
-        ("::1", socket.AF_INET6, False, None),  # startNS only skips 127.x (spec 6.4)
+        ("::1", socket.AF_INET6, False, None),  # startNS only skips 127.x (protocol 6.4)
         ("2001:db8::1", socket.AF_INET6, True, "IPv6"),
     ],
 )

@@ -1,4 +1,4 @@
-"""The NameServer object called locally: every method, its defaults, results and errors (spec 6.2)."""
+"""The NameServer object called locally: every method, its defaults, results and errors (protocol 6.2)."""
 
 import threading
 

@@ -14,7 +14,7 @@ import pyro_protocol
 from pyro_protocol import Config, config
 from pyro_protocol.config import ITEM_DEFAULTS
 
-#: spec section 8, with the two deliberate differences (REQUIRE_EXPOSE, SERIALIZERS_ACCEPTED)
+#: protocol section 8 (Pyro4 4.82's defaults), with the two deliberate differences (REQUIRE_EXPOSE, SERIALIZERS_ACCEPTED)
 SPEC_DEFAULTS = {
     "HOST": "localhost",
     "NS_HOST": "localhost",

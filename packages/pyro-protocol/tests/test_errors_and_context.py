@@ -1,4 +1,4 @@
-"""The error hierarchy (spec 3.8), the package's public names, and the per-thread call context."""
+"""The error hierarchy (protocol 3.8), the package's public names, and the per-thread call context."""
 
 from __future__ import annotations
 

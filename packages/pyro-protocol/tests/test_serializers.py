@@ -835,7 +835,7 @@ def test_calls_interoperate_with_pyro4(name):
     args, kwargs = (1, "\u00e9", [2, 3], 2**70), {"flag": True}
     obj, method, got_args, got_kwargs = theirs.deserializeCall(ours.dumpsCall("o", "m", args, kwargs))
     if name == "msgpack":
-        # Pyro4 does not decode msgpack ext types in call arguments (spec 3.2)
+        # Pyro4 does not decode msgpack ext types in call arguments (protocol 3.2)
         msgpack = pytest.importorskip("msgpack")
         assert got_args[3] == msgpack.ExtType(0x31, b"1180591620717411303424")
         got_args = [*got_args[:3], 2**70]

@@ -1,4 +1,4 @@
-"""URIs: every form of spec section 4, the errors of table 4.2, equality, hashing, copies."""
+"""URIs: every form of protocol section 4, the errors of section 4.2, equality, hashing, copies."""
 
 from __future__ import annotations
 

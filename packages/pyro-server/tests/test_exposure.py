@@ -51,7 +51,7 @@ class Plain:
 
 
 class PyroService:
-    """The partially exposed class of servers.rst."""
+    """The partially exposed class of the servers chapter (docs/servers.md)."""
 
     value = 42
 

@@ -1,4 +1,4 @@
-"""Batched calls (spec 2.6): queue several calls on one object and send them as one message."""
+"""Batched calls (protocol 2.6): queue several calls on one object and send them as one message."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Remote iterators (spec 2.11): a call that returned an iterator or generator on
+"""Remote iterators (protocol 2.11): a call that returned an iterator or generator on
 the server gives a local iterator that fetches the items one by one."""
 
 from __future__ import annotations

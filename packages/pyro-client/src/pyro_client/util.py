@@ -1,6 +1,6 @@
 """Tracebacks of remote exceptions: a remote exception carries the server's
 traceback lines in its ``_pyroTraceback`` attribute; these helpers show them
-after the local traceback (spec 2.10)."""
+after the local traceback (protocol 2.10)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The WSGI application: ``GET/POST /pyro/<name>/<method>?args`` becomes a Pyro call.
 
 URLs (as Pyro4 4.82's gateway):
+
 - ``/`` redirects to ``/pyro/``, the page listing the exposed objects;
 - ``/pyro/<name>/<method>`` calls ``method`` of the object registered in the
   name server as ``name``, with the request's arguments as keyword arguments,

@@ -9,6 +9,7 @@ request for the same object (one proxy serves one request at a time, so
 concurrent requests get a proxy each).
 
 The rules that keep Pyro4's behaviour:
+
 - a proxy whose connection the server has closed (the server restarted, or
   dropped it) is never reused: an idle connection is checked before each use;
 - a connection that fails while connecting to a cached lookup's URI (the

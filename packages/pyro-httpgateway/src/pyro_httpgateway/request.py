@@ -2,6 +2,7 @@
 
 Pyro4's gateway read them with ``cgi.parse`` (gone in Python 3.13); this reads
 the same forms with ``urllib.parse`` and ``email``:
+
 - the query string (``?name=value&...``), for GET and POST;
 - a POST body as ``application/x-www-form-urlencoded`` (a plain HTML form; also
   when there is no Content-Type, as cgi did), ``multipart/form-data`` (a form

@@ -25,7 +25,7 @@ from pyro_protocol.session import ClientSession
 from pyro_protocol.uri import URI
 
 if TYPE_CHECKING:
-    from .nameserver import NameServer
+    import pyro_naming.nameserver  # (the full name also tells the manual which NameServer)
 
 __all__ = ["AutoCleaner", "ping_daemon", "MIN_AUTOCLEAN_INTERVAL", "DEFAULT_GRACE"]
 
@@ -96,11 +96,11 @@ def _location(uri_text: str) -> Optional[str]:
 
 
 class AutoCleaner:
-    """Sweeps the registrations of a :class:`NameServer` every ``interval`` seconds in a thread."""
+    """Sweeps the registrations of a :class:`~pyro_naming.nameserver.NameServer` every ``interval`` seconds in a thread."""
 
     def __init__(
         self,
-        nameserver: NameServer,
+        nameserver: pyro_naming.nameserver.NameServer,
         interval: float,
         grace: float = DEFAULT_GRACE,
         hmac_key: Callable[[], Optional[bytes]] = lambda: None,

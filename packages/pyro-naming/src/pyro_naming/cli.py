@@ -184,6 +184,7 @@ def _cmd_setmeta(ns: Any, args: list[str], out: TextIO, confirm: Callable[[str],
     return EXIT_OK
 
 
+#: ``pyro-nsc``'s commands: name -> function(name server proxy, arguments, output, confirm) -> exit code.
 NSC_COMMANDS: dict[str, Callable[[Any, list[str], TextIO, Callable[[str], bool]], int]] = {
     "ping": _cmd_ping,
     "list": _cmd_list,
@@ -249,7 +250,7 @@ def _nsc_parser() -> argparse.ArgumentParser:
 
 def _locate(host: Optional[str], port: Optional[int], hmac_key: Optional[str]) -> Any:
     try:
-        from pyro_client import locateNS  # type: ignore[attr-defined]
+        from pyro_client import locateNS
     except ImportError:
         raise PyroError("pyro-nsc needs pyro_client.locateNS, and this pyro-client has none") from None
     if hmac_key:

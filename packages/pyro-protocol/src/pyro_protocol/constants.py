@@ -2,6 +2,25 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "PYRO4_VERSION",
+    "VERSION",
+    "PROTOCOL_VERSION",
+    "DAEMON_NAME",
+    "NAMESERVER_NAME",
+    "FLAME_NAME",
+    "RESERVED_OBJECT_IDS",
+    "DEFAULT_NS_PORT",
+    "DEFAULT_NS_BCPORT",
+    "BROADCAST_REQUEST",
+    "BROADCAST_READ_SIZE",
+    "WIRE_CLASS_URI",
+    "WIRE_CLASS_PROXY",
+    "WIRE_CLASS_DAEMON",
+    "WIRE_CLASS_EXCEPTION_WRAPPER",
+    "WIRE_ERRORS_MODULE",
+]
+
 #: Pyro4 release whose wire format (and client-visible behaviour) we speak.
 PYRO4_VERSION = "4.82"
 #: Pyro4's name for it (``Pyro4.constants.VERSION``): the Pyro4 API these packages offer.
@@ -9,11 +28,16 @@ VERSION = PYRO4_VERSION
 #: Protocol version number in every message header.
 PROTOCOL_VERSION = 48
 
+#: Object id of every daemon's own object (:class:`pyro_server.DaemonObject`).
 DAEMON_NAME = "Pyro.Daemon"
+#: Object id and registered name of the name server.
 NAMESERVER_NAME = "Pyro.NameServer"
+#: Object id of a Flame server.
 FLAME_NAME = "Pyro.Flame"
+#: Ids that only Pyro itself registers.
 RESERVED_OBJECT_IDS = frozenset({DAEMON_NAME, NAMESERVER_NAME, FLAME_NAME})
 
+#: TCP port of the name server and UDP port of its broadcast responder, unless configured.
 DEFAULT_NS_PORT = 9090
 DEFAULT_NS_BCPORT = 9091
 

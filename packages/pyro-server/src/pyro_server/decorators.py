@@ -68,7 +68,8 @@ def expose(
     if inspect.isclass(method_or_class):
         if instance_mode is not None or instance_creator is not None:
             _check_instancing(instance_mode or "session", instance_creator)
-            method_or_class._pyroInstancing = (instance_mode or "session", instance_creator)
+            cls: Any = method_or_class  # (mypy narrows an Any class to type[object])
+            cls._pyroInstancing = (instance_mode or "session", instance_creator)
         return _expose_class(method_or_class)
     if instance_mode is not None or instance_creator is not None:
         raise TypeError("instance_mode and instance_creator can only be given when exposing a class")

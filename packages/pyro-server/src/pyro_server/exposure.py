@@ -1,4 +1,4 @@
-"""Which members of a Pyro object are remotely reachable (servers.rst, "expose rules").
+"""Which members of a Pyro object are remotely reachable (protocol 7.1; the servers chapter, docs/servers.md).
 
 - Private names (starting with ``_``) are never reachable, except "dunder" names
   such as ``__len__``; a fixed list of dunders is never remoted because the
@@ -6,7 +6,7 @@
 - With ``REQUIRE_EXPOSE = False`` (our default) every other method and property
   is exposed. With ``True`` only members marked by ``@expose`` (directly or by
   exposing their class) are, plus undecorated public dunder methods, as the
-  partially exposed example in servers.rst shows.
+  partially exposed example of the servers chapter shows.
 - Properties are remote attributes; plain class or instance attributes never are.
 """
 

@@ -34,6 +34,9 @@ from Pyro4.core import _locateNS as locateNS  # noqa: E402
 from Pyro4.core import _resolve as resolve  # noqa: E402
 from Pyro4.futures import Future  # noqa: E402
 
+#: This distribution's own version (pyro4-compat); ``__version__`` is the Pyro4 API it offers.
+__compat_version__ = "0.1.0"
+
 __all__ = [
     "__version__",
     "config",

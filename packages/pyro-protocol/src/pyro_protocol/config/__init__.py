@@ -2,7 +2,7 @@
 
 Every item can be preset with an environment variable ``PYRO_<ITEM>``, read
 when the config is created and on :meth:`Config.reset`. Differences from 4.82
-on purpose: ``REQUIRE_EXPOSE`` defaults to False (as servers.rst documents) and
+on purpose: ``REQUIRE_EXPOSE`` defaults to False (as the servers chapter of Pyro4's manual documents) and
 ``SERIALIZERS_ACCEPTED`` also holds msgpack (every safe serializer).
 """
 
@@ -18,7 +18,15 @@ from typing import Any, Optional
 
 from .. import constants
 
-__all__ = ["Config", "config", "ITEM_DEFAULTS", "PYRO4_DEFAULTS", "use_defaults"]
+__all__ = [
+    "Config",
+    "config",
+    "ITEM_DEFAULTS",
+    "ITEM_DESCRIPTIONS",
+    "ENVIRONMENT_SETTINGS",
+    "PYRO4_DEFAULTS",
+    "use_defaults",
+]
 
 _DILL_PROTOCOL = pickle.HIGHEST_PROTOCOL if importlib.util.find_spec("dill") else -1
 _USE_MSG_WAITALL = hasattr(socket, "MSG_WAITALL") and platform.system() != "Windows"
@@ -26,11 +34,6 @@ _USE_MSG_WAITALL = hasattr(socket, "MSG_WAITALL") and platform.system() != "Wind
 #: item name -> default value; the value's type is the item's type.
 ITEM_DEFAULTS: dict[str, Any] = {
     "HOST": "localhost",
-    # NS_HOST: one name server, as in Pyro4, or several, comma-separated, each "host",
-    # "host:port", "[ipv6]" or "[ipv6]:port" (a port left out: NS_PORT), e.g.
-    # "ns1.example.com, 10.0.0.7:9091, [::1]:9090". A PYRONAME:/PYROMETA: lookup tries them
-    # in that order (the one that answered last first), each within COMMTIMEOUT, or
-    # pyro_client.naming.FAILOVER_TIMEOUT (2 s) when that is 0, before the broadcast.
     "NS_HOST": "localhost",
     "NS_PORT": 9090,
     "NS_BCPORT": 9091,
@@ -50,8 +53,6 @@ ITEM_DEFAULTS: dict[str, Any] = {
     "THREADPOOL_SIZE_MIN": 4,
     "AUTOPROXY": True,
     "MAX_MESSAGE_SIZE": 0,
-    # BROADCAST_ADDRS: where locateNS sends its GET_NSURI datagrams; "<broadcast>" stands for
-    # 255.255.255.255 and (Linux) each interface's own broadcast address, which needs no route.
     "BROADCAST_ADDRS": "<broadcast>, 0.0.0.0",
     "FLAME_ENABLED": False,
     "PREFER_IP_VERSION": 4,
@@ -77,6 +78,77 @@ ITEM_DEFAULTS: dict[str, Any] = {
     "SSL_CLIENTKEY": "",
     "SSL_CLIENTKEYPASSWD": "",
     "SSL_CACERTS": "",
+}
+
+#: item name -> what it does, in a sentence or two. The manual's configuration table is made
+#: from this, ``ITEM_DEFAULTS`` and the annotations of :class:`Config`; a test checks that every
+#: item has a description.
+ITEM_DESCRIPTIONS: dict[str, str] = {
+    "HOST": "Host name or address that daemons bind to when none is given.",
+    "NS_HOST": "Where clients look for the name server: one host, as in Pyro4, or several, comma-separated, "
+    "each ``host``, ``host:port``, ``[ipv6]`` or ``[ipv6]:port`` (without a port: ``NS_PORT``), e.g. "
+    '``"ns1.example.com, 10.0.0.7:9091, [::1]:9090"``. A lookup tries them in that order (the one that '
+    "answered last first), each within ``COMMTIMEOUT`` (``pyro_client.naming.FAILOVER_TIMEOUT`` when that is 0), before "
+    "the broadcast. "
+    "Name servers bind to ``HOST``.",
+    "NS_PORT": "TCP port of the name server.",
+    "NS_BCPORT": "UDP port of the name server's broadcast responder.",
+    "NS_BCHOST": "Address the broadcast responder binds to; None means every interface.",
+    "NS_AUTOCLEAN": "Seconds between the name server's checks for registrations whose daemon is gone "
+    "(0 turns autoclean off; otherwise at least 3).",
+    "NATHOST": "Host name that daemons put in the URIs they hand out, when clients reach them through NAT.",
+    "NATPORT": "Port that daemons put in the URIs they hand out (0: the port they listen on).",
+    "COMPRESSION": "Compress payloads of at least 200 bytes with zlib when that makes them shorter.",
+    "SERVERTYPE": "Request loop of new daemons: ``thread`` (a worker pool) or ``multiplex`` (one thread).",
+    "COMMTIMEOUT": "Socket timeout in seconds for proxies and daemon connections; 0 (or None) waits forever.",
+    "POLLTIMEOUT": "Seconds a server loop waits for events before it does its housekeeping.",
+    "SOCK_REUSE": "Set ``SO_REUSEADDR`` on listening sockets, so a restarted server can bind its port at once.",
+    "SOCK_NODELAY": "Kept for Pyro4 programs, which set ``TCP_NODELAY`` only with it; here every TCP socket has it.",
+    "ONEWAY_THREADED": "Run oneway calls on a worker thread, so the connection can take its next request at once.",
+    "DETAILED_TRACEBACK": "Remote tracebacks also list the local variables of every frame (never on an open network).",
+    "THREADPOOL_SIZE": "Most worker threads of the ``thread`` server (requests running at once).",
+    "THREADPOOL_SIZE_MIN": "Worker threads the ``thread`` server keeps even when idle.",
+    "AUTOPROXY": "Send a proxy instead of a copy when a result or argument is an object registered in the daemon.",
+    "MAX_MESSAGE_SIZE": "Largest message (payload and annotations, in bytes) sent or accepted; 0 is no limit.",
+    "BROADCAST_ADDRS": "Comma-separated addresses that a client looking for the name server sends its "
+    "``GET_NSURI`` datagrams to; ``<broadcast>`` stands for 255.255.255.255 and (on Linux) each "
+    "interface's own broadcast address, which needs no route.",
+    "FLAME_ENABLED": "Allow Flame, remote access to the whole Python of a server (see the security chapter).",
+    "PREFER_IP_VERSION": "IP version for host names that resolve to both: 4, 6, or 0 (let the system choose).",
+    "SERIALIZER": "Serializer that proxies use: serpent, json, marshal, msgpack, pickle, cloudpickle or dill.",
+    "SERIALIZERS_ACCEPTED": "Serializers a daemon accepts from clients (in the environment: a comma-separated list).",
+    "LOGWIRE": "Log every message sent and received, bytes included, to the ``pyro.wire`` logger.",
+    "PICKLE_PROTOCOL_VERSION": "Pickle protocol used when sending with pickle or cloudpickle.",
+    "DILL_PROTOCOL_VERSION": "Pickle protocol used when sending with dill (-1 when dill is not installed).",
+    "METADATA": "Proxies ask for the object's metadata when they connect and check names locally.",
+    "REQUIRE_EXPOSE": "Daemons only publish members marked with ``@expose``; False publishes every public member.",
+    "USE_MSG_WAITALL": "Blocking reads of a known length ask the system for all bytes at once (``MSG_WAITALL``).",
+    "JSON_MODULE": "Module that the json serializer uses (any module with ``json``'s ``dumps``/``loads``).",
+    "MAX_RETRIES": "Times a proxy sends a call again after the connection was lost or timed out.",
+    "ITER_STREAMING": "Daemons stream iterator and generator results item by item instead of refusing them.",
+    "ITER_STREAM_LIFETIME": "Seconds an item stream may live at most; 0 is no limit.",
+    "ITER_STREAM_LINGER": "Seconds an item stream survives its client's disconnect, so a reconnecting client can go on.",
+    "SSL": "Use TLS on every connection (daemons, proxies and the name server).",
+    "SSL_SERVERCERT": "File of the daemon's certificate (PEM).",
+    "SSL_SERVERKEY": "File of the daemon's private key (PEM), if not in the certificate file.",
+    "SSL_SERVERKEYPASSWD": "Password of the daemon's private key.",
+    "SSL_REQUIRECLIENTCERT": "Daemons require a client certificate (two-way TLS).",
+    "SSL_CLIENTCERT": "File of the client's certificate (PEM), for two-way TLS.",
+    "SSL_CLIENTKEY": "File of the client's private key (PEM), if not in the certificate file.",
+    "SSL_CLIENTKEYPASSWD": "Password of the client's private key.",
+    "SSL_CACERTS": "File or folder of CA certificates that verify the peer; empty uses the system's.",
+}
+
+#: Settings read from the environment only (they are not config items), with what they do.
+ENVIRONMENT_SETTINGS: dict[str, str] = {
+    "PYRO_LOGLEVEL": "Turns on Pyro's logging at this level (``DEBUG``, ``INFO``, ...) when the program "
+    "has not configured logging itself.",
+    "PYRO_LOGFILE": "Where that log goes: a file name (default ``pyro.log``) or ``{stderr}``.",
+    "PYRO_HMAC_KEY": "HMAC key of the name server, ``pyro-nsc``, the echo server, the Flame server and the "
+    "HTTP gateway (safer than a command-line option, which the process list shows).",
+    "PYRO_SPIN_TIME": "Microseconds a waiting proxy or worker polls its socket before it blocks "
+    "(default 100; 0 turns polling off). Read at import.",
+    "PYRO_HTTPGATEWAY_KEY": "Key that every request to the HTTP gateway must carry.",
 }
 
 #: Pyro4 4.82's defaults where they differ from ours; the ``Pyro4`` compatibility

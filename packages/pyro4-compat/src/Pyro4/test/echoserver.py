@@ -1,10 +1,8 @@
 """Pyro4.test.echoserver (pyro_naming.echoserver); ``python -m Pyro4.test.echoserver`` runs it."""
 
-import sys
-
 from pyro_naming.echoserver import EchoServer, NameServer, main, startNameServer
 
 __all__ = ["EchoServer", "NameServer", "startNameServer", "main"]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

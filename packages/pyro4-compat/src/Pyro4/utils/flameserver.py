@@ -7,4 +7,4 @@ from pyro_server.flameserver import main
 __all__ = ["main"]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main())  # type: ignore[arg-type]  # (an int when it loops)
