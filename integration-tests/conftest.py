@@ -74,8 +74,12 @@ class Process:
 def _spawner() -> Iterator:
     started: list[Process] = []
 
-    def start(args: list[str], env: Optional[dict[str, str]] = None, cwd: Optional[Path] = None) -> Process:
-        process = Process([sys.executable, *args], env, cwd)
+    def start(
+        args: list[str], env: Optional[dict[str, str]] = None, cwd: Optional[Path] = None, netns: str = ""
+    ) -> Process:
+        # (`ip netns exec` execs the command: the process's pid is Python's own)
+        prefix = ["ip", "netns", "exec", netns] if netns else []
+        process = Process([*prefix, sys.executable, *args], env, cwd)
         started.append(process)
         return process
 
@@ -86,7 +90,8 @@ def _spawner() -> Iterator:
 
 @pytest.fixture()
 def spawn() -> Iterator:
-    """``spawn(args, env=None)`` starts a Python child; all are stopped when the test ends."""
+    """``spawn(args, env=None, cwd=None, netns="")`` starts a Python child (in network namespace
+    ``netns`` if given); all are stopped when the test ends."""
     yield from _spawner()
 
 

@@ -16,6 +16,13 @@ from pyro_protocol.config import config
 from pyro_server import Daemon
 
 
+def _head_and_body(frames):
+    """A message's frames as (header with annotations, payload)."""
+    data = b"".join(frames)
+    size = 24 + int.from_bytes(data[18:20], "big")
+    return data[:size], data[size:]
+
+
 def _uri(process):
     line = process.wait_for("uri=")
     return line[line.index("PYRO:") :]
@@ -51,10 +58,12 @@ def test_client_vanishing_mid_reply_does_not_hurt_the_server(spawn):
     serpent = serializers.get_serializer("serpent")
     for _ in range(5):
         with socket.create_connection((uri.host, uri.port)) as sock:
-            head, body = wire.encode(wire.MSG_CONNECT, serpent.dumps({"handshake": "hello"}), 1, 0, 0)
+            head, body = _head_and_body(wire.encode(wire.MSG_CONNECT, serpent.dumps({"handshake": "hello"}), 1, 0, 0))
             sock.sendall(head + body)
             sock.recv(1000)
-            head, body = wire.encode(wire.MSG_INVOKE, serpent.dumpsCall("service", "big", (50_000_000,), {}), 1, 0, 1)
+            head, body = _head_and_body(
+                wire.encode(wire.MSG_INVOKE, serpent.dumpsCall("service", "big", (50_000_000,), {}), 1, 0, 1)
+            )
             sock.sendall(head + body)
             sock.recv(1000)  # the reply has started; now vanish
     with pyro_client.Proxy(str(uri)) as proxy:

@@ -14,7 +14,16 @@ import pytest
 
 from pyro_protocol import message as wire
 from pyro_protocol import serializers
+from pyro_protocol.decoder import MessageDecoder
 from pyro_protocol.uri import URI
+
+
+def _head_and_body(frames):
+    """A message's frames as (header with annotations, payload)."""
+    data = b"".join(frames)
+    size = 24 + int.from_bytes(data[18:20], "big")
+    return data[:size], data[size:]
+
 
 SERPENT = serializers.get_serializer("serpent")
 #: The daemon may grow by at most this much (peak RSS) over the whole attack run.
@@ -32,7 +41,7 @@ def _connect(uri, timeout=5.0):
 
 
 def _read_message(sock):
-    decoder = wire.MessageDecoder()
+    decoder = MessageDecoder()
     while True:
         try:
             data = sock.recv(65536)
@@ -47,13 +56,15 @@ def _read_message(sock):
 
 def _connect_bytes(serializer=SERPENT):
     body = serializer.dumps({"handshake": "hello", "object": "echo"})
-    head, body = wire.encode(wire.MSG_CONNECT, body, serializer.serializer_id, wire.FLAGS_META_ON_CONNECT, 0)
+    head, body = _head_and_body(
+        wire.encode(wire.MSG_CONNECT, body, serializer.serializer_id, wire.FLAGS_META_ON_CONNECT, 0)
+    )
     return head + body
 
 
 def _invoke_bytes(args, serializer=SERPENT, seq=1, flags=0, data=None):
     body = data if data is not None else serializer.dumpsCall("echo", "echo", args, {})
-    head, body = wire.encode(wire.MSG_INVOKE, body, serializer.serializer_id, flags, seq)
+    head, body = _head_and_body(wire.encode(wire.MSG_INVOKE, body, serializer.serializer_id, flags, seq))
     return head + body
 
 
@@ -96,6 +107,28 @@ def _zlib_bomb(inflated_size=1024**3):
     parts = [compressor.compress(block) for _ in range(inflated_size // len(block))]
     parts.append(compressor.flush())
     return b"".join(parts)
+
+
+def _send_zlib_bomb(uri):
+    """An INVOKE whose payload is a zlib bomb: about 1 MiB on the wire, 1 GiB inflated."""
+    bomb = _zlib_bomb()
+    assert len(bomb) < 2 * 1024 * 1024
+    header = struct.pack(
+        "!4sHHHHiHHHH",
+        b"PYRO",
+        48,
+        wire.MSG_INVOKE,
+        wire.FLAGS_COMPRESSED,
+        1,
+        len(bomb),
+        1,
+        0,
+        0,
+        (wire.MSG_INVOKE + 48 + len(bomb) + 1 + wire.FLAGS_COMPRESSED + 1 + 0x34E9) & 0xFFFF,
+    )
+    started = time.monotonic()
+    _send_and_close(uri, header + bomb, handshake=True, wait=5)
+    assert time.monotonic() - started < 5, "the daemon should refuse the bomb at once"
 
 
 @pytest.mark.parametrize("servertype", ["thread", "multiplex"])
@@ -149,25 +182,7 @@ def test_hostile_client_suite(spawn, memory_of, servertype):
         _send_and_close(uri, header, handshake=True)
     _normal_call(uri)
 
-    # a zlib bomb: about 1 MiB on the wire, 1 GiB inflated
-    bomb = _zlib_bomb()
-    assert len(bomb) < 2 * 1024 * 1024
-    header = struct.pack(
-        "!4sHHHHiHHHH",
-        b"PYRO",
-        48,
-        wire.MSG_INVOKE,
-        wire.FLAGS_COMPRESSED,
-        1,
-        len(bomb),
-        1,
-        0,
-        0,
-        (wire.MSG_INVOKE + 48 + len(bomb) + 1 + wire.FLAGS_COMPRESSED + 1 + 0x34E9) & 0xFFFF,
-    )
-    started = time.monotonic()
-    _send_and_close(uri, header + bomb, handshake=True, wait=5)
-    assert time.monotonic() - started < 5, "the daemon should refuse the bomb at once"
+    _send_zlib_bomb(uri)
     _normal_call(uri)
 
     # deeply nested payloads, per serializer: an error reply, never a crash
@@ -206,6 +221,25 @@ def test_hostile_client_suite(spawn, memory_of, servertype):
 
     grown = memory_of(pid)["VmHWM"] - baseline
     assert grown < MEMORY_BUDGET_KIB, f"daemon peak memory grew by {grown} KiB"
+    assert process.popen.poll() is None
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_refusing_a_zlib_bomb_costs_at_most_twice_the_inflate_cap(spawn, memory_of, servertype):
+    process, uri = _start(spawn, servertype)
+    pid = process.popen.pid
+    _normal_call(uri)
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")  # the peak (VmHWM) starts again from the memory in use now
+    except OSError as exc:
+        pytest.skip(f"cannot reset the daemon's peak memory: {exc}")
+    before = memory_of(pid)["VmHWM"]
+    _send_zlib_bomb(uri)
+    _normal_call(uri)
+    grown = memory_of(pid)["VmHWM"] - before
+    print(f"\nNUMBERS zlib bomb refused by the {servertype} server: peak RSS +{grown / 1024:.1f} MiB", flush=True)
+    assert grown < 2 * wire.DEFAULT_MAX_INFLATED_SIZE // 1024, f"the daemon's peak memory grew by {grown} KiB"
     assert process.popen.poll() is None
 
 

@@ -271,3 +271,132 @@ def test_registered_with_type_meta_found_by_pyrometa(ns_address, pyro4_server):
     finally:
         with locateNS(host, port) as ns:
             ns.remove("test.typed")
+
+
+# -- several name servers: NS_HOST / locateNS(host) lists, failover ----------------------------
+
+
+@pytest.fixture
+def silent_port():
+    """A TCP port that accepts connections (the kernel's backlog) but never answers a byte:
+    a name server whose process hangs, or whose replies are lost."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def forget_which_name_server_answered(monkeypatch):
+    monkeypatch.setattr(naming, "_last_good", {})
+
+
+def test_a_host_list_goes_on_to_the_next_name_server(ns_address, unused_port):
+    host, port = ns_address
+    with locateNS(f"127.0.0.1:{unused_port}, {host}:{port}") as ns:
+        assert ns._pyroUri == URI(f"PYRO:Pyro.NameServer@{host}:{port}")
+        assert ns.ping() is None
+    # entries without a port get the port asked for, else NS_PORT
+    with locateNS(f"127.0.0.1:{unused_port},{host}", port=port) as ns:
+        assert ns._pyroUri.port == port
+    config.NS_PORT = port
+    with locateNS(f"[::1]:{unused_port}, {host}") as ns:
+        assert ns._pyroUri.port == port
+
+
+def test_ns_host_list_resolves_pyroname(ns_address, unused_port, pyro4_server, proxies):
+    host, port = ns_address
+    config.NS_HOST = f"127.0.0.1:{unused_port}, {host}:{port}"
+    assert resolve("PYRONAME:test.calc") == URI(pyro4_server.uri("calc"))
+    assert resolve("PYROMETA:role:calc") == URI(pyro4_server.uri("calc"))
+    assert proxies("PYRONAME:test.calc").add(2, 2) == 4
+    # an unknown name is an answer: no other name server is asked
+    with pytest.raises(NamingError, match="unknown name"):
+        resolve("PYRONAME:no.such.name")
+
+
+def test_a_pyroname_uri_with_a_host_ignores_the_list(ns_address, unused_port, pyro4_server):
+    host, port = ns_address
+    config.NS_HOST = f"127.0.0.1:{unused_port}, 127.0.0.1:{unused_port}"
+    assert resolve(f"PYRONAME:test.calc@{host}:{port}") == URI(pyro4_server.uri("calc"))
+
+
+def test_each_attempt_is_bounded_and_the_one_that_answered_goes_first(ns_address, silent_port, pyro4_server):
+    host, port = ns_address
+    config.COMMTIMEOUT = 0.3
+    config.NS_HOST = f"127.0.0.1:{silent_port}, {host}:{port}"
+    start = time.monotonic()
+    assert resolve("PYRONAME:test.calc") == URI(pyro4_server.uri("calc"))
+    first = time.monotonic() - start
+    assert 0.3 <= first < 2
+    start = time.monotonic()
+    for _ in range(3):
+        assert resolve("PYRONAME:test.calc") == URI(pyro4_server.uri("calc"))
+    assert time.monotonic() - start < 0.6  # the silent one is not waited for again
+
+
+def test_without_commtimeout_an_attempt_gets_the_failover_timeout(ns_address, silent_port, monkeypatch):
+    monkeypatch.setattr(naming, "FAILOVER_TIMEOUT", 0.2)
+    host, port = ns_address
+    config.COMMTIMEOUT = 0
+    start = time.monotonic()
+    with locateNS(f"127.0.0.1:{silent_port}, {host}:{port}") as ns:
+        assert 0.2 <= time.monotonic() - start < 2
+        assert not ns._pyroTimeout  # the proxy handed out has the configured timeout
+        assert ns._pyroConnection.sock.gettimeout() is None
+
+
+def test_when_all_fail_the_error_names_each_and_why(silent_port, unused_port, unused_udp_port, monkeypatch):
+    monkeypatch.setattr(naming, "BROADCAST_TIMEOUT", 0.05)
+    config.COMMTIMEOUT = 0.2
+    hosts = f"127.0.0.1:{unused_port}, [::1]:{unused_port}, 127.0.0.1:{silent_port}"
+    start = time.monotonic()
+    with pytest.raises(NamingError) as caught:
+        locateNS(hosts)
+    assert time.monotonic() - start < 2
+    assert str(caught.value) == (
+        "Failed to locate the nameserver; tried "
+        f"127.0.0.1:{unused_port} (cannot connect to 127.0.0.1:{unused_port}: Connection refused); "
+        f"[::1]:{unused_port} (cannot connect to ::1:{unused_port}: Connection refused); "
+        f"127.0.0.1:{silent_port} (receiving: timeout)"
+    )
+    config.NS_HOST = hosts
+    config.BROADCAST_ADDRS, config.NS_BCPORT = "127.0.0.1", unused_udp_port
+    with pytest.raises(NamingError) as caught:
+        resolve("PYRONAME:test.calc")
+    steps = str(caught.value).removeprefix("Failed to locate the nameserver; tried ").split("; ")
+    assert [step.split(" (")[0] for step in steps] == [
+        f"127.0.0.1:{unused_port}",
+        f"[::1]:{unused_port}",
+        f"127.0.0.1:{silent_port}",
+        f"broadcast to 127.0.0.1 port {unused_udp_port}",  # NS_HOST's list, then the broadcast
+    ]
+
+
+def test_a_configured_list_is_tried_before_the_broadcast(responder_factory, ns_address, unused_port, monkeypatch):
+    monkeypatch.setattr(naming, "BROADCAST_TIMEOUT", 0.1)
+    host, port = ns_address
+    responder = responder_factory(f"PYRO:Pyro.NameServer@{host}:{port}".encode())
+    config.BROADCAST_ADDRS, config.NS_BCPORT = "127.0.0.1", responder.port
+    config.NS_HOST = f"127.0.0.1:{unused_port}, [::1]:{unused_port}"
+    with locateNS() as ns:
+        assert ns.ping() is None
+    assert responder.requests == [b"GET_NSURI"]
+    config.NS_HOST = f"127.0.0.1:{unused_port}, {host}:{port}"
+    with locateNS() as ns:
+        assert ns.ping() is None
+    assert responder.requests == [b"GET_NSURI"]  # found in the list: no broadcast
+
+
+@pytest.mark.parametrize("bad", ["ns1:port, ns2", "ns1:0,ns2", "ns1:70000, ns2", ":9090, ns2", "[]:9090,ns2"])
+def test_a_bad_entry_in_a_host_list_is_named(bad):
+    with pytest.raises(NamingError, match="invalid name server address .* use host, host:port or \\[ipv6\\]:port"):
+        locateNS(bad)
+
+
+def test_a_single_host_keeps_pyro4s_reading(unused_port):
+    # one entry without a port is used as written: a bare IPv6 address, a unix socket
+    with pytest.raises(NamingError, match=f"tried \\[::1\\]:{unused_port} \\(cannot connect"):
+        locateNS("::1", unused_port)
+    with pytest.raises(NamingError, match=f"tried 127.0.0.1:{unused_port} \\(cannot connect"):
+        locateNS(f"127.0.0.1:{unused_port}")  # one entry with a port

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyro_protocol import message, serializers
+from pyro_protocol import serializers
+from pyro_protocol.decoder import MessageDecoder
 from pyro_protocol.errors import ProtocolError, SecurityError, SerializeError
 
 EXAMPLES = int(os.environ.get("PYRO_FUZZ_EXAMPLES", "300"))
@@ -60,7 +61,7 @@ def test_mutated_payloads(name, value, position, byte):
 @FUZZ
 @given(chunks=st.lists(st.binary(min_size=1, max_size=64), max_size=20))
 def test_decoder_only_raises_protocol_errors(chunks):
-    decoder = message.MessageDecoder(max_message_size=4096)
+    decoder = MessageDecoder(max_message_size=4096)
     try:
         for chunk in chunks:
             decoder.feed(b"PYRO\x00\x30" + chunk if len(chunk) % 3 == 0 else chunk)

@@ -13,8 +13,17 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from pyro_protocol import message
+from pyro_protocol.decoder import MessageDecoder, iter_messages
 from pyro_protocol.errors import MessageTooLargeError, ProtocolError, SecurityError
-from pyro_protocol.message import MessageDecoder, encode, encode_bytes, parse_header
+from pyro_protocol.message import encode, parse_header
+
+
+def _head_and_body(frames):
+    """A message's frames as (header with annotations, payload)."""
+    data = b"".join(frames)
+    size = 24 + int.from_bytes(data[18:20], "big")
+    return data[:size], data[size:]
+
 
 VECTOR_DIR = Path(__file__).parent / "data" / "pyro4-vectors"
 HMAC_KEY = b"secretkey"
@@ -65,12 +74,14 @@ def test_worked_example_of_the_spec():
         1,
         0,
     )
-    head, _ = encode(message.MSG_CONNECT, b"x" * 71, 1, message.FLAGS_META_ON_CONNECT, 0)
+    head, _ = _head_and_body(encode(message.MSG_CONNECT, b"x" * 71, 1, message.FLAGS_META_ON_CONNECT, 0))
     assert head == header
 
 
 def test_encode_layout_field_by_field():
-    head, body = encode(message.MSG_RESULT, b"payload", 6, 0x21, 513, {"CORR": b"\x01" * 16, "ABCD": b""})
+    head, body = _head_and_body(
+        encode(message.MSG_RESULT, b"payload", 6, 0x21, 513, {"CORR": b"\x01" * 16, "ABCD": b""})
+    )
     assert head[:4] == b"PYRO"
     assert head[4:6] == b"\x00\x30"
     assert head[6:8] == b"\x00\x05"
@@ -191,10 +202,10 @@ def test_encode_respects_max_message_size():
 
 
 def test_encode_without_annotations_gives_bare_header():
-    head, body = encode(message.MSG_PING, b"ping", 42)
+    head, body = _head_and_body(encode(message.MSG_PING, b"ping", 42))
     assert len(head) == 24
     assert body == b"ping"
-    assert head == encode(message.MSG_PING, b"ping", 42, annotations={})[0]
+    assert head + body == encode(message.MSG_PING, b"ping", 42, annotations={})[0]
 
 
 # -- compression ---------------------------------------------------------------------------
@@ -202,11 +213,11 @@ def test_encode_without_annotations_gives_bare_header():
 
 def test_compression_applies_from_200_bytes_when_smaller():
     small = b"a" * 199
-    head, body = encode(4, small, 1, compress=True)
+    head, body = _head_and_body(encode(4, small, 1, compress=True))
     assert body == small
     assert not parse_header(head).flags & message.FLAGS_COMPRESSED
     big = b"a" * 200
-    head, body = encode(4, big, 1, compress=True)
+    head, body = _head_and_body(encode(4, big, 1, compress=True))
     assert parse_header(head).flags & message.FLAGS_COMPRESSED
     assert body == zlib.compress(big)
     assert parse_header(head).data_size == len(body)
@@ -215,14 +226,14 @@ def test_compression_applies_from_200_bytes_when_smaller():
 def test_incompressible_payload_is_sent_as_is():
     noise = bytes(range(256)) + zlib.compress(bytes(range(256)) * 3)
     payload = zlib.compress(noise)  # compressed data does not compress again
-    head, body = encode(4, payload, 1, compress=True)
+    head, body = _head_and_body(encode(4, payload, 1, compress=True))
     assert body == payload
     assert not parse_header(head).flags & message.FLAGS_COMPRESSED
 
 
 def test_compressed_message_decodes_to_original():
     data = b"hello world " * 100
-    (msg,) = MessageDecoder().feed(encode_bytes(4, data, 1, compress=True))
+    (msg,) = MessageDecoder().feed(b"".join(encode(4, data, 1, compress=True)))
     assert msg.data == data
     assert msg.flags & message.FLAGS_COMPRESSED
     assert msg.wire_size < len(data)
@@ -231,14 +242,14 @@ def test_compressed_message_decodes_to_original():
 def test_any_zlib_stream_is_accepted():
     data = b"level nine " * 50
     packed = zlib.compress(data, 9)
-    (msg,) = MessageDecoder().feed(encode_bytes(5, packed, 1, message.FLAGS_COMPRESSED))
+    (msg,) = MessageDecoder().feed(b"".join(encode(5, packed, 1, message.FLAGS_COMPRESSED)))
     assert msg.data == data
 
 
 @pytest.mark.parametrize("payload", [b"", b"not zlib at all", zlib.compress(b"x" * 1000)[:-5]])
 def test_bad_compressed_payload_is_a_protocol_error(payload):
     with pytest.raises(ProtocolError, match="invalid compressed payload"):
-        MessageDecoder().feed(encode_bytes(5, payload, 1, message.FLAGS_COMPRESSED))
+        MessageDecoder().feed(b"".join(encode(5, payload, 1, message.FLAGS_COMPRESSED)))
 
 
 def test_inflate_limit_is_exact():
@@ -250,7 +261,7 @@ def test_inflate_limit_is_exact():
 
 def test_compression_happens_before_hmac():
     data = b"z" * 500
-    wire = encode_bytes(4, data, 1, annotations={"CORR": b"c" * 16}, compress=True, hmac_key=HMAC_KEY)
+    wire = b"".join(encode(4, data, 1, annotations={"CORR": b"c" * 16}, compress=True, hmac_key=HMAC_KEY))
     header = parse_header(wire[:24])
     ann_end = 24 + header.annotations_size
     annotations = message.parse_annotations(wire[24:ann_end])
@@ -277,7 +288,7 @@ def zlib_bomb() -> bytes:
 @pytest.mark.parametrize("options", [{"max_message_size": 1024 * 1024}, {"max_inflated_size": 1024 * 1024}])
 def test_zlib_bomb_is_refused_without_spending_memory(zlib_bomb, options):
     assert len(zlib_bomb) < 100 * 1024
-    wire = encode_bytes(5, zlib_bomb, 1, message.FLAGS_COMPRESSED)
+    wire = b"".join(encode(5, zlib_bomb, 1, message.FLAGS_COMPRESSED))
     decoder = MessageDecoder(**options)
     tracemalloc.start()
     try:
@@ -291,7 +302,7 @@ def test_zlib_bomb_is_refused_without_spending_memory(zlib_bomb, options):
 
 def test_default_inflate_cap_applies_without_limits(monkeypatch):
     monkeypatch.setattr(message, "DEFAULT_MAX_INFLATED_SIZE", 4096)
-    wire = encode_bytes(5, zlib.compress(bytes(4097)), 1, message.FLAGS_COMPRESSED)
+    wire = b"".join(encode(5, zlib.compress(bytes(4097)), 1, message.FLAGS_COMPRESSED))
     header = parse_header(wire[:24])
     with pytest.raises(MessageTooLargeError):
         message.finish_message(header, b"", wire[24:], max_inflated_size=message.DEFAULT_MAX_INFLATED_SIZE)
@@ -312,14 +323,14 @@ def test_hmac_digest_sorts_annotation_values_and_skips_hmac():
 
 
 def test_hmac_replaces_a_given_hmac_annotation():
-    wire = encode_bytes(4, b"x", 1, annotations={"HMAC": b"stale", "CORR": b"c"}, hmac_key=HMAC_KEY)
+    wire = b"".join(encode(4, b"x", 1, annotations={"HMAC": b"stale", "CORR": b"c"}, hmac_key=HMAC_KEY))
     (msg,) = MessageDecoder(hmac_key=HMAC_KEY).feed(wire)
     assert list(msg.annotations) == ["CORR", "HMAC"]
     assert len(msg.annotations["HMAC"]) == 20
 
 
 def test_hmac_does_not_cover_the_header():
-    wire = bytearray(encode_bytes(4, b"x", 1, seq=1, hmac_key=HMAC_KEY))
+    wire = bytearray(b"".join(encode(4, b"x", 1, seq=1, hmac_key=HMAC_KEY)))
     wire[11] = 2  # seq 1 -> 2, and fix the checksum: still accepted (Pyro4's rule)
     wire[22:24] = (int.from_bytes(wire[22:24], "big") + 1).to_bytes(2, "big")
     (msg,) = MessageDecoder(hmac_key=HMAC_KEY).feed(bytes(wire))
@@ -352,7 +363,7 @@ def test_malformed_annotations_are_protocol_errors(blob, match):
 
 
 def test_decoder_state_while_feeding():
-    wire = encode_bytes(4, b"0123456789", 1, annotations={"CORR": b"c" * 16})
+    wire = b"".join(encode(4, b"0123456789", 1, annotations={"CORR": b"c" * 16}))
     decoder = MessageDecoder()
     assert (decoder.in_message, decoder.wanted, decoder.buffered) == (False, 24, 0)
     assert decoder.feed(wire[:10]) == []
@@ -377,11 +388,11 @@ def test_decoder_is_unusable_after_an_error():
     with pytest.raises(ProtocolError, match="checksum"):
         decoder.feed(raw_header(checksum=1))
     with pytest.raises(ProtocolError, match="unusable after an earlier error: header checksum mismatch"):
-        decoder.feed(encode_bytes(6, b"ping", 42))
+        decoder.feed(b"".join(encode(6, b"ping", 42)))
 
 
 def test_decoder_gives_messages_before_a_bad_one_only_up_to_the_error():
-    good = encode_bytes(6, b"ping", 42)
+    good = b"".join(encode(6, b"ping", 42))
     decoder = MessageDecoder()
     assert len(decoder.feed(good)) == 1
     with pytest.raises(ProtocolError):
@@ -389,10 +400,10 @@ def test_decoder_gives_messages_before_a_bad_one_only_up_to_the_error():
 
 
 def test_iter_messages_reports_a_truncated_stream():
-    wire = encode_bytes(6, b"ping", 42)
-    assert len(message.iter_messages([wire, wire])) == 2
+    wire = b"".join(encode(6, b"ping", 42))
+    assert len(iter_messages([wire, wire])) == 2
     with pytest.raises(ProtocolError, match=r"stream ends inside a message \(3 bytes left over\)"):
-        message.iter_messages([wire, wire[:3]])
+        iter_messages([wire, wire[:3]])
 
 
 def test_message_repr_names_its_fields():
@@ -418,7 +429,7 @@ messages = st.fixed_dictionaries(
 
 
 def wire_of(m: dict) -> bytes:
-    return encode_bytes(m["msg_type"], m["data"], m["serializer_id"], m["flags"], m["seq"], m["annotations"])
+    return b"".join(encode(m["msg_type"], m["data"], m["serializer_id"], m["flags"], m["seq"], m["annotations"]))
 
 
 def fields_of(msg: message.Message) -> dict:
@@ -445,15 +456,17 @@ def test_any_message_round_trips(m):
 @settings(max_examples=100, deadline=None)
 @given(messages, st.binary(min_size=1, max_size=32), st.booleans())
 def test_any_message_round_trips_with_hmac_and_compression(m, key, compress):
-    wire = encode_bytes(
-        m["msg_type"],
-        m["data"],
-        m["serializer_id"],
-        m["flags"],
-        m["seq"],
-        m["annotations"],
-        compress=compress,
-        hmac_key=key,
+    wire = b"".join(
+        encode(
+            m["msg_type"],
+            m["data"],
+            m["serializer_id"],
+            m["flags"],
+            m["seq"],
+            m["annotations"],
+            compress=compress,
+            hmac_key=key,
+        )
     )
     (msg,) = MessageDecoder(hmac_key=key).feed(wire)
     assert msg.data == m["data"]

@@ -7,17 +7,27 @@ import socket
 import threading
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 import pyro_protocol
 from pyro_protocol import URI, errors, message, transport
+from pyro_protocol.decoder import MessageDecoder
 from pyro_protocol.errors import (
     CommunicationError,
     ConnectionClosedError,
     MessageTooLargeError,
     SecurityError,
 )
+
+
+def _head_and_body(frames):
+    """A message's frames as (header with annotations, payload)."""
+    data = b"".join(frames)
+    size = 24 + int.from_bytes(data[18:20], "big")
+    return data[:size], data[size:]
+
 
 WAIT = 10.0  # seconds; every blocking step in these tests is bounded by it
 
@@ -98,11 +108,25 @@ def test_recv_exactly_on_closed_socket_is_connection_closed():
 # -- whole messages ------------------------------------------------------------------------------
 
 
+def _receive_one(sock: socket.socket, **options: Any) -> message.Message:
+    """Read one message from a blocking socket with the decoder (as every receiver does)."""
+    decoder = MessageDecoder(**options)
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionClosedError("receiving: connection lost")
+        messages = decoder.feed(data)
+        if messages:
+            return messages[0]
+
+
 def test_send_and_receive_small_message(pair):
     left, right = pair
-    head, body = message.encode(message.MSG_INVOKE, b"payload", 1, message.FLAGS_ONEWAY, 7, {"CORR": b"c" * 16})
-    transport.send_message(left, head, body)
-    msg = transport.receive_message(right)
+    head, body = _head_and_body(
+        message.encode(message.MSG_INVOKE, b"payload", 1, message.FLAGS_ONEWAY, 7, {"CORR": b"c" * 16})
+    )
+    transport.send_frames(left, (head, body))
+    msg = _receive_one(right)
     assert (msg.type, msg.flags, msg.seq, msg.serializer_id, msg.data) == (4, message.FLAGS_ONEWAY, 7, 1, b"payload")
     assert msg.annotations == {"CORR": b"c" * 16}
     assert msg.wire_size == len(head) + len(body)
@@ -110,16 +134,16 @@ def test_send_and_receive_small_message(pair):
 
 def test_send_and_receive_empty_payload(pair):
     left, right = pair
-    transport.send_message(left, *message.encode(message.MSG_RESULT, b"", 1))
-    assert transport.receive_message(right).data == b""
+    transport.send_frames(left, message.encode(message.MSG_RESULT, b"", 1))
+    assert _receive_one(right).data == b""
 
 
 def test_send_and_receive_5_mib_message(pair):
     left, right = pair
     payload = bytes(range(251)) * (5 * 1024 * 1024 // 251)
-    head, body = message.encode(message.MSG_RESULT, payload, 4, 0, 3)
-    sender = in_thread(transport.send_message, left, head, body)
-    msg = transport.receive_message(right)
+    head, body = _head_and_body(message.encode(message.MSG_RESULT, payload, 4, 0, 3))
+    sender = in_thread(transport.send_frames, left, (head, body))
+    msg = _receive_one(right)
     finish(sender)
     assert msg.data == payload
     assert msg.seq == 3
@@ -128,70 +152,50 @@ def test_send_and_receive_5_mib_message(pair):
 def test_messages_back_to_back(pair):
     left, right = pair
     for seq in range(3):
-        transport.send_message(left, *message.encode(message.MSG_PING, b"ping", 42, 0, seq))
-    assert [transport.receive_message(right).seq for _ in range(3)] == [0, 1, 2]
-
-
-def test_receive_message_eof_mid_message(pair):
-    left, right = pair
-    head, body = message.encode(message.MSG_RESULT, b"x" * 100, 1)
-    left.sendall(head + body[:50])
-    left.shutdown(socket.SHUT_WR)
-    with pytest.raises(ConnectionClosedError):
-        transport.receive_message(right)
-
-
-def test_receive_message_eof_in_header(pair):
-    left, right = pair
-    left.sendall(b"PYRO\x00")
-    left.close()
-    with pytest.raises(ConnectionClosedError):
-        transport.receive_message(right)
-
-
-def test_receive_message_timeout(pair):
-    _, right = pair
-    right.settimeout(0.1)
-    with pytest.raises(errors.TimeoutError):
-        transport.receive_message(right)
+        transport.send_frames(left, message.encode(message.MSG_PING, b"ping", 42, 0, seq))
+    decoder = MessageDecoder()
+    received: list[message.Message] = []
+    while len(received) < 3:  # (bounded by the socket's timeout)
+        received.extend(decoder.feed(right.recv(65536)))
+    assert [msg.seq for msg in received] == [0, 1, 2]
 
 
 def test_receive_message_refuses_oversize_before_reading_the_body(pair):
     left, right = pair
-    head, _ = message.encode(message.MSG_RESULT, b"x" * 5000, 1)
+    head, _ = _head_and_body(message.encode(message.MSG_RESULT, b"x" * 5000, 1))
     left.sendall(head)  # the body never comes: reading it would time out instead
     right.settimeout(0.5)
     with pytest.raises(MessageTooLargeError, match=r"max message size exceeded \(5000 where max=1000\)"):
-        transport.receive_message(right, max_message_size=1000)
+        _receive_one(right, max_message_size=1000)
 
 
 def test_receive_message_bad_header_is_a_protocol_error(pair):
     left, right = pair
     left.sendall(b"HTTP/1.1 200 OK\r\n\r\n1234567")
     with pytest.raises(errors.ProtocolError, match="invalid data or unsupported protocol version"):
-        transport.receive_message(right)
+        _receive_one(right)
 
 
 def test_receive_message_with_hmac(pair):
     left, right = pair
-    transport.send_message(left, *message.encode(message.MSG_INVOKE, b"call", 1, hmac_key=b"key"))
-    assert transport.receive_message(right, hmac_key=b"key").data == b"call"
-    transport.send_message(left, *message.encode(message.MSG_INVOKE, b"call", 1, hmac_key=b"key"))
+    transport.send_frames(left, message.encode(message.MSG_INVOKE, b"call", 1, hmac_key=b"key"))
+    assert _receive_one(right, hmac_key=b"key").data == b"call"
+    transport.send_frames(left, message.encode(message.MSG_INVOKE, b"call", 1, hmac_key=b"key"))
     with pytest.raises(SecurityError, match="message hmac mismatch"):
-        transport.receive_message(right, hmac_key=b"other")
+        _receive_one(right, hmac_key=b"other")
 
 
 def test_receive_message_inflates_with_a_cap(pair):
     left, right = pair
-    transport.send_message(left, *message.encode(message.MSG_RESULT, b"a" * 1000, 1, compress=True))
-    assert transport.receive_message(right).data == b"a" * 1000
+    transport.send_frames(left, message.encode(message.MSG_RESULT, b"a" * 1000, 1, compress=True))
+    assert _receive_one(right).data == b"a" * 1000
     bomb = zlib.compress(bytes(2 * 1024 * 1024))
-    transport.send_message(left, *message.encode(message.MSG_RESULT, bomb, 1, message.FLAGS_COMPRESSED))
+    transport.send_frames(left, message.encode(message.MSG_RESULT, bomb, 1, message.FLAGS_COMPRESSED))
     with pytest.raises(MessageTooLargeError, match="inflates past the limit of 1048576 bytes"):
-        transport.receive_message(right, max_message_size=1024 * 1024)
-    transport.send_message(left, *message.encode(message.MSG_RESULT, bomb, 1, message.FLAGS_COMPRESSED))
+        _receive_one(right, max_message_size=1024 * 1024)
+    transport.send_frames(left, message.encode(message.MSG_RESULT, bomb, 1, message.FLAGS_COMPRESSED))
     with pytest.raises(MessageTooLargeError, match="limit of 4096 bytes"):
-        transport.receive_message(right, max_inflated_size=4096)
+        _receive_one(right, max_inflated_size=4096)
 
 
 def test_send_to_closed_peer_is_connection_closed():
@@ -200,14 +204,14 @@ def test_send_to_closed_peer_is_connection_closed():
         right.close()
         with pytest.raises(ConnectionClosedError, match="sending: connection lost"):
             for _ in range(100):  # bounded: the first send after the close normally fails already
-                transport.send_message(left, *message.encode(message.MSG_PING, b"ping", 42))
+                transport.send_frames(left, message.encode(message.MSG_PING, b"ping", 42))
 
 
 def test_send_timeout(pair):
     left, _ = pair
     left.settimeout(0.1)
     with pytest.raises(errors.TimeoutError, match="sending: timeout"):
-        transport.send_message(left, b"", bytes(64 * 1024 * 1024))  # nobody reads: the buffers fill up
+        transport.send_frames(left, (b"", bytes(64 * 1024 * 1024)))  # nobody reads: the buffers fill up
 
 
 # -- listening and connecting --------------------------------------------------------------------
@@ -225,11 +229,11 @@ def connected(server: socket.socket, uri: URI) -> Iterator[tuple[socket.socket, 
 
 
 def exchange(client: socket.socket, accepted: socket.socket) -> None:
-    transport.send_message(client, *message.encode(message.MSG_PING, b"ping", 42, 0, 5))
-    request = transport.receive_message(accepted)
+    transport.send_frames(client, message.encode(message.MSG_PING, b"ping", 42, 0, 5))
+    request = _receive_one(accepted)
     assert (request.type, request.data, request.seq) == (message.MSG_PING, b"ping", 5)
-    transport.send_message(accepted, *message.encode(message.MSG_PING, b"pong", 42, 0, request.seq))
-    assert transport.receive_message(client).data == b"pong"
+    transport.send_frames(accepted, message.encode(message.MSG_PING, b"pong", 42, 0, request.seq))
+    assert _receive_one(client).data == b"pong"
 
 
 def test_tcp_server_on_ipv4_loopback():
@@ -362,8 +366,8 @@ def serve_one_tls(server: socket.socket, context, results: list) -> None:
         accepted.settimeout(WAIT)
         try:
             with context.wrap_socket(accepted, server_side=True) as tls:
-                request = transport.receive_message(tls)
-                transport.send_message(tls, *message.encode(message.MSG_PING, b"pong", 42, 0, request.seq))
+                request = _receive_one(tls)
+                transport.send_frames(tls, message.encode(message.MSG_PING, b"pong", 42, 0, request.seq))
                 results.append(request.data)
         except (OSError, CommunicationError) as exc:
             results.append(exc)
@@ -377,8 +381,8 @@ def test_tls_round_trip(tls_files, require_client_cert):
         port = server.getsockname()[1]
         thread = in_thread(serve_one_tls, server, transport.server_ssl_context(cfg), results)
         with transport.connect(URI(f"PYRO:obj@127.0.0.1:{port}"), WAIT, transport.client_ssl_context(cfg)) as client:
-            transport.send_message(client, *message.encode(message.MSG_PING, b"ping", 42, 0, 1))
-            assert transport.receive_message(client).data == b"pong"
+            transport.send_frames(client, message.encode(message.MSG_PING, b"ping", 42, 0, 1))
+            assert _receive_one(client).data == b"pong"
         finish(thread)
     assert results == [b"ping"]
 

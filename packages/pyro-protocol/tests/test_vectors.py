@@ -14,12 +14,21 @@ import pytest
 import serpent
 
 from pyro_protocol import URI, constants, message, serializers
+from pyro_protocol.decoder import MessageDecoder, iter_messages
 from pyro_protocol.errors import (
     ExceptionWrapper,
     ProtocolError,
     SecurityError,
     SerializeError,
 )
+
+
+def _head_and_body(frames):
+    """A message's frames as (header with annotations, payload)."""
+    data = b"".join(frames)
+    size = 24 + int.from_bytes(data[18:20], "big")
+    return data[:size], data[size:]
+
 
 VECTOR_DIR = Path(__file__).parent / "data" / "pyro4-vectors"
 HMAC_KEY = b"secretkey"
@@ -131,7 +140,7 @@ def by_name(file: str, name: str) -> Vector:
 
 
 def decode(vector: Vector) -> message.Message:
-    decoder = message.MessageDecoder(hmac_key=HMAC_KEY if vector.uses_hmac else None)
+    decoder = MessageDecoder(hmac_key=HMAC_KEY if vector.uses_hmac else None)
     (msg,) = decoder.feed(vector.raw)
     assert not decoder.in_message
     return msg
@@ -208,14 +217,16 @@ def test_reencoding_gives_identical_bytes(vector):
     header = message.parse_header(vector.raw[: message.HEADER_SIZE])
     ann_end = message.HEADER_SIZE + header.annotations_size
     annotations = message.parse_annotations(vector.raw[message.HEADER_SIZE : ann_end])
-    head, body = message.encode(
-        header.type, vector.raw[ann_end:], header.serializer_id, header.flags, header.seq, annotations
+    head, body = _head_and_body(
+        message.encode(header.type, vector.raw[ann_end:], header.serializer_id, header.flags, header.seq, annotations)
     )
     assert head + body == vector.raw
     assert body == vector.raw[ann_end:]
     assert (
-        message.encode_bytes(
-            header.type, vector.raw[ann_end:], header.serializer_id, header.flags, header.seq, annotations
+        b"".join(
+            message.encode(
+                header.type, vector.raw[ann_end:], header.serializer_id, header.flags, header.seq, annotations
+            )
         )
         == vector.raw
     )
@@ -225,7 +236,7 @@ def test_every_file_decodes_as_one_stream():
     for file in sorted({v.file for v in MESSAGES}):
         vectors = [v for v in MESSAGES if v.file == file and not v.uses_hmac]
         stream = b"".join(v.raw for v in vectors)
-        messages = message.iter_messages([stream])
+        messages = iter_messages([stream])
         assert [(m.type, m.seq, m.data) for m in messages] == [(d.type, d.seq, d.data) for d in map(decode, vectors)]
 
 
@@ -254,16 +265,18 @@ def test_hmac_verifies_with_the_key(vector):
 @pytest.mark.parametrize("vector", HMAC_VECTORS, ids=lambda v: v.id)
 def test_hmac_vector_refused_without_key_or_with_wrong_key(vector):
     with pytest.raises(SecurityError, match="hmac key config not symmetric"):
-        message.MessageDecoder().feed(vector.raw)
+        MessageDecoder().feed(vector.raw)
     with pytest.raises(SecurityError, match="message hmac mismatch"):
-        message.MessageDecoder(hmac_key=b"otherkey").feed(vector.raw)
+        MessageDecoder(hmac_key=b"otherkey").feed(vector.raw)
 
 
 @pytest.mark.parametrize("vector", HMAC_VECTORS, ids=lambda v: v.id)
 def test_hmac_vector_reencodes_from_the_key(vector):
     msg = decode(vector)
     unsigned = {k: v for k, v in msg.annotations.items() if k != "HMAC"}
-    head, body = message.encode(msg.type, msg.data, msg.serializer_id, msg.flags, msg.seq, unsigned, hmac_key=HMAC_KEY)
+    head, body = _head_and_body(
+        message.encode(msg.type, msg.data, msg.serializer_id, msg.flags, msg.seq, unsigned, hmac_key=HMAC_KEY)
+    )
     assert head + body == vector.raw
 
 
@@ -271,12 +284,12 @@ def test_hmac_vector_with_tampered_payload_is_refused():
     raw = bytearray(by_name("handshake", "invoke_with_hmac").raw)
     raw[-3] ^= 0x01  # a payload byte; the header does not cover it
     with pytest.raises(SecurityError, match="message hmac mismatch"):
-        message.MessageDecoder(hmac_key=HMAC_KEY).feed(bytes(raw))
+        MessageDecoder(hmac_key=HMAC_KEY).feed(bytes(raw))
 
 
 def test_unsigned_vector_refused_by_a_decoder_with_a_key():
     with pytest.raises(SecurityError, match="hmac key config not symmetric"):
-        message.MessageDecoder(hmac_key=HMAC_KEY).feed(by_name("invoke-serpent", "invoke_add_1_2").raw)
+        MessageDecoder(hmac_key=HMAC_KEY).feed(by_name("invoke-serpent", "invoke_add_1_2").raw)
 
 
 # -- compression -----------------------------------------------------------------------
@@ -295,13 +308,15 @@ def test_compressed_vector_inflates():
 def test_compressed_vector_reencodes_with_compress():
     vector = by_name("compression", "invoke_echo_compressed")
     msg = decode(vector)
-    head, body = message.encode(
-        msg.type, msg.data, msg.serializer_id, msg.flags & ~message.FLAGS_COMPRESSED, msg.seq, compress=True
+    head, body = _head_and_body(
+        message.encode(
+            msg.type, msg.data, msg.serializer_id, msg.flags & ~message.FLAGS_COMPRESSED, msg.seq, compress=True
+        )
     )
     assert head + body == vector.raw
     # and the same call, serialized again, too
     call = serializers.get_serializer("serpent").dumpsCall("example.calc", "echo", ("x" * 300,), {})
-    assert message.encode_bytes(message.MSG_INVOKE, call, 1, 0, 1, compress=True) == vector.raw
+    assert b"".join(message.encode(message.MSG_INVOKE, call, 1, 0, 1, compress=True)) == vector.raw
 
 
 def test_uncompressed_reply_stays_uncompressed_below_threshold():
@@ -590,15 +605,17 @@ def test_client_message_reserializes_to_identical_bytes(vector, utc_timezone):
     else:
         data = serializer.dumpsCall(*serializer.loadsCall(msg.data))
     unsigned = {k: v for k, v in msg.annotations.items() if k != "HMAC"}
-    head, body = message.encode(
-        msg.type,
-        data,
-        msg.serializer_id,
-        msg.flags & ~message.FLAGS_COMPRESSED,
-        msg.seq,
-        unsigned,
-        compress=bool(msg.flags & message.FLAGS_COMPRESSED),
-        hmac_key=HMAC_KEY if vector.uses_hmac else None,
+    head, body = _head_and_body(
+        message.encode(
+            msg.type,
+            data,
+            msg.serializer_id,
+            msg.flags & ~message.FLAGS_COMPRESSED,
+            msg.seq,
+            unsigned,
+            compress=bool(msg.flags & message.FLAGS_COMPRESSED),
+            hmac_key=HMAC_KEY if vector.uses_hmac else None,
+        )
     )
     assert head + body == vector.raw
 

@@ -10,6 +10,7 @@ from pyro_client import Proxy, SerializedBlob
 from pyro_protocol import message as wire
 from pyro_protocol import serializers
 from pyro_protocol.config import config
+from pyro_protocol.decoder import MessageDecoder
 from pyro_protocol.errors import ProtocolError, SerializeError
 from pyro_server import behavior
 
@@ -145,7 +146,7 @@ def test_our_dispatcher_between_genuine_pyro4_client_and_listener(pyro4, serve, 
 
 
 def _read_message(sock):
-    decoder = wire.MessageDecoder()
+    decoder = MessageDecoder()
     while True:
         data = sock.recv(65536)
         assert data, "the connection closed without a reply"
@@ -168,14 +169,16 @@ def _read_message(sock):
 )
 def test_a_malformed_blbi_gets_an_exception_reply(receiver_uri, blbi, reason):
     ser = serializers.get_serializer("serpent")
-    connect = wire.encode_bytes(wire.MSG_CONNECT, ser.dumps({"handshake": "hello"}), ser.serializer_id)
-    call = wire.encode_bytes(
-        wire.MSG_INVOKE,
-        ser.dumpsCall(receiver_uri.object, "info_only", DATA, {}),
-        ser.serializer_id,
-        wire.FLAGS_KEEPSERIALIZED,
-        1,
-        {} if blbi is None else {"BLBI": blbi},
+    connect = b"".join(wire.encode(wire.MSG_CONNECT, ser.dumps({"handshake": "hello"}), ser.serializer_id))
+    call = b"".join(
+        wire.encode(
+            wire.MSG_INVOKE,
+            ser.dumpsCall(receiver_uri.object, "info_only", DATA, {}),
+            ser.serializer_id,
+            wire.FLAGS_KEEPSERIALIZED,
+            1,
+            {} if blbi is None else {"BLBI": blbi},
+        )
     )
     with socket.create_connection((receiver_uri.host, receiver_uri.port), timeout=5) as sock:
         sock.sendall(connect)

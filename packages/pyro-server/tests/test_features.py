@@ -9,6 +9,7 @@ from pyro_protocol import message as wire
 from pyro_protocol import serializers
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context
+from pyro_protocol.decoder import MessageDecoder
 from pyro_protocol.errors import ConnectionClosedError
 from pyro_protocol.transport import recv_exactly
 from pyro_server import Daemon
@@ -248,11 +249,11 @@ def test_client_connection_has_what_pyro4s_socket_connection_has(run, servertype
             # the proxy's connection is past its handshake: talk on it by hand
             sock = proxy._pyroConnection.sock
             serpent = serializers.get_serializer("serpent")
-            sock.sendall(wire.encode_bytes(wire.MSG_INVOKE, serpent.dumpsCall("raw", "talk", (), {}), 1, 0, 99))
+            sock.sendall(b"".join(wire.encode(wire.MSG_INVOKE, serpent.dumpsCall("raw", "talk", (), {}), 1, 0, 99)))
             assert recv_exactly(sock, 5) == b"ready"
             sock.sendall(b"hello")
             assert recv_exactly(sock, 5) == b"pong!"
-            decoder = wire.MessageDecoder()
+            decoder = MessageDecoder()
             replies = decoder.feed(recv_exactly(sock, wire.HEADER_SIZE))
             while not replies:
                 replies = decoder.feed(sock.recv(65536))

@@ -12,6 +12,7 @@ from pyro_client import Proxy
 from pyro_protocol import message as wire
 from pyro_protocol import serializers
 from pyro_protocol.config import config
+from pyro_protocol.decoder import MessageDecoder
 from pyro_protocol.errors import CommunicationError
 from pyro_server import Daemon, expose, servers
 
@@ -40,7 +41,7 @@ class Mixed:
 
 def _messages(sock, count):
     """Read until ``count`` whole messages have arrived (bounded by the socket timeout)."""
-    decoder = wire.MessageDecoder()
+    decoder = MessageDecoder()
     messages = []
     while len(messages) < count:
         data = sock.recv(65536)

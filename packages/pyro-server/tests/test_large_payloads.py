@@ -56,11 +56,11 @@ def test_a_large_bytes_reply_is_byte_identical_to_dumps(echo_uri, serializer):
     data = bytes(range(256)) * 400
     uri = serializers.URI(echo_uri)
     with socket.create_connection((uri.host, uri.port)) as sock:
-        sock.sendall(wire.encode_bytes(wire.MSG_CONNECT, ser.dumps({"handshake": "hi"}), ser.serializer_id, 0, 0))
+        sock.sendall(b"".join(wire.encode(wire.MSG_CONNECT, ser.dumps({"handshake": "hi"}), ser.serializer_id, 0, 0)))
         ok = _receive(sock)
         assert ok.type == wire.MSG_CONNECTOK
         sock.sendall(
-            wire.encode_bytes(wire.MSG_INVOKE, ser.dumpsCall("echo", "echo", (data,), {}), ser.serializer_id, 0, 1)
+            b"".join(wire.encode(wire.MSG_INVOKE, ser.dumpsCall("echo", "echo", (data,), {}), ser.serializer_id, 0, 1))
         )
         reply = _receive(sock)
     assert reply.type == wire.MSG_RESULT and not reply.flags

@@ -11,8 +11,17 @@ from pyro_client import Proxy
 from pyro_protocol import message as wire
 from pyro_protocol import serializers
 from pyro_protocol.config import config
+from pyro_protocol.decoder import MessageDecoder
 from pyro_protocol.errors import ConnectionClosedError
 from pyro_server import Daemon
+
+
+def _head_and_body(frames):
+    """A message's frames as (header with annotations, payload)."""
+    data = b"".join(frames)
+    size = 24 + int.from_bytes(data[18:20], "big")
+    return data[:size], data[size:]
+
 
 SERVERTYPES = ["thread", "multiplex"]
 
@@ -33,7 +42,7 @@ def _raw(uri):
 
 
 def _read_reply(sock):
-    decoder = wire.MessageDecoder()
+    decoder = MessageDecoder()
     while True:
         data = sock.recv(65536)
         if not data:
@@ -46,13 +55,15 @@ def _read_reply(sock):
 def _connect_msg(serializer="serpent", object_id="echo"):
     ser = serializers.get_serializer(serializer)
     body = ser.dumps({"handshake": "hello", "object": object_id})
-    head, body = wire.encode(wire.MSG_CONNECT, body, ser.serializer_id, wire.FLAGS_META_ON_CONNECT, 0)
+    head, body = _head_and_body(wire.encode(wire.MSG_CONNECT, body, ser.serializer_id, wire.FLAGS_META_ON_CONNECT, 0))
     return head + body
 
 
 def _call_msg(seq, method="echo", args=(1,), serializer="serpent", object_id="echo"):
     ser = serializers.get_serializer(serializer)
-    head, body = wire.encode(wire.MSG_INVOKE, ser.dumpsCall(object_id, method, args, {}), ser.serializer_id, 0, seq)
+    head, body = _head_and_body(
+        wire.encode(wire.MSG_INVOKE, ser.dumpsCall(object_id, method, args, {}), ser.serializer_id, 0, seq)
+    )
     return head + body
 
 
@@ -157,7 +168,7 @@ def test_ping_after_handshake(echo_uri):
     with _raw(echo_uri) as sock:
         sock.sendall(_connect_msg())
         _read_reply(sock)
-        head, body = wire.encode(wire.MSG_PING, b"ping", 42, 0, 7)
+        head, body = _head_and_body(wire.encode(wire.MSG_PING, b"ping", 42, 0, 7))
         sock.sendall(head + body)
         reply = _read_reply(sock)
         assert (reply.type, reply.data, reply.seq, reply.serializer_id) == (wire.MSG_PING, b"pong", 7, 42)

@@ -29,7 +29,7 @@ def test_calls_with_and_without_spinning(spin_time, serializer, run, monkeypatch
     uri = daemon.register(Adder(), "adder")
     with run(daemon), Proxy(uri) as proxy:
         assert [proxy.add(n, 1) for n in range(300)] == list(range(1, 301))
-        assert (proxy._pyro_reader._spin is None) == (spin_time == 0.0)
+        assert (proxy._pyro_conn.spin is None) == (spin_time == 0.0)
         (conn,) = daemon.transportServer.connections
         assert (conn.spin is None) == (spin_time == 0.0)
 
@@ -53,10 +53,10 @@ def test_running_oneway_calls_are_counted_until_they_finish(run):
         for _ in range(3):
             proxy.wait()
         assert proxy.ping() == "pong"
-        assert daemon._oneways_running == 3
+        assert daemon.dispatcher.oneways_running == 3
         assert not daemon.transportServer._alone()
         release.set()
         deadline = time.monotonic() + 10
-        while daemon._oneways_running and time.monotonic() < deadline:
+        while daemon.dispatcher.oneways_running and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert daemon._oneways_running == 0
+        assert daemon.dispatcher.oneways_running == 0

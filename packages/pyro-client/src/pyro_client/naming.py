@@ -8,12 +8,14 @@ import functools
 import logging
 import random
 import socket
+import struct
+import sys
 import time
-from typing import Any, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 from pyro_protocol import constants
 from pyro_protocol.config import config
-from pyro_protocol.errors import NamingError, PyroError
+from pyro_protocol.errors import CommunicationError, NamingError, PyroError
 from pyro_protocol.uri import URI
 
 from .proxy import Proxy
@@ -28,6 +30,12 @@ BROADCAST_ROUNDS = 3
 #: Send errors that only mean "this broadcast address does not work here".
 _IGNORED_SEND_ERRORS = frozenset({errno.EADDRNOTAVAIL, errno.EADDRINUSE, errno.ENETUNREACH, errno.EHOSTUNREACH})
 _DEBIAN_HOST_ADDRESS = "127.0.1.1"
+#: Seconds each of several name servers gets to answer (connect, handshake, lookup) before
+#: the next is tried, when COMMTIMEOUT is not set. A name server whose host is gone does
+#: not refuse: without a bound, connecting to it waits for the system's SYN retries (minutes).
+FAILOVER_TIMEOUT = 2.0
+#: NS_HOST (or a locateNS host list) -> the place in it that answered last, tried first next time.
+_last_good: dict[str, int] = {}
 
 
 def locateNS(  # noqa: N802 - Pyro4's name
@@ -39,22 +47,19 @@ def locateNS(  # noqa: N802 - Pyro4's name
     """A proxy for the name server: at ``host``/``port`` if given, else found the Pyro4 way
     (NS_HOST when it is local, then UDP broadcast, then NS_HOST:NS_PORT directly).
 
+    ``host`` (and NS_HOST) may name several name servers, comma-separated
+    (``"ns1, ns2:9091, [::1]:9090"``): they are tried in that order, the one that answered
+    last first, each within ``COMMTIMEOUT`` (``FAILOVER_TIMEOUT`` when that is not set);
+    several in NS_HOST are tried before the broadcast.
+
     NamingError if none of these answers; its message lists each place tried and why it failed.
     """
     search = _Search(hmac_key)
-    if host is None:
-        proxy = _try_local_hosts(port, search)
-        if proxy is not None:
-            return proxy
-        if broadcast and int(config.PREFER_IP_VERSION) != 6:
-            proxy = _broadcast_lookup(port or config.NS_BCPORT, search)
-            if proxy is not None:
-                return proxy
-        host, port = config.NS_HOST, config.NS_PORT
-    proxy = search.bind(_direct_uri(host, port or config.NS_PORT))
-    if proxy is None:
-        raise search.failure() from search.last_error
-    return proxy
+    for proxy in _nameservers(host, port, broadcast, search):
+        if search.failover:
+            proxy._pyroTimeout = config.COMMTIMEOUT  # the bound attempt is over: the usual timeout
+        return proxy
+    raise search.failure() from search.last_error
 
 
 class _Search:
@@ -64,31 +69,109 @@ class _Search:
         self.hmac_key = hmac_key
         self.failures: list[str] = []
         self.last_error: Optional[BaseException] = None
+        #: True when several name servers are configured: each gets a bounded attempt, and
+        #: one that fails (also during a lookup) is a reason to try the next.
+        self.failover = False
+
+    def proxy(self, uri: str) -> Proxy:
+        proxy = _nameserver_proxy(uri, self.hmac_key)
+        if self.failover:
+            proxy._pyroTimeout = config.COMMTIMEOUT or FAILOVER_TIMEOUT
+        return proxy
 
     def bind(self, uri: str) -> Optional[Proxy]:
         """A connected proxy for ``uri``, or None (the reason noted) if it cannot connect."""
-        proxy = _nameserver_proxy(uri, self.hmac_key)
+        proxy = self.proxy(uri)
         try:
             proxy._pyroBind()
             return proxy
         except PyroError as exc:
             proxy._pyroRelease()
-            self.failed(proxy._pyroUri.location, str(exc))
-            self.last_error = exc
+            self.failed(proxy._pyroUri.location, str(exc), exc)
             return None
 
-    def failed(self, where: str, why: str) -> None:
+    def failed(self, where: str, why: str, error: Optional[BaseException] = None) -> None:
         self.failures.append(f"{where} ({why})")
+        if error is not None:
+            self.last_error = error
 
     def failure(self) -> NamingError:
         # Pyro4's message comes first: programs match on it
         return NamingError("Failed to locate the nameserver; tried " + "; ".join(self.failures))
 
 
-def _try_local_hosts(port: Optional[int], search: _Search) -> Optional[Proxy]:
-    ns_host = config.NS_HOST
+def _nameservers(host: Optional[str], port: Optional[int], broadcast: bool, search: _Search) -> Iterator[Proxy]:
+    """Name-server proxies in the order locateNS tries them (the failures noted in ``search``)."""
+    configured = host is None
+    text = config.NS_HOST if configured else host
+    assert text is not None
+    places = _locations(text)
+    direct = None
+    if len(places) > 1:
+        search.failover = True
+        yield from _each_listed(text, places, port, search)
+    else:
+        ns_host, ns_port = places[0]
+        if configured:
+            yield from _try_local_hosts(ns_host, ns_port or port or config.NS_PORT, search)
+        # (Pyro4's direct try after the broadcast uses NS_PORT, whatever port was asked for)
+        direct = _direct_uri(ns_host, ns_port or (None if configured else port) or config.NS_PORT)
+    if configured and broadcast and int(config.PREFER_IP_VERSION) != 6:
+        proxy = _broadcast_lookup(port or config.NS_BCPORT, search)
+        if proxy is not None:
+            yield proxy
+    if direct is not None:
+        proxy = search.bind(direct)
+        if proxy is not None:
+            yield proxy
+
+
+def _each_listed(
+    text: str, places: list[tuple[str, Optional[int]]], port: Optional[int], search: _Search
+) -> Iterator[Proxy]:
+    """Bound proxies for the listed name servers: the one that answered last, then the others in order."""
+    preferred = _last_good.get(text, 0)
+    order = [preferred] + [index for index in range(len(places)) if index != preferred]
+    for index in order:
+        ns_host, ns_port = places[index]
+        proxy = search.bind(_direct_uri(ns_host, ns_port or port or config.NS_PORT))
+        if proxy is not None:
+            _last_good[text] = index
+            yield proxy
+
+
+def _locations(text: str) -> list[tuple[str, Optional[int]]]:
+    """The name servers of an NS_HOST value: ``host``, ``host:port``, ``[ipv6]``, ``[ipv6]:port``,
+    a bare IPv6 address or ``./u:/socket/path``, comma-separated; a port left out is None.
+
+    One host without a port is kept exactly as written, as Pyro4 uses it.
+    """
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if len(items) <= 1 and (not items or not _has_port(items[0])):
+        return [(text, None)]
+    return [_location(item, text) for item in items]
+
+
+def _has_port(item: str) -> bool:
+    if URI.isUnixsockLocation(item):
+        return False
+    return (item.startswith("[") and "]:" in item) or item.count(":") == 1
+
+
+def _location(item: str, text: str) -> tuple[str, Optional[int]]:
+    if not _has_port(item):
+        return item.strip("[]"), None  # a name, an address (IPv6 too) or a unix socket
+    host, _, port = item.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536 or not host.strip("[]"):
+        raise NamingError(
+            f"invalid name server address {item!r} in {text!r}: use host, host:port or [ipv6]:port, comma-separated"
+        )
+    return host.strip("[]"), int(port)
+
+
+def _try_local_hosts(ns_host: str, port: int, search: _Search) -> Iterator[Proxy]:
     if ns_host not in ("localhost", "::1") and not ns_host.startswith("127."):
-        return None
+        return
     if ":" in ns_host:
         hosts = [f"[{ns_host}]"]
     elif ns_host != _DEBIAN_HOST_ADDRESS and _debian_host_address_resolves():
@@ -96,10 +179,9 @@ def _try_local_hosts(port: Optional[int], search: _Search) -> Optional[Proxy]:
     else:
         hosts = [ns_host]
     for host in hosts:
-        proxy = search.bind(f"PYRO:{constants.NAMESERVER_NAME}@{host}:{port or config.NS_PORT}")
+        proxy = search.bind(f"PYRO:{constants.NAMESERVER_NAME}@{host}:{port}")
         if proxy is not None:
-            return proxy
-    return None
+            yield proxy
 
 
 @functools.lru_cache(maxsize=1)
@@ -114,7 +196,7 @@ def _debian_host_address_resolves() -> bool:
 
 def _broadcast_lookup(port: int, search: _Search) -> Optional[Proxy]:
     """Ask for the name server uri with ``GET_NSURI`` datagrams; None if nobody answers."""
-    addresses = config.parseAddressesString(config.BROADCAST_ADDRS)
+    addresses = _broadcast_addresses()
     send_errors: dict[str, str] = {}
     junk = 0
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -127,7 +209,7 @@ def _broadcast_lookup(port: int, search: _Search) -> Optional[Proxy]:
                 try:
                     sock.sendto(constants.BROADCAST_REQUEST, (address, port))
                 except OSError as exc:
-                    # e.g. "<broadcast>" on a host without a broadcast route: try the others
+                    # e.g. "<broadcast>" on a host without a default route: the others may work
                     send_errors[address] = exc.strerror or str(exc)
                     if exc.errno not in _IGNORED_SEND_ERRORS:
                         log.debug("cannot send a broadcast to %r: %s", address, exc)
@@ -135,10 +217,53 @@ def _broadcast_lookup(port: int, search: _Search) -> Optional[Proxy]:
             junk += ignored
             if reply is not None:
                 log.debug("located the name server by broadcast: %s", reply)
-                return _nameserver_proxy(reply, search.hmac_key)
+                return search.proxy(reply)
     log.debug("broadcast lookup found no name server, trying a direct connection")
     search.failed(f"broadcast to {', '.join(addresses)} port {port}", _silence(send_errors, junk))
     return None
+
+
+def _broadcast_addresses() -> list[str]:
+    """BROADCAST_ADDRS, where ``<broadcast>`` also stands for each interface's own broadcast address
+    (255.255.255.255 needs a default route; a subnet's broadcast address needs none)."""
+    addresses = config.parseAddressesString(config.BROADCAST_ADDRS)
+    if "<broadcast>" in addresses:
+        addresses += [address for address in _interface_broadcast_addresses() if address not in addresses]
+    return addresses
+
+
+#: Linux ioctls and interface flags (<linux/sockios.h>, <net/if.h>) for an interface's IPv4 addresses.
+_SIOCGIFFLAGS, _SIOCGIFADDR, _SIOCGIFBRDADDR, _SIOCGIFNETMASK = 0x8913, 0x8915, 0x8919, 0x891B
+_IFF_UP, _IFF_BROADCAST = 0x1, 0x2
+
+
+def _interface_broadcast_addresses() -> list[str]:
+    """The IPv4 broadcast address of each interface that is up and can broadcast (its primary
+    address's: the one configured, else address | ~netmask). Linux only: elsewhere none."""
+    if not sys.platform.startswith("linux"):
+        return []
+    import fcntl  # (not on Windows)
+
+    found = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _, name in socket.if_nameindex():
+            request = struct.pack("256s", name.encode()[:15])
+            try:
+                (flags,) = struct.unpack_from("H", fcntl.ioctl(sock, _SIOCGIFFLAGS, request), 16)
+                if flags & (_IFF_UP | _IFF_BROADCAST) != _IFF_UP | _IFF_BROADCAST:
+                    continue
+                broadcast = fcntl.ioctl(sock, _SIOCGIFBRDADDR, request)[20:24]
+                if broadcast == bytes(4):
+                    address = int.from_bytes(fcntl.ioctl(sock, _SIOCGIFADDR, request)[20:24], "big")
+                    netmask = int.from_bytes(fcntl.ioctl(sock, _SIOCGIFNETMASK, request)[20:24], "big")
+                    if netmask >= 0xFFFFFFFE:
+                        continue  # a /31 or /32 address has no broadcast address
+                    broadcast = (address | ~netmask & 0xFFFFFFFF).to_bytes(4, "big")
+            except OSError:
+                continue  # no IPv4 address, or gone meanwhile
+            if broadcast != b"\xff" * 4 and socket.inet_ntoa(broadcast) not in found:
+                found.append(socket.inet_ntoa(broadcast))
+    return found
 
 
 def _silence(send_errors: dict[str, str], junk: int) -> str:
@@ -197,11 +322,24 @@ def resolve(uri: Union[str, URI], hmac_key: Union[str, bytes, None] = None) -> U
     if uri.protocol == "PYRO":
         return uri
     log.debug("resolving %s", uri)
-    with locateNS(uri.host, uri.port, hmac_key=hmac_key) as nameserver:
-        if uri.protocol == "PYRONAME":
-            found = nameserver.lookup(uri.object)
-            return found if isinstance(found, URI) else URI(found)
-        candidates = nameserver.list(metadata_all=set(uri.object))
+    search = _Search(hmac_key)
+    for nameserver in _nameservers(uri.host, uri.port, True, search):
+        with nameserver:
+            try:
+                return _ask(nameserver, uri)
+            except CommunicationError as exc:
+                if not search.failover:
+                    raise  # Pyro4's behaviour with one name server
+                search.failed(nameserver._pyroUri.location, f"lookup failed: {exc}", exc)
+    raise search.failure() from search.last_error
+
+
+def _ask(nameserver: Proxy, uri: URI) -> URI:
+    """What ``nameserver`` says a PYRONAME: or PYROMETA: uri stands for."""
+    if uri.protocol == "PYRONAME":
+        found = nameserver.lookup(uri.object)
+        return found if isinstance(found, URI) else URI(found)
+    candidates = nameserver.list(metadata_all=set(uri.object))
     if not candidates:
         raise NamingError(f"no registrations available with desired metadata properties {set(uri.object)}")
     return URI(random.choice(list(candidates.values())))

@@ -21,7 +21,7 @@ import time
 import weakref
 from typing import Any, Optional, Union
 
-from pyro_protocol import constants, serializers, transport, wirelog
+from pyro_protocol import constants, serializers
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context
 from pyro_protocol.errors import (
@@ -39,22 +39,16 @@ from pyro_protocol.message import (
     FLAGS_KEEPSERIALIZED,
     FLAGS_META_ON_CONNECT,
     FLAGS_ONEWAY,
-    MSG_CONNECT,
     MSG_CONNECTFAIL,
-    MSG_CONNECTOK,
-    MSG_INVOKE,
-    MSG_RESULT,
-    encode,
-    encode_plain,
-    plain_header,
 )
 from pyro_protocol.names import LOCAL_PROBES, is_dunder
+from pyro_protocol.session import ClientSession
 from pyro_protocol.socketutil import SocketConnection, family_str
 from pyro_protocol.uri import URI
 
 from .blob import SerializedBlob, blob_call
+from .connection import ProxyConnection
 from .streams import StreamResultIterator
-from .wire import ReplyReader
 
 __all__ = ["Proxy"]
 
@@ -65,8 +59,6 @@ CONNECTED_SOCKET_LOCATION = "<<connected-socket>>:0"
 #: Pause between connection attempts of ``_pyroReconnect`` (Pyro4's value).
 RECONNECT_PAUSE = 2.0
 _SPECIAL_REPLY = FLAGS_ITEMSTREAMRESULT | FLAGS_EXCEPTION
-#: Requests shorter than this are built as one bytes object and sent with one system call.
-_PLAIN_REQUEST_LIMIT = 64 * 1024
 
 
 class _RemoteMethod:
@@ -155,11 +147,11 @@ class Proxy:
         self.__dict__.update(
             _pyroUri=uri,
             _pyroConnection=None,  # a socketutil.SocketConnection while connected (Pyro4's)
-            _pyro_sock=None,  # its socket, for the call path
+            _pyro_conn=None,  # the ProxyConnection under it, for the call path
             _pyroOneway=oneway,
             _pyroMethods=methods,
             _pyroAttrs=attrs,
-            _pyroSeq=0,
+            _pyro_seq=0,  # the last sequence number of a closed connection (the next continues)
             _pyroHandshake=handshake,
             _pyroMaxRetries=config.MAX_RETRIES,
             _pyroSerializer=serializer,
@@ -171,7 +163,6 @@ class Proxy:
             _pyro_keep_open=False,
             _pyro_async=False,
             _pyro_cached=set(),
-            _pyro_reader=None,
         )
 
     # -- settable properties -------------------------------------------------------------
@@ -184,9 +175,22 @@ class Proxy:
     @_pyroTimeout.setter
     def _pyroTimeout(self, timeout: Optional[float]) -> None:  # noqa: N802
         self.__dict__["_pyro_timeout"] = timeout
-        sock = self._pyro_sock
-        if sock is not None:
-            sock.settimeout(timeout or None)
+        conn = self._pyro_conn
+        if conn is not None:
+            conn.sock.settimeout(timeout or None)
+
+    @property
+    def _pyroSeq(self) -> int:  # noqa: N802 - Pyro4's name
+        """The sequence number of the last message sent (it continues over reconnects)."""
+        conn = self._pyro_conn
+        return self._pyro_seq if conn is None else conn.session.seq
+
+    @_pyroSeq.setter
+    def _pyroSeq(self, seq: int) -> None:  # noqa: N802
+        self.__dict__["_pyro_seq"] = seq
+        conn = self._pyro_conn
+        if conn is not None:
+            conn.session.seq = seq
 
     @property
     def _pyroHmacKey(self) -> Optional[bytes]:  # noqa: N802 - Pyro4's name
@@ -195,7 +199,10 @@ class Proxy:
 
     @_pyroHmacKey.setter
     def _pyroHmacKey(self, value: Union[str, bytes, None]) -> None:  # noqa: N802
-        self.__dict__["_pyro_hmac"] = _as_key(value)
+        key = self.__dict__["_pyro_hmac"] = _as_key(value)
+        conn = self._pyro_conn
+        if conn is not None:
+            conn.session.set_hmac_key(key)
 
     # -- attribute access: remote methods and attributes --------------------------------
 
@@ -298,8 +305,8 @@ class Proxy:
     # -- identity, copying, pickling -----------------------------------------------------
 
     def __repr__(self) -> str:
-        sock = self.__dict__.get("_pyro_sock")
-        state = "not connected" if sock is None else "connected " + family_str(sock)
+        conn = self.__dict__.get("_pyro_conn")
+        state = "not connected" if conn is None else "connected " + family_str(conn.sock)
         return f"<{type(self).__module__}.{type(self).__name__} at 0x{id(self):x}; {state}; for {self._pyroUri}>"
 
     def __eq__(self, other: object) -> bool:
@@ -323,10 +330,10 @@ class Proxy:
 
     def __del__(self) -> None:
         # No lock here: nothing else can be using a proxy that is being collected.
-        sock = self.__dict__.get("_pyro_sock")
-        if sock is not None and not self.__dict__.get("_pyro_keep_open"):
-            self.__dict__.update(_pyroConnection=None, _pyro_sock=None)
-            transport.close_socket(sock)
+        conn = self.__dict__.get("_pyro_conn")
+        if conn is not None and not self.__dict__.get("_pyro_keep_open"):
+            self.__dict__.update(_pyroConnection=None, _pyro_conn=None)
+            conn.close()
 
     def __copy__(self) -> Proxy:
         """An independent, unconnected proxy with the same uri and settings."""
@@ -394,10 +401,10 @@ class Proxy:
             self._pyro_close()
 
     def _pyro_close(self) -> None:
-        sock = self._pyro_sock
-        if sock is not None and not self._pyro_keep_open:
-            self.__dict__.update(_pyroConnection=None, _pyro_sock=None)
-            transport.close_socket(sock)
+        conn = self._pyro_conn
+        if conn is not None and not self._pyro_keep_open:
+            self.__dict__.update(_pyroConnection=None, _pyro_conn=None, _pyro_seq=conn.session.seq)
+            conn.close()
             log.debug("connection released: %s", self._pyroUri)
 
     def _pyroBind(self) -> bool:  # noqa: N802 - Pyro4's name
@@ -424,7 +431,7 @@ class Proxy:
 
     def _pyro_connect(self, replace_uri: bool = False) -> bool:
         """Connect and handshake unless connected. The caller holds the lock."""
-        if self._pyro_sock is not None:
+        if self._pyro_conn is not None:
             return False
         if self._pyro_keep_open:
             raise ConnectionClosedError("a proxy on a connected socket cannot reconnect")
@@ -433,8 +440,6 @@ class Proxy:
         uri = resolve(self._pyroUri, self._pyro_hmac)
         self._pyro_handshake(uri)
         self.__dict__["_pyro_target"] = uri.object
-        if self._pyro_reader is None:
-            self.__dict__["_pyro_reader"] = ReplyReader()
         if replace_uri:
             self.__dict__["_pyroUri"] = uri
         log.debug("connected to %s", uri)
@@ -447,48 +452,44 @@ class Proxy:
         return True
 
     def _pyro_adopt_socket(self, sock: Any) -> None:
-        """Connected-socket mode (spec 2.14): no handshake, the caller keeps owning the socket."""
+        """Connected-socket mode (protocol 2.14): no handshake, the caller keeps owning the socket."""
         if config.SSL and not _is_ssl_socket(sock):
             raise CommunicationError("SSL configured for Pyro but the connected socket is not an SSL socket")
+        conn = ProxyConnection(sock, self._pyro_new_session(handshake_done=True))
         self.__dict__.update(
             _pyroConnection=SocketConnection(sock, self._pyro_target, keep_open=True),
-            _pyro_sock=sock,
+            _pyro_conn=conn,
             _pyro_keep_open=True,
-            _pyro_reader=ReplyReader(),
         )
         if config.METADATA:
             self._pyro_fetch_metadata(self._pyro_target)
 
+    def _pyro_new_session(self, handshake_done: bool = False) -> ClientSession:
+        return ClientSession(
+            self._pyro_serializer(),
+            hmac_key=self._pyro_hmac,
+            seq=self._pyro_seq,
+            handshake_done=handshake_done,
+        )
+
     def _pyro_handshake(self, uri: URI) -> None:
-        """Open a socket to ``uri``, do the CONNECT exchange (spec 2.2) and keep the connection.
+        """Open a connection to ``uri``, do the CONNECT exchange (protocol 2.2) and keep it.
 
         As in Pyro4, ``_pyroConnection`` is set before ``_pyroValidateHandshake`` runs, so the
         hook can look at it (a server certificate, say); refusing drops it again.
         """
-        where = uri.location
-        try:
-            ssl_context = transport.client_ssl_context(config) if config.SSL else None
-        except (OSError, ValueError) as exc:
-            raise CommunicationError(f"cannot connect to {where}: TLS setup failed: {exc}") from exc
-        sock = transport.connect(uri, self._pyro_timeout, ssl_context)
-        try:
-            msg = self._pyro_exchange_connect(sock, uri)
-            response: Any = _read_connect_reply(msg) if msg.data else "?"
-        except BaseException as exc:
-            transport.close_socket(sock)
-            if isinstance(exc, ConnectionClosedError) and ssl_context is None:
-                # Pyro daemons answer every handshake; one that hangs up at once is likely a TLS server
-                raise ConnectionClosedError(
-                    f"cannot connect to {where}: the server closed the connection without answering "
-                    f"the handshake ({exc}); it may require TLS (config SSL)"
-                ) from exc
-            if isinstance(exc, CommunicationError) or not isinstance(exc, Exception):
-                raise
-            raise CommunicationError(f"cannot connect to {where}: {exc}") from exc
+        conn, msg, response = ProxyConnection.open(
+            uri,
+            self._pyro_new_session(),
+            self._pyroHandshake,
+            bool(config.METADATA),
+            self._pyro_request_annotations(clear=False),
+            self._pyro_timeout,
+        )
         if msg.type == MSG_CONNECTFAIL:
-            transport.close_socket(sock)
-            raise CommunicationError(f"connection to {where} rejected: {response}")
-        self.__dict__.update(_pyroConnection=SocketConnection(sock, uri.object), _pyro_sock=sock)
+            self.__dict__["_pyro_seq"] = conn.session.seq
+            raise CommunicationError(f"connection to {uri.location} rejected: {response}")
+        self.__dict__.update(_pyroConnection=SocketConnection(conn.sock, uri.object), _pyro_conn=conn)
         try:
             if msg.flags & FLAGS_META_ON_CONNECT:
                 self._pyro_process_metadata(response["meta"])
@@ -497,40 +498,9 @@ class Proxy:
             if msg.annotations:
                 self._pyroResponseAnnotations(msg.annotations, msg.type)
         except BaseException:
-            self.__dict__.update(_pyroConnection=None, _pyro_sock=None)
-            transport.close_socket(sock)
+            self.__dict__.update(_pyroConnection=None, _pyro_conn=None, _pyro_seq=conn.session.seq)
+            conn.close()
             raise
-
-    def _pyro_exchange_connect(self, sock: Any, uri: URI) -> Any:
-        serializer = self._pyro_serializer()
-        payload: dict[str, Any] = {"handshake": self._pyroHandshake}
-        flags = 0
-        if config.METADATA:
-            # the resolved id; the daemon only uses it to send the metadata
-            payload["object"] = uri.object
-            flags = FLAGS_META_ON_CONNECT
-        head, body = encode(
-            MSG_CONNECT,
-            serializer.dumps(payload),
-            serializer.serializer_id,
-            flags,
-            self._pyroSeq,
-            self._pyro_request_annotations(clear=False),
-            compress=config.COMPRESSION,
-            max_message_size=config.MAX_MESSAGE_SIZE,
-            hmac_key=self._pyro_hmac,
-        )
-        if config.LOGWIRE:
-            _log_request(b"", head, body, None)
-        transport.send_message(sock, head, body)
-        if self._pyro_reader is None:
-            self.__dict__["_pyro_reader"] = ReplyReader()
-        msg = self._pyro_reader.receive(sock, config.MAX_MESSAGE_SIZE, self._pyro_hmac)
-        if config.LOGWIRE:
-            wirelog.log_message("proxy", "received", msg)
-        if msg.type not in (MSG_CONNECTOK, MSG_CONNECTFAIL):
-            raise ProtocolError(f"invalid msg type {msg.type} received")
-        return msg
 
     # -- metadata ------------------------------------------------------------------------------
 
@@ -540,7 +510,7 @@ class Proxy:
             if known_metadata:
                 self._pyro_process_metadata(known_metadata)
                 return
-            if self._pyro_sock is None:
+            if self._pyro_conn is None:
                 self._pyro_connect()
                 if self._pyroMethods or self._pyroAttrs:
                     return  # the handshake brought them
@@ -599,17 +569,17 @@ class Proxy:
         ctx = current_context
         ctx.response_annotations = {}
         with self._pyro_lock:
-            sock = self._pyro_sock
-            if sock is None:
+            conn = self._pyro_conn
+            if conn is None:
                 self._pyro_connect()
-                sock = self._pyro_sock
+                conn = self._pyro_conn
             serializer = self._pyro_ser
             if serializer.name != (self._pyroSerializer or config.SERIALIZER):
                 serializer = self._pyro_serializer()
             target = objectId or self._pyro_target
-            parts = None
+            payload: Any = None
             if vargs and isinstance(vargs[0], SerializedBlob):
-                serializer, data, blob_info = blob_call(serializer, target, methodname, vargs, kwargs)
+                serializer, payload, blob_info = blob_call(serializer, target, methodname, vargs, kwargs)
                 flags |= FLAGS_KEEPSERIALIZED
                 # BLBI joins the context's annotations: the code below sends them and clears them
                 ctx.annotations = {**ctx.annotations, "BLBI": blob_info}
@@ -618,79 +588,30 @@ class Proxy:
                 if limit and type(vargs) is tuple:  # (calls through a proxy method pass a tuple)
                     for value in vargs:
                         if type(value) is bytes and len(value) >= limit:
-                            parts = serializer.call_parts(target, methodname, vargs, kwargs)
+                            # the large bytes argument goes out as it is: no serialized copy of it
+                            payload = serializer.call_parts(target, methodname, vargs, kwargs)
                             break
-                data = serializer.dumpsCall(target, methodname, vargs, kwargs) if parts is None else b""
+                if payload is None:
+                    payload = serializer.dumpsCall(target, methodname, vargs, kwargs)
             if methodname in self._pyroOneway:
                 flags |= FLAGS_ONEWAY
+            annotations = None
             if ctx.annotations or ctx.correlation_bytes is not None or self._pyro_has_annotation_hook:
                 annotations = self._pyro_request_annotations(clear=True)
-            else:
-                annotations = None
-            seq = self.__dict__["_pyroSeq"] = (self._pyroSeq + 1) & 0xFFFF
-            hmac_key = self._pyro_hmac
-            max_size = config.MAX_MESSAGE_SIZE
-            if (
-                annotations is None
-                and not hmac_key
-                and not max_size
-                and not config.COMPRESSION
-                and len(data) < _PLAIN_REQUEST_LIMIT
-                and not flags >> 16
-            ):
-                if parts is None:
-                    request = encode_plain(MSG_INVOKE, data, serializer.serializer_id, flags, seq)
-                else:  # the large bytes argument goes out as it is: no serialized copy of it
-                    request = b""
-                    size = len(parts[0]) + len(parts[1]) + len(parts[2])
-                    header = plain_header(MSG_INVOKE, size, serializer.serializer_id, flags, seq)
-                    parts = (header + parts[0], parts[1], parts[2])
-                head = body = b""
-            else:
-                if parts is not None:
-                    data = b"".join(parts)  # what dumpsCall gives, in less time
-                    parts = None
-                request = b""
-                head, body = encode(
-                    MSG_INVOKE,
-                    data,
-                    serializer.serializer_id,
-                    flags,
-                    seq,
-                    annotations,
-                    compress=config.COMPRESSION,
-                    max_message_size=max_size,
-                    hmac_key=hmac_key,
-                )
             try:
-                if config.LOGWIRE:
-                    _log_request(request, head, body, parts)
-                if request:
-                    transport.send_bytes(sock, request)
-                elif parts is not None:
-                    transport.send_parts(sock, parts)
-                else:
-                    transport.send_message(sock, head, body)
+                _seq, frames = conn.session.invoke(payload, flags, annotations, serializer, not flags & FLAGS_ONEWAY)
+                conn.send(frames)
                 if flags & FLAGS_ONEWAY:
                     return None
-                msg = self._pyro_reader.receive(sock, max_size, hmac_key)
-                if config.LOGWIRE:
-                    wirelog.log_message("proxy", "received", msg)
-                if msg.type != MSG_RESULT:
-                    raise ProtocolError(f"invalid msg type {msg.type} received")
-                if msg.seq != seq:
-                    raise ProtocolError(f"invoke: reply sequence out of sync, got {msg.seq} expected {seq}")
-                if msg.serializer_id != serializer.serializer_id:
-                    raise SerializeError(f"invalid serializer in response: {msg.serializer_id}")
-                if msg.annotations:
-                    ctx.response_annotations = msg.annotations
-                    if self._pyro_has_response_hook:
-                        self._pyroResponseAnnotations(msg.annotations, msg.type)
-                result = serializer.loads(msg.data)
+                msg, result = conn.receive()
             except BaseException:
                 # The stream is in an unknown state: a late reply must never answer a later call.
                 self._pyro_close()
                 raise
+            if msg.annotations:
+                ctx.response_annotations = msg.annotations
+                if self._pyro_has_response_hook:
+                    self._pyroResponseAnnotations(msg.annotations, msg.type)
             if msg.flags & _SPECIAL_REPLY:
                 try:
                     return self._pyro_special_result(msg, result)
@@ -759,53 +680,6 @@ class Proxy:
 
     def _pyroValidateHandshake(self, response: Any) -> None:  # noqa: N802 - Pyro4's name
         """Override to check the daemon's handshake response; raise to refuse the connection."""
-
-
-#: Recently seen handshake replies (serializer id, payload) -> the reply, when it holds only
-#: immutable values: connecting again to the same object gets the same bytes, read once.
-_connect_replies: dict[tuple[int, bytes], Any] = {}
-_CONNECT_REPLIES_KEPT = 64
-
-
-def _read_connect_reply(msg: Any) -> Any:
-    key = (msg.serializer_id, msg.data)
-    reply = _connect_replies.get(key)
-    if reply is not None:
-        return {"handshake": reply[0], "meta": dict(reply[1])} if msg.flags & FLAGS_META_ON_CONNECT else reply[0]
-    reply = serializers.get_serializer_by_id(msg.serializer_id).loads(msg.data)
-    if msg.flags & FLAGS_META_ON_CONNECT:
-        frozen = _frozen_connect_reply(reply)
-    else:
-        frozen = (reply, None) if type(reply) in serializers.PLAIN_SCALARS else None
-    if frozen is not None:
-        if len(_connect_replies) >= _CONNECT_REPLIES_KEPT:
-            _connect_replies.clear()
-        _connect_replies[key] = frozen
-    return reply
-
-
-def _frozen_connect_reply(reply: Any) -> Optional[tuple[Any, dict[str, frozenset[str]]]]:
-    """(handshake, metadata with frozensets) if the reply is the usual shape and immutable; else None."""
-    try:
-        handshake, meta = reply["handshake"], reply["meta"]
-        if type(handshake) not in serializers.PLAIN_SCALARS or set(meta) != {"methods", "oneway", "attrs"}:
-            return None
-        frozen = {key: frozenset(names) for key, names in meta.items()}
-    except (TypeError, KeyError, AttributeError):
-        return None
-    if not all(type(name) is str for names in frozen.values() for name in names):
-        return None
-    return handshake, frozen
-
-
-def _log_request(request: bytes, head: bytes, body: bytes, parts: Optional[tuple[bytes, ...]]) -> None:
-    """LOGWIRE: the request in whichever of its three shapes it is sent."""
-    if request:
-        wirelog.log_bytes("proxy", "sending", request)
-    elif parts is not None:
-        wirelog.log_bytes("proxy", "sending", parts[0] + parts[1][: wirelog.SHOWN_PAYLOAD])
-    else:
-        wirelog.log_bytes("proxy", "sending", head + body[: wirelog.SHOWN_PAYLOAD], len(body))
 
 
 def _as_key(value: Union[str, bytes, None]) -> Optional[bytes]:

@@ -16,10 +16,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Optional
 
-from pyro_protocol import message as wire
-from pyro_protocol import serializers, transport
+from pyro_client.connection import ProxyConnection
+from pyro_protocol import serializers
 from pyro_protocol.constants import DAEMON_NAME, NAMESERVER_NAME
 from pyro_protocol.errors import PyroError, SecurityError
+from pyro_protocol.message import MSG_CONNECTFAIL
+from pyro_protocol.session import ClientSession
 from pyro_protocol.uri import URI
 
 if TYPE_CHECKING:
@@ -52,39 +54,37 @@ def check_interval(interval: float) -> float:
     return interval
 
 
-def _exchange(sock: object, msg_type: int, body: bytes, seq: int, hmac_key: Optional[bytes]) -> wire.Message:
-    head, payload = wire.encode(msg_type, body, _SERPENT.serializer_id, 0, seq, hmac_key=hmac_key)
-    transport.send_message(sock, head, payload)  # type: ignore[arg-type]
-    return transport.receive_message(sock, hmac_key=hmac_key)  # type: ignore[arg-type]
-
-
 def ping_daemon(location: str, timeout: float = PING_TIMEOUT, hmac_key: Optional[bytes] = None) -> bool:
     """True if a Pyro daemon answers at ``location`` (``host:port`` or ``./u:path``).
 
     A daemon that replies at all counts as alive, even if it refuses our
     handshake (another HMAC key, say): it is there, so its names must stay.
     """
+    session = ClientSession(_SERPENT, hmac_key=hmac_key)
     try:
-        sock = transport.connect(URI(f"PYRO:{DAEMON_NAME}@{location}"), timeout)
+        conn, answer, _ = ProxyConnection.open(
+            URI(f"PYRO:{DAEMON_NAME}@{location}"), session, "hello", False, None, timeout
+        )
     except PyroError as exc:
+        if isinstance(exc, SecurityError) or isinstance(exc.__cause__, SecurityError):
+            return True  # it answered, signed with another key
         log.debug("autoclean: no connection to %s: %s", location, exc)
         return False
+    if answer.type == MSG_CONNECTFAIL:
+        log.debug("autoclean: %s refused the handshake but is alive", location)
+        return True
     try:
-        handshake = _SERPENT.dumps({"handshake": "hello", "object": DAEMON_NAME})
-        reply = _exchange(sock, wire.MSG_CONNECT, handshake, 1, hmac_key)
-        if reply.type != wire.MSG_CONNECTOK:
-            log.debug("autoclean: %s refused the handshake but is alive", location)
-            return True
-        call = _SERPENT.dumpsCall(DAEMON_NAME, "ping", (), {})
-        reply = _exchange(sock, wire.MSG_INVOKE, call, 2, hmac_key)
-        return reply.type == wire.MSG_RESULT
+        _seq, frames = session.invoke(_SERPENT.dumpsCall(DAEMON_NAME, "ping", (), {}))
+        conn.send(frames)
+        conn.receive()
+        return True
     except SecurityError:
-        return True  # it answered, signed with another key
+        return True
     except (PyroError, OSError) as exc:
         log.debug("autoclean: %s did not answer properly: %s", location, exc)
         return False
     finally:
-        transport.close_socket(sock)
+        conn.close()
 
 
 def _location(uri_text: str) -> Optional[str]:

@@ -16,11 +16,12 @@ Byte layout of the 24-byte header (all big-endian)::
                            + serializer id + flags + seq + 0x34E9) & 0xFFFF
 
 Then annotation chunks (4 ASCII key bytes, u16 length, value) and the payload.
-:func:`encode` builds a message; :class:`MessageDecoder` is fed arbitrary byte
-chunks and yields whole :class:`Message` objects, refusing a bad header before
-it reads a body and never allocating more than it has received. The codec does
-no I/O; only the Pyro4 API kept on :class:`Message` for programs that handle
-messages themselves (``Message.recv``, ``Message.ping``) reads a connection.
+:func:`encode` builds a message (the one encoder), :func:`checksum` is the one
+checksum, :func:`parse_header` and :func:`finish_message` read one; the
+streaming decoder is :class:`pyro_protocol.decoder.MessageDecoder`. The codec
+does no I/O; only the Pyro4 API kept on :class:`Message` for programs that
+handle messages themselves (``Message.recv``, ``Message.ping``) reads a
+connection.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ __all__ = [
     "FLAGS_KEEPSERIALIZED",
     "HEADER_SIZE",
     "Message",
-    "MessageDecoder",
     "encode",
     "parse_header",
     "parse_annotations",
@@ -78,8 +78,8 @@ SERIALIZER_ID_PING = 42
 
 MAGIC = b"PYRO"
 HEADER_SIZE = 24
-_HEADER = struct.Struct("!4sHHHHiHHHH")
-_CHUNK_HEAD = struct.Struct("!4sH")
+HEADER_STRUCT = struct.Struct("!4sHHHHiHHHH")
+CHUNK_HEAD_STRUCT = struct.Struct("!4sH")
 _CHECKSUM_MAGIC = 0x34E9
 _CHECKSUM_BASE = PROTOCOL_VERSION + _CHECKSUM_MAGIC
 #: Pyro4 only compresses payloads at least this long (and only if it helps).
@@ -94,15 +94,6 @@ MAX_ANNOTATIONS_SIZE = 0xFFFF
 DEFAULT_MAX_INFLATED_SIZE = 16 * 1024 * 1024
 #: Inflate in steps of this size, so the cap is checked before memory is spent.
 _INFLATE_STEP = 1024 * 1024
-#: Payloads at least this large are received straight into one buffer (kept for reuse:
-#: fresh memory costs a page fault per 4 KiB) instead of a growing message buffer.
-LARGE_PAYLOAD = 256 * 1024
-
-
-def _checksum(msg_type: int, flags: int, seq: int, data_size: int, serializer_id: int, annotations_size: int) -> int:
-    return (
-        msg_type + PROTOCOL_VERSION + data_size + annotations_size + serializer_id + flags + seq + _CHECKSUM_MAGIC
-    ) & 0xFFFF
 
 
 def hmac_digest(key: bytes, data: Union[bytes, memoryview], annotations: Mapping[str, bytes]) -> bytes:
@@ -164,16 +155,17 @@ class Message:
 
     def to_bytes(self) -> bytes:
         """The whole message as sent: header, annotations (with an HMAC if keyed), payload."""
-        head, body = encode(
-            self.type,
-            bytes(self.data),
-            self.serializer_id,
-            self.flags,
-            self.seq,
-            self.annotations,
-            hmac_key=self.hmac_key,
+        return b"".join(
+            encode(
+                self.type,
+                bytes(self.data),
+                self.serializer_id,
+                self.flags,
+                self.seq,
+                self.annotations,
+                hmac_key=self.hmac_key,
+            )
         )
-        return head + body
 
     def send(self, connection: Any) -> None:
         """Send it with ``connection.send(bytes)`` (a socketutil.SocketConnection, say)."""
@@ -222,14 +214,28 @@ class Message:
         Message.recv(pyroConnection, [MSG_PING], hmac_key)
 
 
-_CORR_CHUNK_HEAD = _CHUNK_HEAD.pack(b"CORR", 16)
+CORR_CHUNK_HEAD = CHUNK_HEAD_STRUCT.pack(b"CORR", 16)
+#: Messages shorter than this are sent as one joined buffer (one system call, and joining
+#: costs less than a second call); longer payloads are sent as they are, without a copy.
+JOIN_LIMIT = 64 * 1024
+
+#: What :func:`encode` returns: buffers to send back to back (one for a small message).
+Frames = tuple[bytes, ...]
+#: A payload given in parts (prefix, a large ``bytes`` value, suffix): sent without joining.
+PayloadParts = tuple[bytes, bytes, bytes]
+
+
+def checksum(msg_type: int, flags: int, seq: int, data_size: int, serializer_id: int, annotations_size: int) -> int:
+    """The header's checksum: the sum of its numeric fields and 48 + 0x34E9, in 16 bits."""
+    return (msg_type + data_size + annotations_size + serializer_id + flags + seq + _CHECKSUM_BASE) & 0xFFFF
 
 
 def encode_annotations(annotations: Mapping[str, bytes]) -> bytes:
+    """The annotation chunks: 4 ASCII key bytes, a u16 length and the value, each."""
     if len(annotations) == 1:
         corr = annotations.get("CORR")
         if corr is not None and len(corr) == 16:
-            return _CORR_CHUNK_HEAD + corr  # every daemon reply carries just this
+            return CORR_CHUNK_HEAD + corr  # every daemon reply carries just this
     parts = []
     for key, value in annotations.items():
         if len(key) != 4:
@@ -240,7 +246,7 @@ def encode_annotations(annotations: Mapping[str, bytes]) -> bytes:
             raise ProtocolError(f"annotation key must be 4 ASCII characters, got {key!r}") from None
         if len(value) > 0xFFFF:
             raise ProtocolError(f"annotation {key!r} is {len(value)} bytes, at most 65535 fit")
-        parts.append(_CHUNK_HEAD.pack(key_bytes, len(value)))
+        parts.append(CHUNK_HEAD_STRUCT.pack(key_bytes, len(value)))
         parts.append(bytes(value))
     blob = b"".join(parts)
     if len(blob) > MAX_ANNOTATIONS_SIZE:
@@ -250,7 +256,7 @@ def encode_annotations(annotations: Mapping[str, bytes]) -> bytes:
 
 def encode(
     msg_type: int,
-    data: bytes,
+    payload: Union[bytes, PayloadParts],
     serializer_id: int,
     flags: int = 0,
     seq: int = 0,
@@ -259,33 +265,53 @@ def encode(
     compress: bool = False,
     max_message_size: int = 0,
     hmac_key: Optional[bytes] = None,
-) -> tuple[bytes, bytes]:
-    """Build a message. Returns ``(header_and_annotations, payload)``, to be sent back to back.
+) -> Frames:
+    """Build a message: the buffers to send back to back (``b"".join`` of them is the message).
 
-    With ``compress`` the payload is zlib-compressed when it is at least 200
-    bytes and compression makes it smaller (Pyro4's rule).
+    The framing is chosen here: a small message is one buffer; a large payload (or the
+    large middle part of a payload given as ``(prefix, value, suffix)``) is its own buffer,
+    passed through without a copy. With ``compress`` the payload is zlib-compressed when it
+    is at least 200 bytes and that makes it smaller (Pyro4's rule); ``hmac_key`` adds the
+    HMAC annotation; ``max_message_size`` refuses a larger message (MessageTooLargeError).
     """
+    if type(payload) is tuple and (compress or hmac_key):
+        payload = b"".join(payload)  # (both need the payload whole)
     if compress:
-        data, compressed = compress_payload(data)
+        payload, compressed = compress_payload(payload)  # type: ignore[arg-type]
         if compressed:
             flags |= FLAGS_COMPRESSED
     if hmac_key:
         annotations = dict(annotations or {})
         annotations.pop("HMAC", None)
-        annotations["HMAC"] = hmac_digest(hmac_key, data, annotations)
+        annotations["HMAC"] = hmac_digest(hmac_key, payload, annotations)  # type: ignore[arg-type]
     ann_blob = encode_annotations(annotations) if annotations else b""
-    data_size = len(data)
+    ann_size = len(ann_blob)
+    data_size = len(payload) if type(payload) is bytes else sum(map(len, payload))
     if data_size > MAX_DATA_SIZE:
         raise ProtocolError(f"payload of {data_size} bytes does not fit a message (max {MAX_DATA_SIZE})")
-    if max_message_size and data_size + len(ann_blob) > max_message_size:
-        raise MessageTooLargeError(
-            f"max message size exceeded ({data_size + len(ann_blob)} where max={max_message_size})"
+    if max_message_size and data_size + ann_size > max_message_size:
+        raise MessageTooLargeError(f"max message size exceeded ({data_size + ann_size} where max={max_message_size})")
+    try:
+        header = HEADER_STRUCT.pack(
+            MAGIC,
+            PROTOCOL_VERSION,
+            msg_type,
+            flags,
+            seq,
+            data_size,
+            serializer_id,
+            ann_size,
+            0,
+            checksum(msg_type, flags, seq, data_size, serializer_id, ann_size),
         )
-    ann_size = len(ann_blob)
-    if not (0 <= msg_type <= 0xFFFF and 0 <= flags <= 0xFFFF and 0 <= seq <= 0xFFFF and 0 <= serializer_id <= 0xFFFF):
-        _check_fields(msg_type, flags, seq, serializer_id)
-    header = _pack_header(msg_type, data_size, serializer_id, flags, seq, ann_size)
-    return (header + ann_blob if ann_blob else header), data
+    except struct.error:
+        raise ProtocolError(_field_error(msg_type, flags, seq, serializer_id)) from None
+    if type(payload) is tuple:
+        prefix, value, suffix = payload
+        return (header + ann_blob + prefix, value, suffix) if suffix else (header + ann_blob + prefix, value)
+    if data_size < JOIN_LIMIT:
+        return (header + ann_blob + payload,)  # type: ignore[operator]
+    return (header + ann_blob, payload)  # type: ignore[return-value]
 
 
 def compress_payload(data: bytes) -> tuple[bytes, bool]:
@@ -297,61 +323,11 @@ def compress_payload(data: bytes) -> tuple[bytes, bool]:
     return data, False
 
 
-def _pack_header(msg_type: int, data_size: int, serializer_id: int, flags: int, seq: int, ann_size: int) -> bytes:
-    return _HEADER.pack(
-        MAGIC,
-        PROTOCOL_VERSION,
-        msg_type,
-        flags,
-        seq,
-        data_size,
-        serializer_id,
-        ann_size,
-        0,
-        (msg_type + _CHECKSUM_BASE + data_size + ann_size + serializer_id + flags + seq) & 0xFFFF,
-    )
-
-
-def _check_fields(msg_type: int, flags: int, seq: int, serializer_id: int) -> None:
+def _field_error(msg_type: int, flags: int, seq: int, serializer_id: int) -> str:
     for field, value in (("msg_type", msg_type), ("flags", flags), ("seq", seq), ("serializer_id", serializer_id)):
         if not 0 <= value <= 0xFFFF:
-            raise ProtocolError(f"{field} {value} does not fit the 16-bit header field (0..65535)")
-
-
-def plain_header(
-    msg_type: int, data_size: int, serializer_id: int, flags: int, seq: int, correlation: Optional[bytes] = None
-) -> bytes:
-    """Header (and CORR chunk) of a plain message whose payload of ``data_size`` bytes is sent separately."""
-    if correlation is None:
-        return _pack_header(msg_type, data_size, serializer_id, flags, seq, 0)
-    return _pack_header(msg_type, data_size, serializer_id, flags, seq, 22) + _CORR_CHUNK_HEAD + correlation
-
-
-def encode_plain(
-    msg_type: int, data: bytes, serializer_id: int, flags: int, seq: int, correlation: Optional[bytes] = None
-) -> bytes:
-    """The hot path's :func:`encode`: no compression, HMAC or size limit, at most a CORR annotation.
-
-    Returns the whole message as one bytes object (header, CORR chunk, payload), for
-    payloads small enough that joining them costs less than a second system call.
-    The caller guarantees the 16-bit fields are in range (they come from a valid message
-    or from the proxy's own counters) and ``correlation`` is None or 16 bytes.
-    """
-    return plain_header(msg_type, len(data), serializer_id, flags, seq, correlation) + data
-
-
-def encode_bytes(
-    msg_type: int,
-    data: bytes,
-    serializer_id: int,
-    flags: int = 0,
-    seq: int = 0,
-    annotations: Optional[Mapping[str, bytes]] = None,
-    **options: object,
-) -> bytes:
-    """:func:`encode`, joined into one bytes object."""
-    head, body = encode(msg_type, data, serializer_id, flags, seq, annotations, **options)  # type: ignore[arg-type]
-    return head + body
+            return f"{field} {value} does not fit the 16-bit header field (0..65535)"
+    return "a header field is out of range"
 
 
 class Header:
@@ -381,18 +357,18 @@ def parse_header(header: bytes, max_message_size: int = 0) -> Header:
 
 def parse_header_from(buffer: Any, offset: int = 0, max_message_size: int = 0) -> Header:
     """:func:`parse_header` on the 24 bytes at ``offset`` of any buffer (no copy is made)."""
-    magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _reserved, checksum = _HEADER.unpack_from(
-        buffer, offset
+    magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _reserved, header_sum = (
+        HEADER_STRUCT.unpack_from(buffer, offset)
     )
     if (
         magic != MAGIC
         or version != PROTOCOL_VERSION
-        or checksum != (msg_type + _CHECKSUM_BASE + data_size + ann_size + ser_id + flags + seq) & 0xFFFF
+        or header_sum != checksum(msg_type, flags, seq, data_size, ser_id, ann_size)
         or not 0 < msg_type < 7
         or data_size < 0
         or (max_message_size and data_size + ann_size > max_message_size)
     ):
-        _refuse_header(magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, checksum, max_message_size)
+        _refuse_header(magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, header_sum, max_message_size)
     return Header(msg_type, flags, seq, data_size, ser_id, ann_size)
 
 
@@ -405,7 +381,7 @@ def _refuse_header(
     data_size: int,
     ser_id: int,
     ann_size: int,
-    checksum: int,
+    header_sum: int,
     max_message_size: int,
 ) -> None:
     if magic != MAGIC:
@@ -414,7 +390,7 @@ def _refuse_header(
         raise ProtocolError(
             f"invalid data or unsupported protocol version: version {version} (this side speaks {PROTOCOL_VERSION})"
         )
-    if checksum != _checksum(msg_type, flags, seq, data_size, ser_id, ann_size):
+    if header_sum != checksum(msg_type, flags, seq, data_size, ser_id, ann_size):
         raise ProtocolError("header checksum mismatch")
     if msg_type not in MESSAGE_TYPES:
         raise ProtocolError(f"invalid msg type {msg_type} received")
@@ -424,7 +400,7 @@ def _refuse_header(
 
 
 def parse_annotations(blob: bytes) -> dict[str, bytes]:
-    if len(blob) == 22 and blob[:6] == _CORR_CHUNK_HEAD:
+    if len(blob) == 22 and blob[:6] == CORR_CHUNK_HEAD:
         return {"CORR": bytes(blob[6:])}  # what every reply of a daemon carries
     annotations: dict[str, bytes] = {}
     view = memoryview(blob)
@@ -432,7 +408,7 @@ def parse_annotations(blob: bytes) -> dict[str, bytes]:
     while pos < end:
         if end - pos < 6:
             raise ProtocolError(f"annotation chunk header truncated at offset {pos}")
-        key_raw, length = _CHUNK_HEAD.unpack_from(blob, pos)
+        key_raw, length = CHUNK_HEAD_STRUCT.unpack_from(blob, pos)
         pos += 6
         if pos + length > end:
             raise ProtocolError(f"annotation value of {length} bytes overruns the annotations block")
@@ -507,244 +483,3 @@ def finish_message(
         annotations,
         wire_size=HEADER_SIZE + header.annotations_size + header.data_size,
     )
-
-
-class MessageDecoder:
-    """Incremental decoder: :meth:`feed` it byte chunks of any size, get whole messages.
-
-    The header is validated (magic, version, checksum, type, size limit) as soon
-    as its 24 bytes are in, before any body byte is read. Body bytes are kept as
-    the chunks that arrived, so memory follows what was received, never what a
-    header claims. After an error the decoder is unusable (the stream is lost).
-    """
-
-    def __init__(
-        self,
-        max_message_size: int = 0,
-        hmac_key: Optional[bytes] = None,
-        max_inflated_size: Optional[int] = None,
-    ) -> None:
-        self.max_message_size = max_message_size
-        self.hmac_key = hmac_key
-        self.max_inflated_size = max_inflated_size or max_message_size or DEFAULT_MAX_INFLATED_SIZE
-        self._buffer = bytearray()
-        self._header: Optional[Header] = None
-        self._broken: Optional[Exception] = None
-        # A large payload on its way is read into one buffer that grows with the bytes that
-        # arrive (never ahead of them by more than it holds) and is kept for the next one.
-        self._large: Optional[bytearray] = None
-        self._large_mode = False
-        self._large_filled = 0
-        self._annotation_blob = b""
-
-    @property
-    def buffered(self) -> int:
-        """Bytes received but not yet turned into a message."""
-        if self._large_mode:
-            return len(self._annotation_blob) + self._large_filled
-        return len(self._buffer)
-
-    @property
-    def wanted(self) -> int:
-        """How many more bytes would complete the current header or message."""
-        if self._header is None:
-            return HEADER_SIZE - len(self._buffer)
-        return self._header.annotations_size + self._header.data_size - self.buffered
-
-    @property
-    def in_message(self) -> bool:
-        """True while part of a message has arrived."""
-        return self._header is not None or bool(self._buffer)
-
-    def feed(self, data: Union[bytes, memoryview]) -> list[Message]:
-        if self._broken is not None:
-            raise ProtocolError(f"decoder is unusable after an earlier error: {self._broken}")
-        if self._large_mode:
-            return self._feed_large(data)
-        if (
-            type(data) is bytes
-            and self._header is None
-            and not self._buffer
-            and not self.hmac_key
-            and not self.max_message_size
-            and len(data) >= HEADER_SIZE
-        ):
-            # the usual request: one whole message in one chunk, read without views
-            magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _, checksum = _HEADER.unpack_from(data)
-            if (
-                len(data) == HEADER_SIZE + ann_size + data_size
-                and magic == MAGIC
-                and version == PROTOCOL_VERSION
-                and 0 < msg_type < 7
-                and not flags & FLAGS_COMPRESSED
-                and checksum == (msg_type + _CHECKSUM_BASE + data_size + ann_size + ser_id + flags + seq) & 0xFFFF
-            ):
-                annotations: Optional[dict[str, bytes]] = None
-                if not ann_size:
-                    annotations = {}
-                elif ann_size == 22 and data.startswith(_CORR_CHUNK_HEAD, HEADER_SIZE):
-                    annotations = {"CORR": data[30:46]}
-                if annotations is not None:  # (other annotations: the general path checks them)
-                    return [
-                        Message(
-                            msg_type,
-                            data[HEADER_SIZE + ann_size :],
-                            ser_id,
-                            flags,
-                            seq,
-                            annotations,
-                            None,  # (no hmac key: positional, the quickest call)
-                            len(data),
-                        )
-                    ]
-        if self._buffer:
-            self._buffer += data
-            with memoryview(self._buffer) as view:
-                messages, used = self._decode(view)
-            del self._buffer[:used]
-        else:
-            # common case: the chunk holds whole messages; decode it without copying it first
-            with memoryview(data) as view:
-                messages, used = self._decode(view)
-                if used < len(data):
-                    self._buffer += view[used:]
-        return messages
-
-    def _decode(self, view: memoryview) -> tuple[list[Message], int]:
-        messages = []
-        pos, end = 0, len(view)
-        try:
-            while True:
-                header = self._header
-                if header is None:
-                    if end - pos < HEADER_SIZE:
-                        break
-                    header = parse_header_from(view, pos, self.max_message_size)
-                    pos += HEADER_SIZE
-                    self._header = header
-                if end - pos < header.annotations_size + header.data_size:
-                    if header.data_size >= LARGE_PAYLOAD and end - pos >= header.annotations_size:
-                        # a large payload: from now on its bytes go straight into the large buffer
-                        ann_end = pos + header.annotations_size
-                        self._annotation_blob = bytes(view[pos:ann_end]) if header.annotations_size else b""
-                        self._large_mode = True
-                        self._large_filled = 0
-                        self._store(view[ann_end:end])
-                        pos = end
-                    break
-                ann_end = pos + header.annotations_size
-                body_end = ann_end + header.data_size
-                annotation_blob = bytes(view[pos:ann_end]) if header.annotations_size else b""
-                payload = bytes(view[ann_end:body_end])
-                pos = body_end
-                self._header = None
-                messages.append(
-                    finish_message(
-                        header,
-                        annotation_blob,
-                        payload,
-                        hmac_key=self.hmac_key,
-                        max_inflated_size=self.max_inflated_size,
-                    )
-                )
-        except Exception as exc:
-            self._broken = exc
-            raise
-        return messages, pos
-
-    # -- large payloads ----------------------------------------------------------------------
-
-    def _capacity_for(self, wanted: int) -> bytearray:
-        """The large buffer, grown (at most doubling what has arrived) to hold ``wanted`` bytes if it can."""
-        assert self._header is not None
-        size = self._header.data_size
-        large = self._large
-        if large is None or len(large) < wanted:
-            capacity = min(size, max(wanted, 2 * self._large_filled, LARGE_PAYLOAD))
-            if large is None or len(large) < capacity:
-                grown = bytearray(capacity)
-                if self._large_filled:
-                    assert large is not None
-                    grown[: self._large_filled] = memoryview(large)[: self._large_filled]
-                large = self._large = grown
-        return large
-
-    def _store(self, data: Any) -> None:
-        count = len(data)
-        if count:
-            large = self._capacity_for(self._large_filled + count)
-            large[self._large_filled : self._large_filled + count] = data
-            self._large_filled += count
-
-    def receive_target(self) -> Optional[memoryview]:
-        """Where the next bytes of a large payload should be received (recv_into), else None."""
-        if not self._large_mode:
-            return None
-        assert self._header is not None
-        remaining = self._header.data_size - self._large_filled
-        large = self._capacity_for(self._large_filled + min(remaining, LARGE_PAYLOAD))
-        end = min(len(large), self._header.data_size)
-        return memoryview(large)[self._large_filled : end]
-
-    def received(self, count: int) -> list[Message]:
-        """``count`` bytes were received into :meth:`receive_target`; the finished message, if any."""
-        self._large_filled += count
-        return self._finish_large()
-
-    def _feed_large(self, data: Union[bytes, memoryview]) -> list[Message]:
-        assert self._header is not None
-        need = self._header.data_size - self._large_filled
-        self._store(memoryview(data)[:need] if len(data) > need else data)
-        messages = self._finish_large()
-        if len(data) > need:
-            messages.extend(self.feed(memoryview(data)[need:]))
-        return messages
-
-    def _finish_large(self) -> list[Message]:
-        header = self._header
-        assert header is not None and self._large is not None
-        if self._large_filled < header.data_size:
-            return []
-        # the message owns the buffer now; recycle() may hand it back once the payload was read
-        payload = memoryview(self._large)[: header.data_size]
-        self._large = None
-        self._large_mode = False
-        self._large_filled = 0
-        self._header = None
-        annotation_blob, self._annotation_blob = self._annotation_blob, b""
-        try:
-            return [
-                finish_message(
-                    header, annotation_blob, payload, hmac_key=self.hmac_key, max_inflated_size=self.max_inflated_size
-                )
-            ]
-        except Exception as exc:
-            self._broken = exc
-            raise
-
-    def recycle(self, data: Any) -> None:
-        """Give back a large payload's buffer once nothing reads it any more (saves fresh memory)."""
-        if type(data) is memoryview and self._large is None and not self._large_mode:
-            buffer = data.obj
-            try:
-                data.release()
-            except BufferError:  # something still looks at it: let it go instead
-                return
-            if type(buffer) is bytearray:
-                self._large = buffer
-
-    def release_buffer(self) -> None:
-        """Drop the kept large buffer (an idle connection need not hold it)."""
-        if not self._large_mode:
-            self._large = None
-
-
-def iter_messages(chunks: Iterable[bytes], **options: object) -> list[Message]:
-    """Decode a whole byte stream given as chunks (convenience for tests and tools)."""
-    decoder = MessageDecoder(**options)  # type: ignore[arg-type]
-    messages: list[Message] = []
-    for chunk in chunks:
-        messages.extend(decoder.feed(chunk))
-    if decoder.in_message:
-        raise ProtocolError(f"stream ends inside a message ({decoder.buffered} bytes left over)")
-    return messages

@@ -177,7 +177,7 @@ def sendData(sock: socket.socket, data: Union[bytes, bytearray, memoryview]) -> 
         # non-blocking: sendall could not say how much went out before the socket was full
         transport.send_waiting(sock, data, transport.stall_timeout())
     else:
-        transport.send_bytes(sock, data)
+        transport.send_frames(sock, (data,))
 
 
 # -- making sockets --------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The thin socket layer both ends share: connect, listen, read exactly N bytes,
-send a message's parts in one go, TLS contexts. The only I/O in this package
-(with ``socketutil``, Pyro4's helpers built on these)."""
+send a message's frames in one go, TLS contexts. The protocol itself does no
+I/O (message, decoder, session); this module and ``socketutil`` (Pyro4's
+helpers built on these) are where sockets are touched in this package."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from typing import Any, Optional, Sequence, Union
 
 from .config import Config, config
 from .errors import CommunicationError, ConnectionClosedError, TimeoutError
-from .message import HEADER_SIZE, Message, finish_message, parse_header
 from .uri import URI
 
 __all__ = [
@@ -22,10 +22,7 @@ __all__ = [
     "create_connection",
     "create_server_socket",
     "recv_exactly",
-    "receive_message",
-    "send_message",
-    "send_bytes",
-    "send_parts",
+    "send_frames",
     "send_waiting",
     "wait_ready",
     "close_socket",
@@ -46,8 +43,6 @@ __all__ = [
 #: Payloads up to this size are read with one preallocated buffer; larger ones grow
 #: as bytes arrive, so a lying size field cannot make us allocate what never comes.
 _PREALLOCATE_LIMIT = 1024 * 1024
-#: Below this, header and payload are joined and sent with one sendall.
-_JOIN_LIMIT = 64 * 1024
 _WAITALL = getattr(socket, "MSG_WAITALL", 0)
 LISTEN_BACKLOG = 100
 #: What a socket raises when it has nothing to give (or take) right now: wait for it and try again.
@@ -297,55 +292,18 @@ def recv_chunks(sock: socket.socket, size: int, first: bytes = b"", stall: Optio
     return b"".join(chunks)
 
 
-def receive_message(
-    sock: socket.socket,
-    max_message_size: int = 0,
-    hmac_key: Optional[bytes] = None,
-    max_inflated_size: Optional[int] = None,
-) -> Message:
-    """Blocking read of one whole message (header validated before the body is read)."""
-    header = parse_header(recv_exactly(sock, HEADER_SIZE), max_message_size)
-    annotations = recv_exactly(sock, header.annotations_size) if header.annotations_size else b""
-    payload = recv_exactly(sock, header.data_size) if header.data_size else b""
-    options: dict[str, Any] = {"hmac_key": hmac_key}
-    if max_inflated_size or max_message_size:
-        options["max_inflated_size"] = max_inflated_size or max_message_size
-    return finish_message(header, annotations, payload, **options)
-
-
-def send_message(sock: socket.socket, head: bytes, body: bytes) -> None:
-    """Send header(+annotations) and payload in one system call where possible."""
+def send_frames(sock: socket.socket, frames: Sequence[bytes]) -> None:
+    """Send a message given as frames (what ``message.encode`` returns) on a blocking socket:
+    one system call where the socket takes them all; a large frame is never copied."""
     try:
-        if len(body) < _JOIN_LIMIT or not hasattr(sock, "sendmsg") or isinstance(sock, ssl.SSLSocket):
-            sock.sendall(head + body if body else head)
-            return
-        _sendmsg_all(sock, [head, body])
-    except socket.timeout:
-        raise TimeoutError("sending: timeout") from None
-    except (OSError, ValueError) as exc:
-        raise ConnectionClosedError(f"sending: connection lost: {exc}") from None
-
-
-def send_bytes(sock: socket.socket, data: Union[bytes, bytearray, memoryview]) -> None:
-    """Send one whole message that is already a single buffer (the small-message hot path)."""
-    try:
-        sock.sendall(data)
-    except socket.timeout:
-        raise TimeoutError("sending: timeout") from None
-    except (OSError, ValueError) as exc:
-        raise ConnectionClosedError(f"sending: connection lost: {exc}") from None
-
-
-def send_parts(sock: socket.socket, parts: Sequence[bytes]) -> None:
-    """Send one message given as several buffers, without joining them (a large one is not copied)."""
-    try:
-        if hasattr(sock, "sendmsg") and not isinstance(sock, ssl.SSLSocket):
-            views: list[Union[bytes, memoryview]] = list(parts)
-            _sendmsg_all(sock, views)
-            return
-        for part in parts:
-            if part:
-                sock.sendall(part)
+        if len(frames) == 1:
+            sock.sendall(frames[0])
+        elif hasattr(sock, "sendmsg") and not isinstance(sock, ssl.SSLSocket):
+            _sendmsg_all(sock, list(frames))
+        else:
+            for frame in frames:
+                if frame:
+                    sock.sendall(frame)
     except socket.timeout:
         raise TimeoutError("sending: timeout") from None
     except (OSError, ValueError) as exc:

@@ -12,7 +12,7 @@ import logging
 from .errors import ProtocolError
 from .message import HEADER_SIZE, Message, parse_annotations, parse_header
 
-__all__ = ["log_message", "log_bytes"]
+__all__ = ["log_message", "log_frames", "log_bytes"]
 
 log = logging.getLogger("pyro.wire")
 #: Payload bytes shown per message (the rest is counted).
@@ -32,6 +32,11 @@ def log_message(who: str, direction: str, msg: Message) -> None:
         bytes(msg.data[:SHOWN_PAYLOAD]),
         len(msg.data),
     )
+
+
+def log_frames(who: str, frames: tuple[bytes, ...]) -> None:
+    """Log a message being sent, from the frames :func:`pyro_protocol.message.encode` made."""
+    log_bytes(who, "sending", frames[0] if len(frames) == 1 else frames[0] + frames[1][:SHOWN_PAYLOAD])
 
 
 def log_bytes(who: str, direction: str, wire: bytes, payload_size: int = -1) -> None:

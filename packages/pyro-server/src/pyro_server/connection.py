@@ -1,6 +1,12 @@
 """One client connection as the daemon sees it: a non-blocking socket, its
-incremental decoder and the per-connection state (session instances, tracked
-resources, handshake status)."""
+protocol session (pyro_protocol.session.ServerSession: handshake state and the
+decoder) and the per-connection state (session instances, tracked resources).
+
+Its life, in every server type: accepted (``session.state`` NEW) -> handshake
+answered (READY) -> requests -> closed (``closed``; ``cleaned_up`` once the
+daemon's hooks ran). The thread server also moves it between the selector
+(idle: ``queued_for_poller``) and a worker (served).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,8 @@ from typing import Any, Optional
 from pyro_protocol import wirelog
 from pyro_protocol.config import config
 from pyro_protocol.errors import ConnectionClosedError
-from pyro_protocol.message import Message, MessageDecoder
+from pyro_protocol.message import Frames, Message
+from pyro_protocol.session import READY, ServerSession
 from pyro_protocol.socketutil import family_str
 from pyro_protocol.spinwait import SpinWait
 from pyro_protocol.transport import POLLIN, STALL_TIMEOUT, TRY_AGAIN, recv_exactly, send_waiting, wait_ready
@@ -43,12 +50,14 @@ class ClientConnection:
     and ``getpeercert()``.
     """
 
-    def __init__(self, sock: socket.socket, addr: Any, decoder: MessageDecoder, send_timeout: float) -> None:
+    def __init__(self, sock: socket.socket, addr: Any, session: ServerSession, send_timeout: float) -> None:
         self.sock = sock
         self.addr = addr
-        self.decoder = decoder
+        self.session = session
         self.send_timeout = send_timeout or STALL_TIMEOUT
-        self.handshake_done = False
+        self.cleaned_up = False  # the daemon's end-of-connection work ran
+        self.queued_for_poller = False  # (thread server) handed to the poller, not yet served
+        self.served = False  # (thread server, connected socket) its first serving began
         self.created = self.last_activity = time.monotonic()
         self.pyroInstances: dict[type, Any] = {}
         self.tracked_resources: set[Any] = set()
@@ -64,6 +73,10 @@ class ClientConnection:
         # polls before a worker's blocking reads (TLS sessions never block: no need)
         self.spin = None if self.tls else SpinWait.for_this_process()
         sock.setblocking(False)
+
+    @property
+    def handshake_done(self) -> bool:
+        return self.session.state is READY
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -118,7 +131,7 @@ class ClientConnection:
             return True
         flags = self.dontwait
         while True:
-            target = self.decoder.receive_target()
+            target = self.session.receive_target()
             if target is not None:  # a large payload: straight into its buffer
                 with target:
                     want = len(target)
@@ -131,11 +144,11 @@ class ClientConnection:
                 if not count:
                     return False
                 self.last_activity = time.monotonic()
-                self.pending.extend(self.decoder.received(count))
+                self.pending.extend(self.session.received(count))
                 if count < want and not (self.tls and self.sock.pending()):  # type: ignore[attr-defined]
                     return True
                 continue
-            want = min(max(self.decoder.wanted, _MIN_READ), _MAX_READ)
+            want = min(max(self.session.decoder.wanted, _MIN_READ), _MAX_READ)
             try:
                 data = self.sock.recv(want, flags)
             except TRY_AGAIN:
@@ -145,7 +158,7 @@ class ClientConnection:
             if not data:
                 return False
             self.last_activity = time.monotonic()
-            self.pending.extend(self.decoder.feed(data))
+            self.pending.extend(self.session.receive(data))
             if len(data) < want and not isinstance(self.sock, ssl.SSLSocket):
                 return True
             if isinstance(self.sock, ssl.SSLSocket) and not self.sock.pending() and len(data) < want:
@@ -182,8 +195,9 @@ class ClientConnection:
         None when nothing came in time; False when the peer closed; True otherwise
         (decoded messages go to ``pending``). Raises ProtocolError for garbage.
         """
-        decoder = self.decoder
-        target = decoder.receive_target()
+        session = self.session
+        decoder = session.decoder
+        target = session.receive_target()
         if target is not None:  # the rest of a large payload, straight into its buffer
             with target:
                 try:
@@ -195,7 +209,7 @@ class ClientConnection:
             if not count:
                 return False
             self.last_activity = time.monotonic()
-            self.pending.extend(decoder.received(count))
+            self.pending.extend(session.received(count))
             if count < _BULK_PROGRESS and decoder.in_message:
                 return None  # trickling in: let the selector wait for the rest
             return True
@@ -213,7 +227,7 @@ class ClientConnection:
         if not data:
             return False
         self.last_activity = time.monotonic()
-        self.pending.extend(decoder.feed(data))
+        self.pending.extend(session.receive(data))
         if len(data) == _MIN_READ:
             return self.read_available()  # there may be more
         return True
@@ -237,33 +251,33 @@ class ClientConnection:
             return True
         return wait_ready(self.sock, POLLIN, timeout)
 
-    def send(self, head: bytes, body: bytes = b"", tail: bytes = b"") -> None:
-        """Send a whole message in up to three parts, back to back; waits for the socket to drain,
-        bounded by the send timeout."""
-        if len(body) < 65536 and not tail:
-            self.send_all(head + body if body else head)
-            return
+    def send_frames(self, frames: Frames) -> None:
+        """Send one whole message (``message.encode``'s frames): a single system call when the
+        socket takes it all (the usual case); else waits for the socket to drain, bounded by the
+        send timeout. A large frame is sent as it is, without a copy."""
         if config.LOGWIRE:
-            wirelog.log_bytes("daemon", "sending", head + body[: wirelog.SHOWN_PAYLOAD])
-        self._send_view(memoryview(head))
-        self._send_view(memoryview(body))
-        if tail:
-            self._send_view(memoryview(tail))
+            wirelog.log_frames("daemon", frames)
+        if len(frames) == 1:
+            data = frames[0]
+            try:
+                sent = self.sock.send(data)
+            except TRY_AGAIN:
+                sent = 0
+            except (ConnectionError, OSError) as exc:
+                raise ConnectionClosedError(f"sending to {self.addr}: {exc}") from None
+            if sent != len(data):
+                with memoryview(data) as view:
+                    self._send_view(view[sent:])
+        else:
+            for frame in frames:
+                with memoryview(frame) as view:
+                    self._send_view(view)
         self.last_activity = time.monotonic()
 
-    def send_all(self, data: bytes) -> None:
-        """Send one whole message: a single system call when the socket takes it all (the usual case)."""
-        if config.LOGWIRE:
-            wirelog.log_bytes("daemon", "sending", data)
-        try:
-            sent = self.sock.send(data)
-        except TRY_AGAIN:
-            sent = 0
-        except (ConnectionError, OSError) as exc:
-            raise ConnectionClosedError(f"sending to {self.addr}: {exc}") from None
-        if sent != len(data):
-            with memoryview(data) as view:
-                self._send_view(view[sent:])
+    def send(self, data: bytes) -> None:
+        """Pyro4's ``send(data)``: raw bytes, for programs that talk on the connection themselves."""
+        with memoryview(data) as view:
+            self._send_view(view)
         self.last_activity = time.monotonic()
 
     def _send_view(self, view: memoryview) -> None:

@@ -2,65 +2,34 @@
 
 from __future__ import annotations
 
-import collections.abc
 import inspect
 import logging
-import marshal
 import socket
 import sys
 import threading
-import time
-import traceback
 import uuid
-from types import MethodType
 from typing import Any, Callable, Iterable, Optional, Union
 
-from pyro_client import Proxy, SerializedBlob
-from pyro_client.futures import WorkerPool
-from pyro_protocol import constants, serializers, wirelog
-from pyro_protocol import message as wire
+from pyro_client import Proxy
+from pyro_protocol import constants, serializers
 from pyro_protocol.config import config
-from pyro_protocol.context import current_context, new_correlation_bytes
-from pyro_protocol.errors import (
-    CommunicationError,
-    DaemonError,
-    ProtocolError,
-    PyroError,
-    SecurityError,
-    SerializeError,
-)
-from pyro_protocol.message import Message, MessageDecoder
+from pyro_protocol.errors import DaemonError, PyroError
 from pyro_protocol.socketutil import family_str
 from pyro_protocol.uri import URI
 
 from .connection import ClientConnection
 from .decorators import expose
-from .exposure import (
-    get_attribute,
-    get_exposed_members,
-    get_exposed_property_value,
-    reset_metadata_cache,
-    set_exposed_property_value,
-)
+from .dispatch import Dispatcher
+from .exposure import get_exposed_members, reset_metadata_cache
+from .handshake import object_metadata
+from .instances import MODES, InstanceModes
 from .registration import nameserver_registration
+from .servers import make_server
+from .streams import StreamRegistry
 
 __all__ = ["Daemon", "DaemonObject", "serveSimple"]
 
 log = logging.getLogger("pyro.server")
-
-#: A connection must finish its handshake within this many seconds, even when
-#: COMMTIMEOUT is 0, so silent or slow peers cannot pile up.
-HANDSHAKE_TIMEOUT = 10.0
-#: Oneway calls (with ONEWAY_THREADED) run on a pool of at most this many threads.
-ONEWAY_WORKERS = 16
-_MARSHAL_ID = serializers.SERIALIZER_IDS["marshal"]
-#: serializer id -> serializer, for the request path (filled on first use).
-_serializers_by_id: dict[int, Any] = {}
-#: Replies shorter than this are built as one bytes object and sent with one system call.
-_PLAIN_REPLY_LIMIT = 64 * 1024
-#: A BLBI annotation holds (info, object id, method name); a blob's info is meant to be small (a name,
-#: an id), and an annotation can hold at most 64 KiB anyway.
-BLBI_MAX_SIZE = 16 * 1024
 
 
 @expose
@@ -83,68 +52,13 @@ class DaemonObject:
         )
 
     def get_metadata(self, objectId: str, as_lists: bool = False) -> dict[str, Any]:
-        return self.daemon._get_metadata(objectId, as_lists)
+        return object_metadata(self.daemon.objectsById, objectId, as_lists)
 
     def get_next_stream_item(self, streamId: str) -> Any:
-        return self.daemon._next_stream_item(streamId)
+        return self.daemon.streams.next_item(streamId)
 
     def close_stream(self, streamId: str) -> None:
-        self.daemon._close_stream(streamId)
-
-
-class _Stream:
-    __slots__ = ("iterator", "connection", "created", "detached_at")
-
-    def __init__(self, iterator: Any, connection: Optional[ClientConnection]) -> None:
-        self.iterator = iterator
-        self.connection = connection
-        self.created = time.monotonic()
-        self.detached_at: Optional[float] = None
-
-
-def _is_streamable(value: Any) -> bool:
-    kind = type(value)
-    if kind in _PLAIN_VALUE_TYPES:
-        return False
-    if inspect.isgenerator(value):
-        return True
-    # a Proxy has __next__ (it forwards iteration to its remote object) but is a value to send
-    return isinstance(value, collections.abc.Iterator) and not isinstance(value, Proxy)
-
-
-#: Entries kept in the daemon's handshake caches before they start over.
-_HANDSHAKE_CACHE_SIZE = 256
-
-
-def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(cache) >= _HANDSHAKE_CACHE_SIZE:
-        cache.clear()
-    cache[key] = value
-
-
-_PLAIN_VALUE_TYPES = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict, set})
-
-
-def _format_traceback(exc: BaseException, detailed: bool) -> list[str]:
-    if not detailed:
-        return traceback.format_exception(type(exc), exc, exc.__traceback__)
-    lines = ["Traceback (most recent call last, with local variables):\n"]
-    tb = exc.__traceback__
-    while tb is not None:
-        frame = tb.tb_frame
-        code = frame.f_code
-        lines.append(f'  File "{code.co_filename}", line {tb.tb_lineno}, in {code.co_name}\n')
-        for name, value in sorted(frame.f_locals.items()):
-            try:
-                text = repr(value)
-            except Exception as repr_error:
-                text = f"<unrepresentable: {repr_error}>"
-            if len(text) > 500:
-                text = text[:500] + "..."
-            lines.append(f"      {name} = {text}\n")
-        tb = tb.tb_next
-    lines.extend(traceback.format_exception_only(type(exc), exc))
-    return lines
+        self.daemon.streams.close(streamId)
 
 
 class Daemon:
@@ -170,25 +84,18 @@ class Daemon:
             raise ValueError("must also give nathost when giving natport")
         self._pyroHmacKey: Optional[bytes] = None
         self.objectsById: dict[str, Any] = {}
-        self.streaming_responses: dict[str, _Stream] = {}
-        self._streams_lock = threading.Lock()
-        self._single_instances: dict[type, Any] = {}
-        self._instances_lock = threading.Lock()
+        self.streams = StreamRegistry()
+        self.streaming_responses = self.streams.streams  # (Pyro4's name for them)
+        self.instances = InstanceModes(self)
         self._shutting_down = False
         self._closed = False
-        self._oneway_pool: Optional[WorkerPool] = None
-        self._oneway_lock = threading.Lock()
-        self._oneways_running = 0  # oneway calls handed to the pool and not finished
-        self._connect_requests: dict[tuple[int, bytes], dict[str, Any]] = {}
-        self._connect_replies: dict[tuple[Any, ...], tuple[Any, bytes]] = {}
-        self.handshake_timeout = HANDSHAKE_TIMEOUT
         self.__mustshutdown = threading.Event()
         self.__loopstopped = threading.Event()
         self.__loopstopped.set()
-
-        from .servers import make_server  # late: servers import this module
-
-        self.transportServer = make_server(self, str(config.SERVERTYPE), host, port, unixsocket, connected_socket)
+        self.dispatcher = Dispatcher(self, Daemon)
+        self.transportServer = make_server(
+            self.dispatcher, str(config.SERVERTYPE), host, port, unixsocket, connected_socket
+        )
         self.locationStr = self.transportServer.location_str
         self.natLocationStr: Optional[str] = None
         if nathost:
@@ -210,6 +117,15 @@ class Daemon:
         self.__hmac_key = value.encode("utf-8") if isinstance(value, str) else value
 
     @property
+    def handshake_timeout(self) -> float:
+        """Seconds a new connection has for its handshake (HANDSHAKE_TIMEOUT), even when COMMTIMEOUT is 0."""
+        return self.dispatcher.handshake_timeout
+
+    @handshake_timeout.setter
+    def handshake_timeout(self, seconds: float) -> None:
+        self.dispatcher.handshake_timeout = seconds
+
+    @property
     def sock(self) -> Optional[socket.socket]:
         return self.transportServer.listen_sock
 
@@ -224,6 +140,8 @@ class Daemon:
 
     def combine(self, daemon: Any) -> None:
         """Serve another daemon (or the name server's broadcast server) from this daemon's loop."""
+        if daemon is self:
+            raise PyroError("cannot combine a daemon with itself")
         self.transportServer.combine(daemon)
 
     # -- registry ----------------------------------------------------------------------
@@ -237,7 +155,7 @@ class Daemon:
             objectId = "obj_" + uuid.uuid4().hex
         if inspect.isclass(obj_or_class):
             instancing = getattr(obj_or_class, "_pyroInstancing", ("session", None))
-            if instancing[0] not in ("session", "single", "percall"):
+            if instancing[0] not in MODES:
                 raise ValueError(f"invalid instance mode {instancing[0]!r} on {obj_or_class.__name__}")
         elif type(obj_or_class).__module__ == "builtins":
             raise DaemonError(
@@ -278,9 +196,8 @@ class Daemon:
                     delattr(obj, attribute)
                 except AttributeError:
                     pass
-            with self._instances_lock:
-                if inspect.isclass(obj):
-                    self._single_instances.pop(obj, None)
+            if inspect.isclass(obj):
+                self.instances.forget(obj)
 
     def uriFor(self, objectOrId: Any, nat: bool = True) -> URI:  # noqa: N802 - Pyro4's name
         """The URI of a registered object (or an id); the NAT address unless ``nat=False``."""
@@ -302,10 +219,7 @@ class Daemon:
         if obj is None:
             return  # nothing registered under that id: nothing cached either
         reset_metadata_cache(obj if inspect.isclass(obj) else type(obj))
-        # the handshake replies with its metadata, per serializer and response (see _connect_reply)
-        self._connect_replies = {
-            key: value for key, value in list(self._connect_replies.items()) if key[1] != object_id
-        }
+        self.dispatcher.handshakes.forget_object(object_id)  # (its answers carry the metadata)
 
     def proxyFor(self, objectOrId: Any, nat: bool = True) -> Any:  # noqa: N802 - Pyro4's name
         """A client Proxy for a registered object, with its metadata already filled in."""
@@ -361,8 +275,7 @@ class Daemon:
         in_loop_thread = self.transportServer.is_loop_thread()
         if not in_loop_thread and not self.transportServer.is_worker_thread():
             self.__loopstopped.wait(timeout=5.0)
-        with self._streams_lock:
-            self.streaming_responses.clear()
+        self.streams.clear()
         self._shutting_down = False
 
     def close(self) -> None:
@@ -372,10 +285,7 @@ class Daemon:
         self.shutdown()
         self._closed = True
         self.transportServer.close()
-        with self._oneway_lock:
-            if self._oneway_pool is not None:
-                self._oneway_pool.shutdown()
-                self._oneway_pool = None
+        self.dispatcher.close()
         for obj in list(self.objectsById.values()):
             for attribute in ("_pyroId", "_pyroDaemon"):
                 try:
@@ -410,518 +320,6 @@ class Daemon:
 
     def __getstate__(self) -> dict[str, Any]:
         return {}  # a daemon travels only as an unusable placeholder (Pyro4.core.Daemon)
-
-    # -- connections (called by the server types) --------------------------------------
-
-    def _new_connection(self, sock: socket.socket, addr: Any) -> ClientConnection:
-        decoder = MessageDecoder(int(config.MAX_MESSAGE_SIZE), self._pyroHmacKey)
-        return ClientConnection(sock, addr, decoder, float(config.COMMTIMEOUT))
-
-    def _connection_closed(self, conn: ClientConnection) -> None:
-        """The end of a connection: hooks, session instances, lingering streams."""
-        if conn.closed and not conn.pyroInstances and not conn.tracked_resources and getattr(conn, "_cleaned", False):
-            return
-        conn._cleaned = True  # type: ignore[attr-defined]
-        if conn.handshake_done:  # (as Pyro4: the user's hook never sees a client that was not let in)
-            try:
-                self.clientDisconnect(conn)
-            except Exception:
-                log.exception("error in clientDisconnect hook")
-        self._detach_streams(conn)
-        conn.close()
-
-    def _default_handshake_hooks(self) -> bool:
-        """True when the hooks a handshake calls are the Daemon's own (quick, never blocking)."""
-        return (
-            getattr(self.validateHandshake, "__func__", None) is Daemon.validateHandshake
-            and getattr(self.annotations, "__func__", None) is Daemon.annotations
-        )
-
-    def _handle(self, conn: ClientConnection, msg: Message) -> bool:
-        """Process one message of a connection; False means: close the connection now."""
-        if config.LOGWIRE:
-            wirelog.log_message("daemon", "received", msg)
-        if not conn.handshake_done:
-            return self._handshake(conn, msg)
-        return self._request(conn, msg)
-
-    def _protocol_failure(self, conn: ClientConnection, error: Exception) -> None:
-        """The peer sent bytes we cannot read. Before the handshake it gets a CONNECTFAIL."""
-        log.warning("closing connection from %s: %s", conn.addr, error)
-        if not conn.handshake_done:
-            self._connect_fail(conn, str(error), 0, _MARSHAL_ID)
-
-    # -- handshake ---------------------------------------------------------------------
-
-    def _connect_fail(self, conn: ClientConnection, reason: str, seq: int, serializer_id: int) -> None:
-        try:
-            serializer = serializers.get_serializer_by_id(serializer_id)
-        except SerializeError:
-            serializer, serializer_id = serializers.get_serializer("marshal"), _MARSHAL_ID
-        try:
-            head, body = wire.encode(
-                wire.MSG_CONNECTFAIL,
-                serializer.dumps(reason),
-                serializer_id,
-                0,
-                seq,
-                self._reply_annotations(None),
-                hmac_key=self._pyroHmacKey,
-            )
-            conn.send(head, body)
-        except Exception as exc:
-            log.debug("could not send CONNECTFAIL to %s: %s", conn.addr, exc)
-
-    def _handshake(self, conn: ClientConnection, msg: Message) -> bool:
-        if msg.type != wire.MSG_CONNECT:
-            self._connect_fail(conn, f"invalid msg type {msg.type} received", 0, _MARSHAL_ID)
-            return False
-        if not self._accepts(msg.serializer_id):
-            self._connect_fail(conn, _refused_serializer(msg.serializer_id), msg.seq, _MARSHAL_ID)
-            return False
-        corr = msg.annotations.get("CORR")
-        correlation = corr if corr and len(corr) == 16 else new_correlation_bytes()
-        current_context.set_correlation_bytes(correlation)
-        current_context.client = conn
-        current_context.client_sock_addr = conn.addr
-        serializer = serializers.get_serializer_by_id(msg.serializer_id)
-        try:
-            data = self._connect_request(serializer, msg.data)
-            response = self.validateHandshake(conn, data["handshake"])
-            flags = 0
-            if msg.flags & wire.FLAGS_META_ON_CONNECT:
-                flags = wire.FLAGS_META_ON_CONNECT
-                body = self._connect_reply(serializer, data["object"], response)
-            else:
-                body = serializer.dumps(response)
-        except Exception as exc:
-            reason = f"{exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else str(exc)
-            log.info("handshake from %s refused: %s", conn.addr, reason)
-            self._connect_fail(conn, reason, msg.seq, msg.serializer_id)
-            return False
-        annotations = self._reply_annotations(correlation)
-        try:
-            head, body = wire.encode(
-                wire.MSG_CONNECTOK,
-                body,
-                msg.serializer_id,
-                flags,
-                msg.seq,
-                annotations,
-                compress=bool(config.COMPRESSION),
-                max_message_size=int(config.MAX_MESSAGE_SIZE),
-                hmac_key=self._pyroHmacKey,
-            )
-            conn.send(head, body)
-        except (CommunicationError, OSError) as exc:
-            log.info("handshake reply to %s failed: %s", conn.addr, exc)
-            return False
-        conn.handshake_done = True
-        return True
-
-    def _connect_request(self, serializer: Any, payload: bytes) -> dict[str, Any]:
-        """The handshake payload; clients of one kind send the same bytes every time: read once."""
-        key = (serializer.serializer_id, payload)
-        data = self._connect_requests.get(key)
-        if data is None:
-            data = serializer.loads(payload)
-            if not isinstance(data, dict):
-                raise ProtocolError("handshake payload must be a dict")
-            if all(type(value) in serializers.PLAIN_SCALARS for value in data.values()):
-                _remember(self._connect_requests, key, data)
-            else:
-                return data
-        return dict(data)  # (validateHandshake may change it)
-
-    def _connect_reply(self, serializer: Any, object_id: Any, response: Any) -> bytes:
-        """The serialized handshake reply with the object's metadata, reused while nothing it depends on changed."""
-        obj = self.objectsById.get(object_id) if type(object_id) is str else None
-        if obj is None or type(response) not in serializers.PLAIN_SCALARS:
-            return serializer.dumps({"handshake": response, "meta": self._get_metadata(object_id, as_lists=True)})
-        key = (serializer.serializer_id, object_id, response, bool(config.REQUIRE_EXPOSE))
-        cached = self._connect_replies.get(key)
-        if cached is not None and cached[0] is obj:
-            return cached[1]
-        body: bytes = serializer.dumps({"handshake": response, "meta": self._get_metadata(object_id, as_lists=True)})
-        _remember(self._connect_replies, key, (obj, body))
-        return body
-
-    def _accepts(self, serializer_id: int) -> bool:
-        return serializers.serializer_name(serializer_id) in config.SERIALIZERS_ACCEPTED
-
-    def _reply_annotations(
-        self, correlation: Optional[bytes], extra: Optional[dict[str, bytes]] = None
-    ) -> dict[str, bytes]:
-        annotations = dict(extra) if extra else {}
-        if correlation is not None:
-            annotations["CORR"] = correlation
-        hook = self.annotations()
-        if hook:
-            annotations.update(hook)
-        return annotations
-
-    # -- requests ----------------------------------------------------------------------
-
-    def _request(self, conn: ClientConnection, msg: Message) -> bool:
-        """One request: the hot path of the server. Keep it flat."""
-        ctx = current_context
-        annotations = msg.annotations
-        corr = annotations.get("CORR") if annotations else None
-        correlation = corr if corr is not None and len(corr) == 16 else new_correlation_bytes()
-        msg_flags = msg.flags
-        serializer_id = msg.serializer_id
-        ctx.client = conn
-        ctx.client_sock_addr = conn.addr
-        ctx.seq = msg.seq
-        ctx.msg_flags = msg_flags
-        ctx.serializer_id = serializer_id
-        ctx.annotations = annotations
-        ctx.response_annotations = {}
-        ctx._correlation_id = None  # (set_correlation_bytes, inlined: this runs for every request)
-        ctx.correlation_bytes = correlation
-        if msg.type != wire.MSG_INVOKE:
-            if msg.type == wire.MSG_PING:
-                head, body = wire.encode(
-                    wire.MSG_PING,
-                    b"pong",
-                    serializer_id,
-                    0,
-                    msg.seq,
-                    self._reply_annotations(correlation),
-                    hmac_key=self._pyroHmacKey,
-                )
-                conn.send(head, body)
-                return True
-            log.warning("closing connection from %s: invalid msg type %d received", conn.addr, msg.type)
-            return False
-        oneway = msg_flags & wire.FLAGS_ONEWAY
-        serializer = _serializers_by_id.get(serializer_id)
-        if serializer is None:
-            try:
-                serializer = _serializers_by_id[serializer_id] = serializers.get_serializer_by_id(serializer_id)
-            except SerializeError as exc:  # an unknown id, or a serializer that cannot load here
-                log.warning("closing connection from %s: serializer id %d: %s", conn.addr, serializer_id, exc)
-                return False
-        is_callback = False
-        try:
-            if serializer.name not in config.SERIALIZERS_ACCEPTED:
-                raise SerializeError(_refused_serializer(serializer_id))
-            if msg_flags & wire.FLAGS_KEEPSERIALIZED:
-                object_id, method, vargs, kwargs = _blob_request(msg)  # (its payload stays as it is)
-            else:
-                data = msg.data
-                object_id, method, vargs, kwargs = serializer.loadsCall(data)
-                if type(data) is memoryview:
-                    conn.decoder.recycle(data)  # a large payload's buffer: read, so reusable
-            obj = self.objectsById.get(object_id)
-            if obj is None:
-                raise _unknown_object(object_id)
-            if isinstance(obj, type):
-                obj = self._instance_for(obj, conn)
-            if msg_flags & wire.FLAGS_BATCH:
-                result = self._run_batch(obj, vargs, bool(oneway))
-            elif method == "__getattr__":
-                result = get_exposed_property_value(obj, vargs[0])
-            elif method == "__setattr__":
-                set_exposed_property_value(obj, vargs[0], vargs[1])
-                result = None
-            else:
-                function = get_attribute(obj, method)
-                # (on the function, not the bound method: a missing attribute of a bound method
-                # costs a formatted AttributeError, and this runs for every request)
-                is_callback = getattr(
-                    function.__func__ if type(function) is MethodType else function, "_pyroCallback", False
-                )
-                if oneway and config.ONEWAY_THREADED:
-                    self._run_oneway(function, vargs, kwargs)
-                    return True
-                result = function(*vargs, **kwargs) if kwargs else function(*vargs)
-            if oneway:
-                return True
-            # read after the call: the method may have put a new dict there (Pyro4's docs do so)
-            response_annotations = ctx.response_annotations
-            if type(result) not in _PLAIN_VALUE_TYPES and _is_streamable(result) and not msg_flags & wire.FLAGS_BATCH:
-                return self._start_stream(conn, msg, serializer, result)
-            parts = None
-            if (
-                type(result) is bytes
-                and len(result) >= _PLAIN_REPLY_LIMIT
-                and not self.__hmac_key
-                and not config.COMPRESSION
-                and not config.MAX_MESSAGE_SIZE
-                and type(self).annotations is Daemon.annotations
-                and "annotations" not in self.__dict__
-                and not response_annotations
-            ):
-                parts = serializer.bytes_parts(result)
-            if parts is not None:  # a large bytes result goes out as it is: no serialized copy
-                prefix, suffix = parts
-                reply = b""
-                head = (
-                    wire.plain_header(
-                        wire.MSG_RESULT,
-                        len(prefix) + len(result) + len(suffix),
-                        serializer_id,
-                        msg_flags & wire.FLAGS_BATCH,
-                        msg.seq,
-                        correlation,
-                    )
-                    + prefix
-                )
-                body = result
-            else:
-                data = serializer.dumps(result)
-                if (
-                    len(data) < _PLAIN_REPLY_LIMIT
-                    and not response_annotations
-                    and not self.__hmac_key
-                    and not config.COMPRESSION
-                    and not config.MAX_MESSAGE_SIZE
-                    and type(self).annotations is Daemon.annotations
-                    and "annotations" not in self.__dict__
-                ):
-                    reply = wire.encode_plain(
-                        wire.MSG_RESULT, data, serializer_id, msg_flags & wire.FLAGS_BATCH, msg.seq, correlation
-                    )
-                    head = body = b""
-                else:
-                    reply = b""
-                    head, body = wire.encode(
-                        wire.MSG_RESULT,
-                        data,
-                        serializer_id,
-                        msg_flags & wire.FLAGS_BATCH,
-                        msg.seq,
-                        self._reply_annotations(correlation, response_annotations),
-                        compress=bool(config.COMPRESSION),
-                        max_message_size=int(config.MAX_MESSAGE_SIZE),
-                        hmac_key=self.__hmac_key,
-                    )
-        except Exception as exc:
-            if oneway:
-                log.warning("oneway call from %s failed: %s: %s", conn.addr, type(exc).__name__, exc)
-                return True
-            return self._send_exception(conn, msg, serializer, exc, bool(is_callback))
-        if reply:
-            conn.send_all(reply)
-        else:
-            conn.send(head, body, parts[1] if parts is not None else b"")
-        return True
-
-    def _send_exception(
-        self, conn: ClientConnection, msg: Message, serializer: Any, exc: Exception, is_callback: bool
-    ) -> bool:
-        exc._pyroTraceback = _format_traceback(exc, bool(config.DETAILED_TRACEBACK))  # type: ignore[attr-defined]
-        if isinstance(exc, (CommunicationError, SecurityError)):
-            log.warning("error handling a request from %s: %s", conn.addr, exc)
-        else:
-            log.debug("remote call raised %s: %s", type(exc).__name__, exc)
-        try:
-            body = serializer.dumps(exc)
-        except Exception as serialize_error:
-            replacement = PyroError(
-                f"Error serializing exception: {serialize_error}. Original exception: {type(exc).__name__}: {exc}"
-            )
-            replacement._pyroTraceback = exc._pyroTraceback  # type: ignore[attr-defined]
-            body = serializer.dumps(replacement)
-        head, body = wire.encode(
-            wire.MSG_RESULT,
-            body,
-            msg.serializer_id,
-            wire.FLAGS_EXCEPTION,
-            msg.seq,
-            self._reply_annotations(None),
-            hmac_key=self._pyroHmacKey,
-        )
-        conn.send(head, body)
-        if is_callback:
-            log.warning(
-                "callback method raised %s: %s; closing the connection\n%s",
-                type(exc).__name__,
-                exc,
-                "".join(exc._pyroTraceback),  # type: ignore[attr-defined]
-            )
-        return not (is_callback or isinstance(exc, (CommunicationError, SecurityError)))
-
-    def _run_batch(self, obj: Any, calls: Any, oneway: bool) -> list[Any]:
-        results: list[Any] = []
-        for call in calls:
-            method, vargs, kwargs = call
-            try:
-                function = get_attribute(obj, method)
-                results.append(function(*vargs, **(kwargs or {})))
-            except Exception as exc:
-                exc._pyroTraceback = _format_traceback(exc, bool(config.DETAILED_TRACEBACK))  # type: ignore[attr-defined]
-                results.append(serializers.ExceptionWrapper(exc))
-                break
-        return results
-
-    def _run_oneway(self, function: Callable[..., Any], vargs: Any, kwargs: Any) -> None:
-        context = current_context.to_global()
-
-        def run() -> None:
-            current_context.from_global(context)
-            try:
-                function(*vargs, **(kwargs or {}))
-            except Exception as exc:
-                log.warning("oneway call raised %s: %s", type(exc).__name__, exc)
-            finally:
-                with self._oneway_lock:
-                    self._oneways_running -= 1
-
-        with self._oneway_lock:
-            if self._oneway_pool is None:
-                # daemon threads, as Pyro4's oneway threads: a running call does not keep the program alive
-                self._oneway_pool = WorkerPool(ONEWAY_WORKERS, name="oneway-call")
-            self._oneway_pool.submit(run)
-            self._oneways_running += 1
-
-    # -- instance modes ----------------------------------------------------------------
-
-    def _instance_for(self, cls: type, conn: ClientConnection) -> Any:
-        mode, creator = getattr(cls, "_pyroInstancing", ("session", None))
-        if mode == "percall":
-            return self._create_instance(cls, creator)
-        if mode == "single":
-            instance = self._single_instances.get(cls)
-            if instance is None:
-                with self._instances_lock:
-                    instance = self._single_instances.get(cls)
-                    if instance is None:
-                        instance = self._single_instances[cls] = self._create_instance(cls, creator)
-            return instance
-        instance = conn.pyroInstances.get(cls)
-        if instance is None:
-            instance = conn.pyroInstances[cls] = self._create_instance(cls, creator)
-        return instance
-
-    def _create_instance(self, cls: type, creator: Optional[Callable[[type], Any]]) -> Any:
-        instance = creator(cls) if creator is not None else cls()
-        if not isinstance(instance, cls):
-            raise TypeError("instance creator returned object of different type")
-        try:
-            instance._pyroDaemon = self
-            instance._pyroId = cls._pyroId  # type: ignore[attr-defined]
-        except AttributeError:
-            pass
-        return instance
-
-    # -- metadata ----------------------------------------------------------------------
-
-    def _get_metadata(self, objectId: str, as_lists: bool = False) -> dict[str, Any]:
-        obj = self.objectsById.get(objectId)
-        if obj is None:
-            raise _unknown_object(objectId)
-        meta = get_exposed_members(obj, as_lists=as_lists)
-        if not meta["methods"] and not meta["attrs"]:
-            log.warning("object %r exposes nothing (REQUIRE_EXPOSE is on: forgot @expose?)", objectId)
-        return meta
-
-    # -- iterator streams ----------------------------------------------------------------
-
-    def _start_stream(self, conn: ClientConnection, msg: Message, serializer: Any, iterator: Any) -> bool:
-        marker = ProtocolError("result of call is an iterator")
-        marker._pyroTraceback = None  # type: ignore[attr-defined]
-        annotations = self._reply_annotations(None)
-        if config.ITER_STREAMING:
-            stream_id = str(uuid.uuid4())
-            with self._streams_lock:
-                self.streaming_responses[stream_id] = _Stream(iterator, conn)
-            annotations["STRM"] = stream_id.encode("ascii")
-        head, body = wire.encode(
-            wire.MSG_RESULT,
-            serializer.dumps(marker),
-            msg.serializer_id,
-            wire.FLAGS_EXCEPTION | wire.FLAGS_ITEMSTREAMRESULT,
-            msg.seq,
-            annotations,
-            hmac_key=self._pyroHmacKey,
-        )
-        conn.send(head, body)
-        return True
-
-    def _next_stream_item(self, stream_id: str) -> Any:
-        with self._streams_lock:
-            stream = self.streaming_responses.get(stream_id)
-            if stream is not None:
-                stream.connection = current_context.client
-                stream.detached_at = None
-        if stream is None:
-            raise PyroError("item stream terminated")
-        try:
-            return next(stream.iterator)
-        except BaseException:
-            with self._streams_lock:
-                self.streaming_responses.pop(stream_id, None)
-            raise
-
-    def _close_stream(self, stream_id: str) -> None:
-        with self._streams_lock:
-            stream = self.streaming_responses.pop(stream_id, None)
-        if stream is not None and hasattr(stream.iterator, "close"):
-            try:
-                stream.iterator.close()
-            except Exception:
-                pass
-
-    def _detach_streams(self, conn: ClientConnection) -> None:
-        linger = float(config.ITER_STREAM_LINGER)
-        now = time.monotonic()
-        with self._streams_lock:
-            for stream_id, stream in list(self.streaming_responses.items()):
-                if stream.connection is conn:
-                    if linger > 0:
-                        stream.connection = None
-                        stream.detached_at = now
-                    else:
-                        del self.streaming_responses[stream_id]
-
-    def _housekeeping(self) -> None:
-        """Expire streams by lifetime and linger time, then run the user hook."""
-        lifetime = float(config.ITER_STREAM_LIFETIME)
-        linger = float(config.ITER_STREAM_LINGER)
-        now = time.monotonic()
-        with self._streams_lock:
-            for stream_id, stream in list(self.streaming_responses.items()):
-                too_old = lifetime > 0 and now - stream.created > lifetime
-                orphaned = stream.detached_at is not None and now - stream.detached_at > linger
-                if too_old or orphaned:
-                    del self.streaming_responses[stream_id]
-        try:
-            self.housekeeping()
-        except Exception:
-            log.exception("error in housekeeping hook")
-
-
-def _blob_request(msg: Message) -> tuple[str, str, tuple[SerializedBlob], dict[str, Any]]:
-    """A FLAGS_KEEPSERIALIZED call: object and method from its BLBI annotation, the message itself as the argument."""
-    blbi = msg.annotations.get("BLBI")
-    if blbi is None:
-        raise ProtocolError("serialized-blob call (FLAGS_KEEPSERIALIZED) without a BLBI annotation")
-    if len(blbi) > BLBI_MAX_SIZE:
-        raise ProtocolError(f"BLBI annotation of {len(blbi)} bytes is too large (at most {BLBI_MAX_SIZE})")
-    try:
-        serializers.check_marshal(blbi)  # (marshal.loads trusts the sizes it reads)
-        info, object_id, method = marshal.loads(blbi)
-    except Exception as exc:
-        raise ProtocolError(
-            f"invalid BLBI annotation (expected a marshal dump of (info, object id, method name)): {exc}"
-        ) from None
-    if type(object_id) is not str or type(method) is not str:
-        raise ProtocolError("invalid BLBI annotation: the object id and method name must be strings")
-    return object_id, method, (SerializedBlob(info, msg, is_blob=True),), {}
-
-
-def _refused_serializer(serializer_id: int) -> str:
-    """Why a message's serializer is refused. Starts with Pyro4's text (programs match it), then says more."""
-    return (
-        f"message used serializer that is not accepted: {serializer_id} ({serializers.serializer_name(serializer_id)});"
-        f" this daemon accepts {', '.join(sorted(config.SERIALIZERS_ACCEPTED))} (config SERIALIZERS_ACCEPTED)"
-    )
-
-
-def _unknown_object(object_id: Any) -> DaemonError:
-    return DaemonError(f"unknown object {object_id!r}: no object is registered with that id in this daemon")
 
 
 def _own_pyro_id(obj_or_class: Any) -> Optional[str]:

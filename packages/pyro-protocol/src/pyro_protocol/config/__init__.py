@@ -26,6 +26,11 @@ _USE_MSG_WAITALL = hasattr(socket, "MSG_WAITALL") and platform.system() != "Wind
 #: item name -> default value; the value's type is the item's type.
 ITEM_DEFAULTS: dict[str, Any] = {
     "HOST": "localhost",
+    # NS_HOST: one name server, as in Pyro4, or several, comma-separated, each "host",
+    # "host:port", "[ipv6]" or "[ipv6]:port" (a port left out: NS_PORT), e.g.
+    # "ns1.example.com, 10.0.0.7:9091, [::1]:9090". A PYRONAME:/PYROMETA: lookup tries them
+    # in that order (the one that answered last first), each within COMMTIMEOUT, or
+    # pyro_client.naming.FAILOVER_TIMEOUT (2 s) when that is 0, before the broadcast.
     "NS_HOST": "localhost",
     "NS_PORT": 9090,
     "NS_BCPORT": 9091,
@@ -45,6 +50,8 @@ ITEM_DEFAULTS: dict[str, Any] = {
     "THREADPOOL_SIZE_MIN": 4,
     "AUTOPROXY": True,
     "MAX_MESSAGE_SIZE": 0,
+    # BROADCAST_ADDRS: where locateNS sends its GET_NSURI datagrams; "<broadcast>" stands for
+    # 255.255.255.255 and (Linux) each interface's own broadcast address, which needs no route.
     "BROADCAST_ADDRS": "<broadcast>, 0.0.0.0",
     "FLAME_ENABLED": False,
     "PREFER_IP_VERSION": 4,

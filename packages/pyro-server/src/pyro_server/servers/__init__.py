@@ -1,0 +1,43 @@
+"""The server types behind one declared interface (``pyro_server.contract``): ``thread``
+(a worker pool fed by a selector; idle connections hold no worker) and ``multiplex``
+(one thread, reads never block)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Optional
+
+from pyro_protocol.errors import PyroError
+
+from ..contract import RequestHandler
+from .base import ServerBase
+from .multiplex import MultiplexServer
+from .thread import WORKER_IDLE_EXIT, WORKER_LINGER, ThreadServer
+
+__all__ = [
+    "make_server",
+    "ServerBase",
+    "ThreadServer",
+    "MultiplexServer",
+    "SERVER_TYPES",
+    "WORKER_LINGER",
+    "WORKER_IDLE_EXIT",
+]
+
+#: SERVERTYPE -> its class.
+SERVER_TYPES: dict[str, type[ServerBase]] = {"thread": ThreadServer, "multiplex": MultiplexServer}
+
+
+def make_server(
+    handler: RequestHandler,
+    servertype: str,
+    host: Optional[str],
+    port: int,
+    unixsocket: Optional[str],
+    connected_socket: Optional[socket.socket],
+) -> ServerBase:
+    """The server of type ``servertype`` (config SERVERTYPE) for a daemon's ``handler``."""
+    kind = SERVER_TYPES.get(servertype)
+    if kind is None:
+        raise PyroError(f"invalid server type {servertype!r}: use {' or '.join(repr(k) for k in SERVER_TYPES)}")
+    return kind(handler, host, port, unixsocket, connected_socket)
