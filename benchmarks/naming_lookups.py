@@ -87,7 +87,9 @@ def measure(uris: list[str], clients: int, seconds: float) -> float:
     start_at = time.time() + 1.5  # every client has started and connected by then
     command = [sys.executable, "-m", "benchmarks.naming_lookups", "--client"]
     processes = [
-        subprocess.Popen([*command, uris[n % len(uris)], str(start_at), str(seconds)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [*command, uris[n % len(uris)], str(start_at), str(seconds)], stdout=subprocess.PIPE, text=True
+        )
         for n in range(clients)
     ]
     total = 0
