@@ -6,7 +6,8 @@ through two name servers sharing the database.
 Every name server is a ``pyro-ns`` process on 127.0.0.1 (no broadcast responder) holding
 NAMES registrations; every client is a process of its own with one proxy calling
 ``lookup(name)`` in a loop for the given time (the clients start together and are spread
-over the name servers in turn). Without ``--postgresql`` a throwaway PostgreSQL cluster is
+over the name servers in turn). Printed: lookups/s of all clients together, and the median
+time of one lookup (the median over the clients), which a busy machine disturbs less. Without ``--postgresql`` a throwaway PostgreSQL cluster is
 started for the run (Debian's binaries, as the tests use them; durable settings) and
 removed after. A benchmark, not a test: the figures depend on the machine and its load.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,18 +31,21 @@ CLUSTER_HELPER = Path(__file__).resolve().parent.parent / "packages/pyro-naming/
 
 
 def client(uri: str, start_at: float, seconds: float) -> None:
-    """One client process: lookups until the time is up; prints how many were done."""
+    """One client process: lookups until the time is up; prints how many were done and the
+    median time of one (µs)."""
     from pyro_client import Proxy
 
+    clock = time.perf_counter
+    times = []
     with Proxy(uri) as ns:
         ns.lookup("bench.0")  # connected before the clock starts
         time.sleep(max(0.0, start_at - time.time()))
-        done, end = 0, time.monotonic() + seconds
-        while time.monotonic() < end:
-            for i in range(50):
-                ns.lookup(f"bench.{(done + i) % NAMES}")
-            done += 50
-    print(done)
+        end = clock() + seconds
+        while clock() < end:
+            started = clock()
+            ns.lookup(f"bench.{len(times) % NAMES}")
+            times.append(clock() - started)
+    print(len(times), statistics.median(times) * 1e6)
 
 
 @contextlib.contextmanager
@@ -82,8 +87,9 @@ def fill(uri: str) -> None:
             ns.register(f"bench.{i}", f"PYRO:obj{i}@127.0.0.1:{5000 + i}", metadata={"bench"})
 
 
-def measure(uris: list[str], clients: int, seconds: float) -> float:
-    """Lookups per second of ``clients`` client processes spread over the name servers ``uris``."""
+def measure(uris: list[str], clients: int, seconds: float) -> tuple[float, float]:
+    """Lookups per second of ``clients`` client processes spread over the name servers ``uris``,
+    and the median of their median lookup times (µs)."""
     start_at = time.time() + 1.5  # every client has started and connected by then
     command = [sys.executable, "-m", "benchmarks.naming_lookups", "--client"]
     processes = [
@@ -92,13 +98,15 @@ def measure(uris: list[str], clients: int, seconds: float) -> float:
         )
         for n in range(clients)
     ]
-    total = 0
+    total, medians = 0, []
     for process in processes:
         out, _ = process.communicate(timeout=seconds + 60)
         if process.returncode != 0:
             raise RuntimeError(f"a client failed (exit code {process.returncode})")
-        total += int(out.split()[-1])
-    return total / seconds
+        count, median = out.split()[-2:]
+        total += int(count)
+        medians.append(float(median))
+    return total / seconds, statistics.median(medians)
 
 
 @contextlib.contextmanager
@@ -115,7 +123,7 @@ def postgresql(url: Optional[str]) -> Iterator[str]:
         yield cluster.url("pyro_bench")
 
 
-def run(seconds: float, clients: int, url: Optional[str]) -> list[tuple[str, int, int, float]]:
+def run(seconds: float, clients: int, url: Optional[str]) -> list[tuple[str, int, int, float, float]]:
     rows = []
     with tempfile.TemporaryDirectory() as directory, postgresql(url) as pg_url:
         setups = [
@@ -130,9 +138,13 @@ def run(seconds: float, clients: int, url: Optional[str]) -> list[tuple[str, int
                 fill(uris[0])
                 counts = sorted({1, clients}) if servers == 1 else [clients]
                 for count in counts:
-                    rate = measure(uris, count, seconds)
-                    rows.append((label, servers, count, rate))
-                    print(f"{label:<11} {servers} name server(s) {count} client(s): {rate:9.0f} lookups/s", flush=True)
+                    rate, median = measure(uris, count, seconds)
+                    rows.append((label, servers, count, rate, median))
+                    print(
+                        f"{label:<11} {servers} name server(s) {count} client(s): {rate:7.0f} lookups/s,"
+                        f" median {median:5.0f} µs",
+                        flush=True,
+                    )
     return rows
 
 
@@ -147,9 +159,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         client(options.client[0], float(options.client[1]), float(options.client[2]))
         return 0
     rows = run(options.seconds, options.clients, options.postgresql)
-    print("\n| storage | name servers | clients | lookups/s |\n|---|---|---|---|")
-    for label, servers, count, rate in rows:
-        print(f"| {label} | {servers} | {count} | {rate:.0f} |")
+    print("\n| storage | name servers | clients | lookups/s | median lookup (µs) |\n|---|---|---|---|---|")
+    for label, servers, count, rate, median in rows:
+        print(f"| {label} | {servers} | {count} | {rate:.0f} | {median:.0f} |")
     return 0
 
 
