@@ -116,19 +116,16 @@ def spec_of(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], s
 
 
 @pytest.fixture()
-def new_storage(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Storage]]:
+def new_storage(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], Storage]:
     """``new_storage(kind)`` opens a storage of that kind in the test's tmp dir (PostgreSQL: in the
     test's schema); all are closed afterwards. Two of one kind share their file or database."""
-    opened: list[Storage] = []
 
     def open_one(kind: str) -> Storage:
         store = make_storage(storage_spec(kind, tmp_path, request))
-        opened.append(store)
+        request.addfinalizer(store.close)  # after pg_url's set-up: closed before its schema is dropped
         return store
 
-    yield open_one
-    for store in opened:
-        store.close()
+    return open_one
 
 
 @pytest.fixture(params=STORAGE_KINDS)

@@ -88,7 +88,7 @@ def test_errors_reach_pyro4_with_their_message(pyro4, name_server, serializer):
             ns.register("bad", "garbage")
 
 
-@pytest.mark.parametrize("kind", ["memory", "sql", "dbm"])
+@pytest.mark.parametrize("kind", ["memory", "sql", "dbm", "postgresql"])
 def test_concurrent_registrations_from_pyro4_clients(pyro4, name_server, new_storage, kind):
     daemon = name_server(storage=new_storage(kind))
     ns_uri = str(daemon.uriFor(constants.NAMESERVER_NAME))

@@ -96,6 +96,7 @@ class _Pool:
 
     def __init__(self, connect: Callable[[], Any], size: int) -> None:
         self._connect = connect
+        self._size = size
         self._idle: list[Any] = []
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
@@ -104,7 +105,9 @@ class _Pool:
     def take(self) -> tuple[Any, bool]:
         """A connection, and whether it was used before."""
         if not self._slots.acquire(timeout=POOL_TIMEOUT):
-            raise NamingError(f"all {MAX_CONNECTIONS} connections to the PostgreSQL storage stayed busy")
+            raise NamingError(
+                f"all {self._size} connections to the PostgreSQL storage stayed busy for {POOL_TIMEOUT:g} s"
+            )
         try:
             with self._lock:
                 if self._closed:
@@ -125,12 +128,17 @@ class _Pool:
             connection.close()
         self._slots.release()
 
-    def close(self) -> None:
+    def discard_idle(self) -> None:
+        """Close the idle connections (after one was found broken, the others likely are too)."""
         with self._lock:
-            self._closed = True
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self.discard_idle()
 
 
 class PostgresStorage(Storage):
@@ -179,7 +187,8 @@ class PostgresStorage(Storage):
 
     def _run(self, action: str, work: Callable[[Any], T]) -> T:
         """``work(connection)`` on a pooled connection. A reused connection found broken (it
-        died while idle, so the statement never reached a live server) is replaced once."""
+        died while idle, so the statement never reached a live server) is replaced, with
+        every other idle one, and the work done once more on a new connection."""
         psycopg = self._psycopg
         for attempt in (1, 2):
             connection, reused = self._pool.take()
@@ -190,6 +199,7 @@ class PostgresStorage(Storage):
                 self._pool.give_back(connection, usable=not broken)
                 if broken and reused and attempt == 1:
                     log.info("PostgreSQL storage: connection lost (%s); reconnecting", _text(exc))
+                    self._pool.discard_idle()
                     continue
                 raise NamingError(f"PostgreSQL storage ({self.where}) failed while {action}: {_text(exc)}") from None
             except BaseException:
