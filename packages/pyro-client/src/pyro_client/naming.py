@@ -1,4 +1,4 @@
-"""Finding the name server (spec 6.4, 6.5), resolving PYRONAME:/PYROMETA: uris (6.3), and
+"""Finding the name server (protocol 6.4, 6.5), resolving PYRONAME:/PYROMETA: uris (protocol 6.3), and
 the type metadata a name-server client registers objects with."""
 
 from __future__ import annotations

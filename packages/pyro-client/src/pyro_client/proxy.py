@@ -170,7 +170,8 @@ class Proxy:
     @property
     def _pyroTimeout(self) -> Optional[float]:  # noqa: N802 - Pyro4's name
         """Socket timeout in seconds for this proxy's calls (None or 0: no timeout)."""
-        return self._pyro_timeout
+        timeout: Optional[float] = self._pyro_timeout
+        return timeout
 
     @_pyroTimeout.setter
     def _pyroTimeout(self, timeout: Optional[float]) -> None:  # noqa: N802
@@ -183,7 +184,8 @@ class Proxy:
     def _pyroSeq(self) -> int:  # noqa: N802 - Pyro4's name
         """The sequence number of the last message sent (it continues over reconnects)."""
         conn = self._pyro_conn
-        return self._pyro_seq if conn is None else conn.session.seq
+        seq: int = self._pyro_seq if conn is None else conn.session.seq
+        return seq
 
     @_pyroSeq.setter
     def _pyroSeq(self, seq: int) -> None:  # noqa: N802
@@ -195,7 +197,8 @@ class Proxy:
     @property
     def _pyroHmacKey(self) -> Optional[bytes]:  # noqa: N802 - Pyro4's name
         """The HMAC key (bytes) signing this proxy's messages; a str is UTF-8 encoded."""
-        return self._pyro_hmac
+        key: Optional[bytes] = self._pyro_hmac
+        return key
 
     @_pyroHmacKey.setter
     def _pyroHmacKey(self, value: Union[str, bytes, None]) -> None:  # noqa: N802
@@ -355,7 +358,7 @@ class Proxy:
         return clone
 
     def __getstate__(self) -> tuple[Any, ...]:
-        """Pyro4's 9-tuple (spec 3.7), used by pickle: the uri as a URI object."""
+        """Pyro4's 9-tuple (protocol 3.7), used by pickle: the uri as a URI object."""
         return (
             self._pyroUri,
             self._pyroOneway,
@@ -377,7 +380,7 @@ class Proxy:
         self._pyro_init_state(uri, set(oneway), set(methods), set(attrs), hmac_key, handshake, serializer)
 
     def _pyro_state_for_dict(self) -> tuple[Any, ...]:
-        """The 9-tuple of spec 3.4.2 for the dict-based serializers (uri as text, hmac as b64)."""
+        """The 9-tuple of protocol 3.4.2 for the dict-based serializers (uri as text, hmac as b64)."""
         hmac_text = None
         if self._pyro_hmac is not None:
             hmac_text = "b64:" + base64.b64encode(self._pyro_hmac).decode("ascii")
@@ -538,13 +541,13 @@ class Proxy:
 
     def _pyro_serializer(self) -> serializers.SerializerBase:
         name = self._pyroSerializer or config.SERIALIZER
-        serializer = self._pyro_ser
+        serializer: serializers.SerializerBase = self._pyro_ser
         if serializer.name != name:
             serializer = self.__dict__["_pyro_ser"] = serializers.get_serializer(name)
         return serializer
 
     def _pyro_request_annotations(self, clear: bool) -> Optional[dict[str, bytes]]:
-        """User annotations from the call context, then CORR, then the hook's (spec 1.6)."""
+        """User annotations from the call context, then CORR, then the hook's (protocol 1.6)."""
         ctx = current_context
         annotations = dict(ctx.annotations)
         annotations.pop("CORR", None)  # only the context's correlation id goes as CORR
@@ -696,7 +699,7 @@ def _is_ssl_socket(sock: Any) -> bool:
     return isinstance(sock, ssl.SSLSocket)
 
 
-# -- how proxies travel inside serialized data (spec 3.4.2 and 3.7) ---------------------------
+# -- how proxies travel inside serialized data (protocol 3.4.2 and 3.7) ---------------------------
 
 
 def _proxy_to_dict(proxy: Proxy) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The broadcast responder that lets clients find the name server (wire spec 6.4).
+"""The broadcast responder that lets clients find the name server (protocol 6.4).
 
 A UDP socket bound to ``(bchost or "", bcport)``. Every datagram is read with
 a 100-byte buffer; a datagram that is exactly ``GET_NSURI`` is answered, to

@@ -1,7 +1,7 @@
 """The name server itself: the Pyro object registered as ``Pyro.NameServer``.
 
 A flat name space of ``name -> (uri, metadata)``. Arguments, defaults, return
-values and error messages are Pyro4 4.82's (wire spec section 6.2): ``lookup``
+values and error messages are Pyro4 4.82's (protocol 6.2): ``lookup``
 returns a URI object, ``list`` returns URI strings, metadata goes out as
 (sorted) lists, and ``Pyro.NameServer`` itself can never be removed.
 Every change is one atomic operation of the storage, so calls arriving on

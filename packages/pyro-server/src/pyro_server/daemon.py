@@ -324,10 +324,12 @@ class Daemon:
 
 def _own_pyro_id(obj_or_class: Any) -> Optional[str]:
     """The Pyro id set on this very object or class (not one inherited from its registered class)."""
+    own: Optional[str]
     try:
-        return vars(obj_or_class).get("_pyroId")
+        own = vars(obj_or_class).get("_pyroId")
     except TypeError:  # no __dict__
-        return getattr(obj_or_class, "_pyroId", None)
+        own = getattr(obj_or_class, "_pyroId", None)
+    return own
 
 
 def autoproxy_for(obj: Any) -> Any:

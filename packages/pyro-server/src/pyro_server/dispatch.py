@@ -59,7 +59,7 @@ _serializers_by_id: dict[int, Any] = {}
 class Dispatcher:
     """Handles the messages of one daemon's connections (the server types' ``RequestHandler``)."""
 
-    def __init__(self, daemon: Any, daemon_class: type) -> None:
+    def __init__(self, daemon: Any, daemon_class: Any) -> None:
         self.daemon = daemon
         self.daemon_class = daemon_class  # the Daemon class itself: are its hooks overridden?
         self.objects: dict[str, Any] = daemon.objectsById

@@ -137,9 +137,10 @@ class Handshakes:
         daemon = self.daemon
         obj = daemon.objectsById.get(object_id) if type(object_id) is str else None
         if obj is None or type(response) not in serializers.PLAIN_SCALARS:
-            return serializer.dumps(
+            answer: bytes = serializer.dumps(
                 {"handshake": response, "meta": object_metadata(daemon.objectsById, object_id, True)}
-            )  # type: ignore[no-any-return]
+            )
+            return answer
         key = (serializer.serializer_id, object_id, response, bool(config.REQUIRE_EXPOSE))
         cached = self.replies.get(key)
         if cached is not None and cached[0] is obj:

@@ -41,7 +41,7 @@ class InstanceModes:
         if not isinstance(instance, cls):
             raise TypeError("instance creator returned object of different type")
         try:
-            instance._pyroDaemon = self.daemon
+            instance._pyroDaemon = self.daemon  # type: ignore[attr-defined]
             instance._pyroId = cls._pyroId  # type: ignore[attr-defined]
         except AttributeError:
             pass
