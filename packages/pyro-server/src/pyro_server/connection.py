@@ -27,6 +27,8 @@ from pyro_protocol.socketutil import family_str
 from pyro_protocol.spinwait import SpinWait
 from pyro_protocol.transport import POLLIN, STALL_TIMEOUT, TRY_AGAIN, recv_exactly, send_waiting, wait_ready
 
+__all__ = ["ClientConnection"]
+
 log = logging.getLogger("pyro.server")
 
 #: Read at least this much per recv; more when a large message is on its way.
