@@ -350,11 +350,17 @@ def create_server_socket(
         if os.path.exists(unixsocket):
             os.remove(unixsocket)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # bound and listening under a temporary name, then renamed: once the path exists,
+        # connecting to it works (between bind and listen a client would be refused)
+        temporary = f"{unixsocket}.{os.getpid()}.tmp"
         try:
-            sock.bind(unixsocket)
+            sock.bind(temporary)
             sock.listen(LISTEN_BACKLOG)
+            os.replace(temporary, unixsocket)
         except OSError as exc:
             sock.close()
+            if os.path.exists(temporary):
+                os.remove(temporary)
             raise CommunicationError(f"cannot listen on unix socket {unixsocket}: {exc.strerror or exc}") from None
         return sock
     host = host or config.HOST

@@ -206,9 +206,15 @@ class ThreadServer(ServerBase):
     # -- workers -----------------------------------------------------------------------
 
     def _dispatch(self, conn: ClientConnection) -> None:
+        """Queue a connection for a worker; start one unless an idle worker is there for each queued one.
+
+        (Comparing with the queue's length, not just "is a worker idle": two connections queued
+        while one worker was idle left the second waiting for as long as the busy workers kept
+        lingering on their clients.)
+        """
         self.work.put(conn)
         with self.workers_lock:
-            if self.idle_workers > 0 or len(self.workers) >= max(1, int(config.THREADPOOL_SIZE)):
+            if self.work.qsize() <= self.idle_workers or len(self.workers) >= max(1, int(config.THREADPOOL_SIZE)):
                 return
             worker = threading.Thread(target=self._work, name=f"Pyro-Worker-{next(_worker_numbers)}", daemon=True)
             self.workers.add(worker)
