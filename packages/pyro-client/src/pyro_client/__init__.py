@@ -21,7 +21,8 @@ from pyro_protocol.errors import (
 )
 from pyro_protocol.uri import URI
 
-from . import util
+# (travel: importing it registers how proxies travel inside serialized data)
+from . import travel, util  # noqa: F401
 from .batch import BatchProxy, batch
 from .blob import SerializedBlob
 from .futures import AsyncResult, Future, FutureResult, asyncproxy

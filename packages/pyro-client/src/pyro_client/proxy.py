@@ -18,7 +18,6 @@ import base64
 import logging
 import threading
 import time
-import weakref
 from typing import Any, Optional, Union
 
 from pyro_protocol import constants, serializers
@@ -29,7 +28,6 @@ from pyro_protocol.errors import (
     ConnectionClosedError,
     ProtocolError,
     PyroError,
-    SerializeError,
     TimeoutError,
 )
 from pyro_protocol.message import (
@@ -48,6 +46,7 @@ from pyro_protocol.uri import URI
 
 from .blob import SerializedBlob, blob_call
 from .connection import ProxyConnection
+from .remote import CachedRemoteMethod, RemoteDunders, RemoteMethod
 from .streams import StreamResultIterator
 
 __all__ = ["Proxy"]
@@ -61,49 +60,7 @@ RECONNECT_PAUSE = 2.0
 _SPECIAL_REPLY = FLAGS_ITEMSTREAMRESULT | FLAGS_EXCEPTION
 
 
-class _RemoteMethod:
-    """``proxy.name``: calling it invokes the remote method (holds the proxy strongly)."""
-
-    __slots__ = ("_proxy", "_name")
-
-    def __init__(self, proxy: Proxy, name: str) -> None:
-        self._proxy = proxy
-        self._name = name
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        proxy = self._proxy
-        if proxy._pyroMaxRetries:
-            return proxy._pyro_call_retrying(self._name, args, kwargs)
-        return proxy._pyroInvoke(self._name, args, kwargs)
-
-    def __repr__(self) -> str:
-        return f"<remote method {self._name!r} of {self._proxy!r}>"
-
-
-class _CachedRemoteMethod:
-    """The cached form of a remote method: refers to its proxy weakly."""
-
-    __slots__ = ("_proxy_ref", "_name")
-
-    def __init__(self, proxy: Proxy, name: str) -> None:
-        self._proxy_ref = weakref.ref(proxy)
-        self._name = name
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        proxy = self._proxy_ref()
-        if proxy is None:
-            raise PyroError(
-                f"the proxy of remote method {self._name!r} no longer exists; keep a reference to the proxy"
-            )
-        if proxy._pyroMaxRetries:
-            return proxy._pyro_call_retrying(self._name, args, kwargs)
-        return proxy._pyroInvoke(self._name, args, kwargs)
-
-    def __repr__(self) -> str:
-        return f"<remote method {self._name!r} of {self._proxy_ref()!r}>"
-
-
-class Proxy:
+class Proxy(RemoteDunders):
     """Proxy for a remote object: ``Proxy("PYRO:objectid@host:port")``, or a
     ``PYRONAME:``/``PYROMETA:`` uri that is resolved through the name server on
     connect. Attribute names follow Pyro4 (``_pyroUri``, ``_pyroTimeout``, ...).
@@ -218,7 +175,7 @@ class Proxy:
             if not is_dunder(name):
                 if config.METADATA:  # private: never exposed, so no need to ask
                     raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute or method '{name}'")
-                return _RemoteMethod(self, name)  # (as Pyro4 without metadata: the daemon refuses the call)
+                return RemoteMethod(self, name)  # (as Pyro4 without metadata: the daemon refuses the call)
             return self._pyro_dunder_method(name)
         self._pyro_ensure_metadata()
         if name in self._pyroAttrs:
@@ -229,9 +186,9 @@ class Proxy:
             from .futures import AsyncRemoteMethod
 
             return AsyncRemoteMethod(self, name)
-        self.__dict__[name] = _CachedRemoteMethod(self, name)
+        self.__dict__[name] = CachedRemoteMethod(self, name)
         self._pyro_cached.add(name)
-        return _RemoteMethod(self, name)
+        return RemoteMethod(self, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name[:1] == "_":
@@ -260,50 +217,6 @@ class Proxy:
         cached = self._pyro_cached
         while cached:  # pop() one by one: another thread may be adding names meanwhile
             self.__dict__.pop(cached.pop(), None)
-
-    # -- dunder methods of the remote object ---------------------------------------------
-
-    def _pyro_dunder_method(self, name: str) -> _RemoteMethod:
-        """``proxy.__name__`` for a dunder method the remote object may expose (as Pyro4: metadata decides)."""
-        if not self._pyro_may_call(name):
-            raise AttributeError(f"remote object '{self._pyroUri}' has no exposed method '{name}'")
-        return _RemoteMethod(self, name)
-
-    def _pyro_dunder(self, name: str, args: tuple[Any, ...], type_error: str) -> Any:
-        if not self._pyro_may_call(name):
-            raise TypeError(type_error)
-        return self._pyroInvoke(name, args, {})
-
-    def __bool__(self) -> bool:
-        # A proxy is always true; without this, truth testing would call a remote __len__.
-        return True
-
-    def __len__(self) -> int:
-        return self._pyro_dunder("__len__", (), "object of type 'Proxy' has no len()")  # type: ignore[no-any-return]
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._pyro_dunder("__getitem__", (key,), "'Proxy' object is not subscriptable")
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._pyro_dunder(
-            "__setitem__",
-            (key, value),
-            "'Proxy' object does not support item assignment",
-        )
-
-    def __delitem__(self, key: Any) -> None:
-        self._pyro_dunder("__delitem__", (key,), "'Proxy' object does not support item deletion")
-
-    def __contains__(self, item: Any) -> bool:
-        if not self._pyro_may_call("__contains__"):
-            return any(element is item or element == item for element in self)
-        return bool(self._pyroInvoke("__contains__", (item,), {}))
-
-    def __iter__(self) -> Any:
-        return self._pyro_dunder("__iter__", (), "'Proxy' object is not iterable")
-
-    def __next__(self) -> Any:
-        return self._pyro_dunder("__next__", (), "'Proxy' object is not an iterator")
 
     # -- identity, copying, pickling -----------------------------------------------------
 
@@ -697,35 +610,3 @@ def _is_ssl_socket(sock: Any) -> bool:
     import ssl
 
     return isinstance(sock, ssl.SSLSocket)
-
-
-# -- how proxies travel inside serialized data (protocol 3.4.2 and 3.7) ---------------------------
-
-
-def _proxy_to_dict(proxy: Proxy) -> dict[str, Any]:
-    return {
-        "__class__": constants.WIRE_CLASS_PROXY,
-        "state": proxy._pyro_state_for_dict(),
-    }
-
-
-def _proxy_from_dict(classname: str, data: dict[str, Any]) -> Proxy:
-    try:
-        state = list(data["state"])
-        uri = URI(state[0])
-    except (KeyError, TypeError, IndexError) as exc:
-        raise SerializeError(f"invalid state for {classname}: {exc}") from None
-    hmac_text = state[5] if len(state) > 5 else None
-    hmac_key = None
-    if hmac_text:
-        if not isinstance(hmac_text, str) or not hmac_text.startswith("b64:"):
-            raise ProtocolError("hmac encoding error")
-        hmac_key = base64.b64decode(hmac_text[4:].encode("ascii"))
-    proxy = Proxy.__new__(Proxy)
-    proxy.__setstate__((uri, state[1], state[2], state[3], None, hmac_key, *state[6:9]))
-    return proxy
-
-
-serializers.register_class_to_dict(Proxy, _proxy_to_dict)
-serializers.register_dict_to_class(constants.WIRE_CLASS_PROXY, _proxy_from_dict)
-serializers.register_pickle_name(Proxy, "Pyro4.core", "Proxy")

@@ -8,7 +8,7 @@ from pyro_client.batch import BatchProxy as _BatchProxyAdapter  # noqa: F401
 from pyro_client.futures import asyncproxy
 from pyro_client.naming import locateNS as _locateNS
 from pyro_client.naming import resolve as _resolve
-from pyro_client.proxy import _RemoteMethod  # noqa: F401
+from pyro_client.remote import RemoteMethod as _RemoteMethod  # noqa: F401
 from pyro_client.streams import StreamResultIterator as _StreamResultIterator  # noqa: F401
 from pyro_protocol.context import CallContext as _CallContext  # noqa: F401
 from pyro_server import Daemon, DaemonObject, behavior, callback, expose, oneway  # noqa: F401
