@@ -424,7 +424,7 @@ _DUMB_BLOCK = 512
 
 
 def _encode_dbm_value(entry: Entry) -> bytes:
-    document = {"uri": entry.uri, "metadata": sorted(entry.metadata)}
+    document: dict[str, Any] = {"uri": entry.uri, "metadata": sorted(entry.metadata)}
     if entry.lease is not None:
         document.update(lease=entry.lease, expires=entry.expires)
     raw = json.dumps(document).encode("utf-8")
@@ -453,7 +453,11 @@ def _decode_dbm_value(raw: bytes) -> Entry:
     return Entry(text, frozenset())
 
 
-class _SafeDumbDatabase(dbm.dumb._Database):  # type: ignore[name-defined,misc]
+#: dbm.dumb's database class (private to dbm.dumb; typed loosely: its internals are used below).
+_DumbDatabase: Any = dbm.dumb._Database
+
+
+class _SafeDumbDatabase(_DumbDatabase):  # type: ignore[misc]
     """dbm.dumb with an index that survives a crash.
 
     dbm.dumb keeps its index (the ``.dir`` file) in memory and, on ``sync``, renames the
@@ -462,6 +466,11 @@ class _SafeDumbDatabase(dbm.dumb._Database):  # type: ignore[name-defined,misc]
     temporary file, flushed to disk with the data file, and renamed over the old one, which
     is atomic. The file format is dbm.dumb's, so either can open the other's files.
     """
+
+    _index: Any
+    _modified: bool
+    _dirfile: str
+    _datfile: str
 
     def _commit(self) -> None:
         if self._index is None or not self._modified:
