@@ -273,25 +273,34 @@ def encode(
     """
     if compress or hmac_key:
         payload, flags, annotations = _sealed(payload, flags, annotations, compress, hmac_key)
-    if not annotations:
+    if annotations:
+        corr = annotations.get("CORR") if len(annotations) == 1 else None
+        if corr is not None and len(corr) == 16:
+            ann_blob = CORR_CHUNK_HEAD + corr  # what every reply of a daemon carries
+        else:
+            ann_blob = encode_annotations(annotations)
+        ann_size = len(ann_blob)
+    else:
         ann_blob = b""
-    elif len(annotations) == 1 and len(annotations.get("CORR") or b"") == 16:
-        ann_blob = CORR_CHUNK_HEAD + annotations["CORR"]  # what every reply of a daemon carries
-    else:
-        ann_blob = encode_annotations(annotations)
-    ann_size = len(ann_blob)
-    parts: Optional[PayloadParts] = None
-    if isinstance(payload, tuple):
-        parts = payload
-        data_size = len(parts[0]) + len(parts[1]) + len(parts[2])
-    else:
+        ann_size = 0
+    if not isinstance(payload, tuple):
         data_size = len(payload)
-    if data_size > MAX_DATA_SIZE:
-        raise ProtocolError(f"payload of {data_size} bytes does not fit a message (max {MAX_DATA_SIZE})")
-    if max_message_size and data_size + ann_size > max_message_size:
-        raise MessageTooLargeError(f"max message size exceeded ({data_size + ann_size} where max={max_message_size})")
+        if data_size + ann_size > (max_message_size or MAX_DATA_SIZE):
+            _check_size(data_size, ann_size, max_message_size)
+        header = _header(msg_type, flags, seq, data_size, serializer_id, ann_size)
+        if data_size < JOIN_LIMIT:
+            return (header + ann_blob + payload,)
+        return (header + ann_blob, payload)
+    prefix, value, suffix = payload  # (a large value between its serialized start and end)
+    data_size = len(prefix) + len(value) + len(suffix)
+    _check_size(data_size, ann_size, max_message_size)
+    start = _header(msg_type, flags, seq, data_size, serializer_id, ann_size) + ann_blob + prefix
+    return (start, value, suffix) if suffix else (start, value)
+
+
+def _header(msg_type: int, flags: int, seq: int, data_size: int, serializer_id: int, ann_size: int) -> bytes:
     try:
-        header = HEADER_STRUCT.pack(
+        return HEADER_STRUCT.pack(
             MAGIC,
             PROTOCOL_VERSION,
             msg_type,
@@ -305,13 +314,13 @@ def encode(
         )
     except struct.error:
         raise ProtocolError(_field_error(msg_type, flags, seq, serializer_id)) from None
-    if parts is not None:
-        prefix, value, suffix = parts
-        return (header + ann_blob + prefix, value, suffix) if suffix else (header + ann_blob + prefix, value)
-    assert not isinstance(payload, tuple)
-    if data_size < JOIN_LIMIT:
-        return (header + ann_blob + payload,)
-    return (header + ann_blob, payload)
+
+
+def _check_size(data_size: int, ann_size: int, max_message_size: int) -> None:
+    if data_size > MAX_DATA_SIZE:
+        raise ProtocolError(f"payload of {data_size} bytes does not fit a message (max {MAX_DATA_SIZE})")
+    if max_message_size and data_size + ann_size > max_message_size:
+        raise MessageTooLargeError(f"max message size exceeded ({data_size + ann_size} where max={max_message_size})")
 
 
 def _sealed(
