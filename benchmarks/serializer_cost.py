@@ -75,6 +75,7 @@ def instructions(program: str, *args: str) -> int:
             + [sys.executable, "-c", program, *args],
             capture_output=True,
             text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},  # (hash randomization makes counts differ run to run)
             check=True,
         )
     found = re.search(r"Collected : (\d+)", done.stderr)

@@ -400,6 +400,29 @@ def test_calls_with_whole_numbers_read_as_serpent_reads_them(arguments: str) -> 
     assert all(type(value) is int for value in call[2])
 
 
-@pytest.mark.parametrize("arguments", ["1", "01,2", "1,,2", "-1,2", "1,2.5", "1_0,2", "\u0661,2", ",", "1,2,,"])
-def test_numbers_the_shortcut_does_not_take_go_the_general_way(arguments: str) -> None:
-    assert fastserpent._whole_numbers(arguments) is None
+@pytest.mark.parametrize(
+    "arguments",
+    ["1", "01,2", "1,,2", "-1,2", "1,2.5", "1_0,2", "\u0661,2", ",", "1,2,,", "00", "1,01", "9" * 4001 + ","],
+)
+def test_numbers_the_shortcut_does_not_take_are_read_as_serpent_reads_them_or_refused(arguments: str) -> None:
+    _agrees_with_serpent_or_refuses(fastserpent.loads_call, f"('o','m',({arguments}),{{}})")
+    data = (H + f"('o','m',({arguments}),{{}})").encode("utf-8")
+    try:
+        call = fastserpent.scalar_call(data)
+    except fastserpent.Unsupported:
+        return
+    assert call is None or same(call, serpent.loads(data))
+
+
+@pytest.mark.parametrize(
+    "text", ["'a\x00b'", "['a\x00']", "{'k\x00':1}", "('o\x00','m',(1,2),{})", "('o','m',('\x00',),{})"]
+)
+def test_nul_bytes_are_never_read_by_the_fast_path(text: str) -> None:
+    data = (H + text).encode("utf-8")
+    with pytest.raises(fastserpent.Unsupported):
+        fastserpent.loads(data)
+    assert fastserpent.scalar_call(data) is None
+    with pytest.raises(SerializeError, match="NUL"):
+        get_serializer("serpent").loads(data)
+    with pytest.raises(SerializeError, match="NUL"):
+        get_serializer("serpent").loadsCall(data)

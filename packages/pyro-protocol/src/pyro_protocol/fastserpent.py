@@ -147,12 +147,13 @@ def _encode(obj: Any, kind: type, out: list[str], level: int) -> None:
 
 # -- decoding --------------------------------------------------------------------------------
 
-_STR1 = r"'([^'\\\n\r]*)'"
-_STR2 = r'"([^"\\\n\r]*)"'
+# (NUL is in none of these: Python's parser, so serpent, refuses text that holds one.)
+_STR1 = r"'([^'\\\n\r\x00]*)'"
+_STR2 = r'"([^"\\\n\r\x00]*)"'
 _INT = r"(-?(?:0|[1-9][0-9]*))"
 _FLOAT = r"(-?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+))"
 _CONST = r"(None|True|False)"
-_ESCAPED = r"""('(?:[^'\\\n\r]|\\[^\n\r])*'|"(?:[^"\\\n\r]|\\[^\n\r])*")"""
+_ESCAPED = r"""('(?:[^'\\\n\r\x00]|\\[^\n\r\x00])*'|"(?:[^"\\\n\r\x00]|\\[^\n\r\x00])*")"""
 _BLANK = r"[ \t\n\f]*"
 _SEPARATOR = _BLANK + r"([,:)\]}])"
 #: A lone scalar (the whole text): group numbers say which kind.
@@ -186,7 +187,7 @@ _STR_SEPS, _INT_SEP, _FLOAT_SEP, _CONST_SEP, _ESCAPED_SEP = {4, 6}, 8, 10, 12, 1
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 _OPENERS = frozenset("([{")
 _SEPARATORS = frozenset(",:)]}")
-_NEEDS_REGEX = re.compile(r"[\\\n\r]").search  # a backslash or line break: the regex decides
+_NEEDS_REGEX = re.compile(r"[\\\n\r\x00]").search  # a backslash, line break or NUL: the regex decides
 _MISSING = object()
 _CONSTANTS = {"None": None, "True": True, "False": False}
 _BLANKS = frozenset(" \t\n\f\r\v")
@@ -195,14 +196,15 @@ _TAIL = re.compile(r"[ \t\n\f]*\Z")
 
 def loads(data: bytes) -> Any:
     """serpent.loads(data) for data in the fast subset; Unsupported for anything else."""
-    if not data.startswith(_HEADER_BYTES):
+    if data[:_HEADER_LEN] != _HEADER_BYTES:
         raise Unsupported("no serpent header")
+    tail = data[_HEADER_LEN:]
+    if tail.isdigit() and (tail[:1] != b"0" or len(tail) == 1) and len(tail) <= _MAX_INT_DIGITS:
+        return int(tail)  # the reply of many calls (bytes.isdigit: ASCII digits only)
     try:
-        text = data[_HEADER_LEN:].decode("utf-8")
+        text = tail.decode("utf-8")
     except UnicodeDecodeError:
         raise Unsupported("not UTF-8") from None
-    if text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1) and len(text) <= _MAX_INT_DIGITS:
-        return int(text)  # the reply of many calls
     constant = _CONSTANTS.get(text, _MISSING)
     if constant is not _MISSING:
         return constant
@@ -233,7 +235,7 @@ def loads(data: bytes) -> Any:
     return value
 
 
-def _int(token: str) -> int:
+def _int(token: str | bytes) -> int:
     if len(token) > _MAX_INT_DIGITS:
         raise Unsupported("long int")
     return int(token)
@@ -334,14 +336,26 @@ def _container(text: str, opener: str, pos: int, level: int) -> tuple[Any, int]:
         raise Unsupported("unhashable key") from None
 
 
-# -- the call tuple: ('object', 'method', (simple, args), {}) in one regex ---------------------
+# -- the call tuple: ('object', 'method', (scalar, args), {}) in one regex ---------------------
 
+_NAME = rb"'([^'\\\n\r\x00]*)'"
+_WHOLE = rb"(?:0|[1-9][0-9]{0,%d})" % (_MAX_INT_DIGITS - 1)
+#: The common call (its arguments: whole numbers in group 3 or 4, one of them with its comma,
+#: or other scalars in group 5), from the header on.
 _CALL = re.compile(
-    r"""\('([^'\\\n\r]*)','([^'\\\n\r]*)',\(((?:[^()\[\]{}'"\\\n\r]|'[^'\\\n\r]*')*)\),\{\}\)[ \t\n\f]*\Z""",
-    re.ASCII,
-)
+    re.escape(_HEADER_BYTES)
+    + rb"\("
+    + _NAME
+    + b","
+    + _NAME
+    + rb",\((?:(%s(?:,%s)+),?|(%s),|((?:[^()\[\]{}'\"\\\n\r\x00]|'[^'\\\n\r\x00]*')*))\),\{\}\)[ \t\n\f]*\Z"
+    % (_WHOLE, _WHOLE, _WHOLE)
+).match
 #: One argument and the comma after it (or the end): the separator's group number tells the kind.
-_ARGUMENT = re.compile("|".join(kind + r"(,|\Z)" for kind in (_STR1, _INT, _FLOAT, _CONST)), re.ASCII)
+_ARGUMENT = re.compile(
+    "|".join(kind + r"(,|\Z)" for kind in (_STR1, _INT, _FLOAT, _CONST)).encode("ascii"), re.ASCII
+).finditer
+_CONSTANTS_BYTES = {b"None": None, b"True": True, b"False": False}
 
 
 def loads_call(data: bytes) -> Any:
@@ -352,65 +366,64 @@ def loads_call(data: bytes) -> Any:
 
 def scalar_call(data: bytes) -> Optional[tuple[str, str, tuple[Any, ...], dict[str, Any]]]:
     """The call tuple when it has the common shape (scalar args, no keyword args); else None."""
-    if data.startswith(_HEADER_BYTES):
-        try:
-            text = data[_HEADER_LEN:].decode("utf-8")
-        except UnicodeDecodeError:
-            raise Unsupported("not UTF-8") from None
-        m = _CALL.match(text)
-        if m is not None:
-            obj, method, arguments = m.groups()
-            if not arguments:
-                return obj, method, (), {}
-            numbers = _whole_numbers(arguments)
-            if numbers is not None:
-                return obj, method, numbers, {}
-            values = []
-            pos = 0
-            end = len(arguments)
-            for a in _ARGUMENT.finditer(arguments):
-                if a.start() != pos:
-                    break  # something else between the arguments: the general parser decides
-                separator: int = a.lastindex  # type: ignore[assignment]  # always set: a group matched
-                token = a.group(separator - 1)
-                if separator == 2:
-                    values.append(token)
-                elif separator == 4:
-                    values.append(_int(token))
-                elif separator == 6:
-                    values.append(float(token))
-                else:
-                    values.append(_CONSTANTS[token])
-                pos = a.end()
-            else:
-                if pos == end and (len(values) > 1 or arguments[-1:] == ","):
-                    return obj, method, tuple(values), {}
-    return None
+    m = _CALL(data)
+    if m is None:
+        return None
+    obj, method, numbers, number, others = m.groups()
+    try:
+        obj, method = obj.decode(), method.decode()
+    except UnicodeDecodeError:
+        return None
+    if numbers is not None:
+        return obj, method, tuple(map(int, numbers.split(b","))), {}
+    if number is not None:
+        return obj, method, (int(number),), {}
+    if not others:
+        return obj, method, (), {}
+    values = _scalar_arguments(others)
+    return None if values is None else (obj, method, values, {})
 
 
-def _whole_numbers(arguments: str) -> Optional[tuple[int, ...]]:
-    """``1,2,3`` (a tuple's items, all non-negative ints without sign or leading zeros) as ints; else None."""
-    parts = arguments.split(",")
-    if not parts[-1]:
-        parts.pop()  # "1," is a one-item tuple, "1,2," the same as "1,2"
-    elif len(parts) == 1:
-        return None  # "(1)" is not a tuple
-    for part in parts:
-        if not (
-            part.isdigit() and part.isascii() and len(part) <= _MAX_INT_DIGITS and (part[0] != "0" or len(part) == 1)
-        ):
-            return None
-    return tuple(map(int, parts))
+def _scalar_arguments(arguments: bytes) -> Optional[tuple[Any, ...]]:
+    """``'a',1.5,None`` (a tuple's items: strings without escapes, numbers, constants) as values; None
+    for anything else."""
+    values = []
+    pos = 0
+    for a in _ARGUMENT(arguments):
+        if a.start() != pos:
+            return None  # something else between the arguments: the general parser decides
+        separator: int = a.lastindex  # type: ignore[assignment]  # always set: a group matched
+        token = a.group(separator - 1)
+        if separator == 2:
+            try:
+                values.append(token.decode())
+            except UnicodeDecodeError:
+                return None
+        elif separator == 4:
+            values.append(_int(token))
+        elif separator == 6:
+            values.append(float(token))
+        else:
+            values.append(_CONSTANTS_BYTES[token])
+        pos = a.end()
+    if pos == len(arguments) and (len(values) > 1 or arguments[-1:] == b","):
+        return tuple(values)
+    return None  # "(x)" is just x, not a tuple
 
 
 def dumps_call(obj: str, method: str, vargs: Any, kwargs: Any) -> bytes:
     """``dumps((obj, method, vargs, kwargs))``: a call with scalar arguments written in one go."""
-    if type(obj) is str and type(method) is str and type(vargs) is tuple and (kwargs is None or type(kwargs) is dict):
-        if all(type(arg) in _REPR_TYPES for arg in vargs) and not kwargs:
-            if len(vargs) == 1:
-                arguments = repr(vargs[0]) + ","
+    if type(vargs) is tuple and type(obj) is str and type(method) is str and not kwargs:
+        for arg in vargs:
+            if type(arg) not in _REPR_TYPES:
+                break
+        else:
+            if kwargs is None:
+                tail = "),None)"
+            elif type(kwargs) is dict:
+                tail = "),{})"
             else:
-                arguments = ",".join([repr(arg) for arg in vargs])
-            text = f"{HEADER}({obj!r},{method!r},({arguments}),{'{}' if kwargs is not None else 'None'})"
-            return text.encode("utf-8")
+                return dumps((obj, method, vargs, kwargs))
+            arguments = repr(vargs[0]) + "," if len(vargs) == 1 else ",".join(map(repr, vargs))
+            return f"{HEADER}({obj!r},{method!r},({arguments}{tail}".encode()
     return dumps((obj, method, vargs, kwargs))

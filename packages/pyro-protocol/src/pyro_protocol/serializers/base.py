@@ -66,6 +66,10 @@ _ERROR_MESSAGES = {
 }
 
 
+#: The operations a format may do itself for its common values (see SerializerBase.__init_subclass__)
+_OPERATIONS = ("dumps", "loads", "dumpsCall", "loadsCall")
+
+
 def translate_error(exc: Exception, name: str, operation: str, data: Any = None) -> Exception:
     """What a serializer raises when its format raised ``exc`` during ``operation`` (a key of
     _ERROR_MESSAGES): Pyro's own errors as they are, anything else as a SerializeError that
@@ -103,6 +107,17 @@ class SerializerBase:
     name = ""
     #: True if :meth:`loads` reads any bytes-like object (a memoryview too), not just bytes.
     reads_buffers = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A format's own dumps/loads/dumpsCall/loadsCall handle its commonest values without its
+        # _dumps/... hooks; a subclass, which may change those hooks, gets the general methods
+        # (which call them) unless it defines its own.
+        for operation in _OPERATIONS:
+            general = getattr(SerializerBase, operation)
+            if operation not in vars(cls) and getattr(cls, operation) is not general:
+                setattr(cls, operation, general)
+        cls.dumps_call, cls.loads_call = cls.dumpsCall, cls.loadsCall
 
     # Pyro4 spelled these on SerializerBase; kept so its recipes port unchanged.
     register_class_to_dict = staticmethod(register_class_to_dict)

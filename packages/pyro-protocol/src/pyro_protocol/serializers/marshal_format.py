@@ -11,7 +11,7 @@ import uuid
 from typing import Any, Optional
 
 from ..errors import SerializeError
-from .base import CALL_PARTS_MIN, CallTuple, SerializerBase
+from .base import CALL_PARTS_MIN, SCALAR_TYPES, CallTuple, SerializerBase
 from .classes import class_to_dict, recreate_classes
 
 __all__ = ["MarshalSerializer", "check_marshal"]
@@ -132,6 +132,52 @@ def check_marshal(data: bytes) -> None:
             raise SerializeError(f"marshal: type code {chr(code)!r} is not accepted")
 
 
+# -- the quick check: the common call's sizes, all trustworthy, found in a few steps -------------
+
+#: Type codes (with and without the 0x80 flag) of a single scalar: marshal reads it without allocating
+#: anything it has not read first (None, False, True, int, binary float and complex, and strings).
+_SCALAR_CODES = frozenset(bytes(c | flag for c in b"NFTigyzZaAut" for flag in (0, 0x80)))
+#: type code byte (flagged or not) -> the size of what follows it, for a scalar of a fixed size (None,
+#: False, True, int, reference, binary float and complex); _SHORT_TEXT for a short string (a 1-byte
+#: length, then that many bytes); _OTHER for anything else.
+_SHORT_TEXT, _OTHER = -1, -2
+_SCALAR_SIZE = [_OTHER] * 256
+for _code, _size in {**dict(zip(b"NFTirgy", (0, 0, 0, 4, 4, 8, 16))), **dict.fromkeys(b"zZ", _SHORT_TEXT)}.items():
+    _SCALAR_SIZE[_code] = _SCALAR_SIZE[_code | 0x80] = _size
+del _code, _size
+_SMALL_TUPLE, _LIST, _DICT, _NONE, _NULL = b")[{N0"
+
+
+def _is_scalar_call(data: Any) -> bool:
+    """Whether ``data`` is a call whose object id and method name are short strings, whose positional
+    arguments (fewer than 256) are fixed-size scalars or short strings and whose keyword arguments
+    are None or an empty dict. Such data holds every byte its sizes announce, so marshal.loads
+    allocates nothing it has not read, and it holds no type check_marshal refuses: the full check
+    would pass it. (One function, in few steps: this runs for every call.) IndexError for data that
+    ends too soon."""
+    sizes = _SCALAR_SIZE
+    if data[0] & 0x7F != _SMALL_TUPLE or data[1] != 4 or sizes[data[2]] != _SHORT_TEXT:
+        return False
+    pos = 4 + data[3]  # after the object id
+    if sizes[data[pos]] != _SHORT_TEXT:
+        return False
+    pos += 2 + data[pos + 1]  # after the method name
+    if data[pos] & 0x7F != _LIST or data[pos + 2] or data[pos + 3] or data[pos + 4]:
+        return False
+    count = data[pos + 1]
+    pos += 5
+    while count:
+        count -= 1
+        step = sizes[data[pos]]
+        if step >= 0:
+            pos += 1 + step
+        elif step == _SHORT_TEXT:
+            pos += 2 + data[pos + 1]
+        else:
+            return False
+    return bool(data[pos] == _NONE or (data[pos] & 0x7F == _DICT and data[pos + 1] == _NULL))
+
+
 class MarshalSerializer(SerializerBase):
     """CPython's marshal: fast, only builtin types; others travel as class dicts."""
 
@@ -139,6 +185,52 @@ class MarshalSerializer(SerializerBase):
 
     serializer_id = 3
     name = "marshal"
+
+    # The common values directly; the general methods (with check_marshal) for everything else.
+    # The results are the same: tests/test_serializer_fast_paths.py holds them to it.
+
+    def dumps(self, data: Any) -> bytes:
+        if type(data) in _MARSHAL_NATIVE:
+            try:
+                return marshal.dumps(data)
+            except Exception:
+                pass  # something inside needs converting: the general path does it
+        return SerializerBase.dumps(self, data)
+
+    def loads(self, data: bytes) -> Any:
+        try:
+            if data[0] in _SCALAR_CODES:  # (marshal reads only this one scalar, whatever follows)
+                return marshal.loads(data)
+        except Exception:
+            pass  # the general path says what is wrong
+        return SerializerBase.loads(self, data)
+
+    def dumpsCall(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:  # noqa: N802
+        if type(vargs) is tuple and not kwargs:
+            for value in vargs:
+                if type(value) not in _MARSHAL_NATIVE:
+                    break
+            else:
+                args = list(vargs)
+                call = (obj, method, args, kwargs)  # (held by names, as in _dumps_call: the same ref flags)
+                try:
+                    return marshal.dumps(call)
+                except Exception:
+                    pass
+        return SerializerBase.dumpsCall(self, obj, method, vargs, kwargs)
+
+    def loadsCall(self, data: bytes) -> CallTuple:  # noqa: N802
+        try:
+            if _is_scalar_call(data):
+                call: CallTuple = marshal.loads(data)
+                for value in call[2]:
+                    if type(value) not in SCALAR_TYPES:
+                        break  # (a reference to the call or its list)
+                else:
+                    return call
+        except Exception:
+            pass  # the general path says what is wrong
+        return SerializerBase.loadsCall(self, data)
 
     def _dumps(self, data: Any) -> bytes:
         if type(data) not in _MARSHAL_NATIVE:
