@@ -283,24 +283,15 @@ def encode(
     else:
         ann_blob = b""
         ann_size = 0
-    if not isinstance(payload, tuple):
+    if isinstance(payload, tuple):  # a large value between its serialized start and end
+        prefix, value, suffix = payload
+        data_size = len(prefix) + len(value) + len(suffix)
+    else:
         data_size = len(payload)
-        if data_size + ann_size > (max_message_size or MAX_DATA_SIZE):
-            _check_size(data_size, ann_size, max_message_size)
-        header = _header(msg_type, flags, seq, data_size, serializer_id, ann_size)
-        if data_size < JOIN_LIMIT:
-            return (header + ann_blob + payload,)
-        return (header + ann_blob, payload)
-    prefix, value, suffix = payload  # (a large value between its serialized start and end)
-    data_size = len(prefix) + len(value) + len(suffix)
-    _check_size(data_size, ann_size, max_message_size)
-    start = _header(msg_type, flags, seq, data_size, serializer_id, ann_size) + ann_blob + prefix
-    return (start, value, suffix) if suffix else (start, value)
-
-
-def _header(msg_type: int, flags: int, seq: int, data_size: int, serializer_id: int, ann_size: int) -> bytes:
+    if data_size + ann_size > (max_message_size or MAX_DATA_SIZE):
+        _check_size(data_size, ann_size, max_message_size)
     try:
-        return HEADER_STRUCT.pack(
+        header = HEADER_STRUCT.pack(
             MAGIC,
             PROTOCOL_VERSION,
             msg_type,
@@ -314,6 +305,12 @@ def _header(msg_type: int, flags: int, seq: int, data_size: int, serializer_id: 
         )
     except struct.error:
         raise ProtocolError(_field_error(msg_type, flags, seq, serializer_id)) from None
+    if isinstance(payload, tuple):
+        start = header + ann_blob + prefix
+        return (start, value, suffix) if suffix else (start, value)
+    if data_size < JOIN_LIMIT:
+        return (header + ann_blob + payload,)
+    return (header + ann_blob, payload)
 
 
 def _check_size(data_size: int, ann_size: int, max_message_size: int) -> None:
