@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import sys
 import threading
 import zlib
 from collections.abc import Iterator
@@ -277,6 +279,20 @@ def test_unix_socket_server(tmp_path):
     server = transport.create_server_socket(unixsocket=path)
     assert server.family == socket.AF_UNIX
     with connected(server, URI(f"PYRO:obj@./u:{path}")) as (client, accepted):
+        exchange(client, accepted)
+
+
+def test_unix_socket_server_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "pyro.sock"
+    with transport.create_server_socket(unixsocket=str(path)):
+        assert [entry.name for entry in tmp_path.iterdir()] == ["pyro.sock"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="abstract unix sockets are Linux's")
+def test_abstract_unix_socket_server():
+    name = f"\0pyro-test-{os.getpid()}-{threading.get_ident()}"
+    server = transport.create_server_socket(unixsocket=name)
+    with connected(server, URI(f"PYRO:obj@./u:{name}")) as (client, accepted):
         exchange(client, accepted)
 
 

@@ -350,16 +350,19 @@ def create_server_socket(
         if os.path.exists(unixsocket):
             os.remove(unixsocket)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        # bound and listening under a temporary name, then renamed: once the path exists,
-        # connecting to it works (between bind and listen a client would be refused)
-        temporary = f"{unixsocket}.{os.getpid()}.tmp"
+        # A file socket is bound and listening under a temporary name, then renamed: once the
+        # path exists, connecting to it works (between bind and listen a client would be refused).
+        # An abstract one (a name starting with a NUL byte, Linux) has no file to rename.
+        abstract = unixsocket.startswith("\0")
+        temporary = unixsocket if abstract else f"{unixsocket}.{os.getpid()}.tmp"
         try:
             sock.bind(temporary)
             sock.listen(LISTEN_BACKLOG)
-            os.replace(temporary, unixsocket)
+            if not abstract:
+                os.replace(temporary, unixsocket)
         except OSError as exc:
             sock.close()
-            if os.path.exists(temporary):
+            if not abstract and os.path.exists(temporary):
                 os.remove(temporary)
             raise CommunicationError(f"cannot listen on unix socket {unixsocket}: {exc.strerror or exc}") from None
         return sock
