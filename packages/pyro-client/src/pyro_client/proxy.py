@@ -494,10 +494,8 @@ class Proxy(RemoteDunders):
             target = objectId or self._pyro_target
             payload: Any = None
             if vargs and isinstance(vargs[0], SerializedBlob):
-                serializer, payload, blob_info = blob_call(serializer, target, methodname, vargs, kwargs)
+                serializer, payload = _blob_payload(ctx, serializer, target, methodname, vargs, kwargs)
                 flags |= FLAGS_KEEPSERIALIZED
-                # BLBI joins the context's annotations: the code below sends them and clears them
-                ctx.annotations = {**ctx.annotations, "BLBI": blob_info}
             else:
                 limit = serializer.call_parts_min
                 if limit and type(vargs) is tuple:  # (calls through a proxy method pass a tuple)
@@ -596,6 +594,14 @@ class Proxy(RemoteDunders):
 
     def _pyroValidateHandshake(self, response: Any) -> None:  # noqa: N802 - Pyro4's name
         """Override to check the daemon's handshake response; raise to refuse the connection."""
+
+
+def _blob_payload(ctx: Any, serializer: Any, target: str, method: str, vargs: Any, kwargs: Any) -> tuple[Any, bytes]:
+    """A call whose first argument is a SerializedBlob: its serializer and payload as they are."""
+    serializer, payload, blob_info = blob_call(serializer, target, method, vargs, kwargs)
+    # BLBI joins the context's annotations: the call path sends them and clears them
+    ctx.annotations = {**ctx.annotations, "BLBI": blob_info}
+    return serializer, payload
 
 
 def _as_key(value: Union[str, bytes, None]) -> Optional[bytes]:
