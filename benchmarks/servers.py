@@ -14,6 +14,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from typing import Any
 
 from .common import SERIALIZERS, Counter, pin, raise_nofile
@@ -42,6 +43,10 @@ def _bench_class(expose: Any, oneway: Any) -> type:
 
         def pid(self) -> int:
             return os.getpid()
+
+        def cpu(self) -> float:
+            """CPU seconds of this whole process so far (all its threads)."""
+            return time.process_time()
 
     return expose(Bench)
 

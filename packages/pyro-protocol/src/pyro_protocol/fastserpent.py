@@ -95,46 +95,11 @@ def _encode(obj: Any, kind: type, out: list[str], level: int) -> None:
             out.pop()  # the last comma; a one-element tuple keeps it
         append(")" if kind is tuple else "]")
     elif kind is dict:
-        if level > MAX_DEPTH:
-            raise Unsupported("nested too deeply")
-        append = out.append
-        append("{")
-        for key, value in obj.items():
-            key_kind = type(key)
-            if key_kind not in _KEY_TYPES:
-                raise Unsupported("dict key type")
-            if key_kind in _REPR_TYPES:
-                append(repr(key))
-            else:
-                _encode(key, key_kind, out, level + 1)
-            append(":")
-            value_kind = type(value)
-            if value_kind in _REPR_TYPES:
-                append(repr(value))
-            else:
-                _encode(value, value_kind, out, level + 1)
-            append(",")
-        if obj:
-            out.pop()
-        append("}")
+        _encode_dict(obj, out, level)
     elif kind is bytes or kind is bytearray:
         out.append(_b64_text(obj))
     elif kind is set or kind is frozenset:
-        if not obj:
-            out.append("()")  # serpent's stand-in: there is no empty set literal
-            return
-        if level > MAX_DEPTH:
-            raise Unsupported("nested too deeply")
-        append = out.append
-        append("{")
-        for item in obj:
-            item_kind = type(item)
-            if item_kind not in _KEY_TYPES:
-                raise Unsupported("set element type")
-            _encode(item, item_kind, out, level + 1)
-            append(",")
-        out.pop()
-        append("}")
+        _encode_set(obj, out, level)
     else:
         hook = class_hook
         if hook is None:
@@ -143,6 +108,49 @@ def _encode(obj: Any, kind: type, out: list[str], level: int) -> None:
             raise Unsupported("nested too deeply")
         value = hook(obj)  # what serpent's class registry would write for it (or Unsupported)
         _encode(value, type(value), out, level + 1)
+
+
+def _encode_dict(obj: dict[Any, Any], out: list[str], level: int) -> None:
+    if level > MAX_DEPTH:
+        raise Unsupported("nested too deeply")
+    append = out.append
+    append("{")
+    for key, value in obj.items():
+        key_kind = type(key)
+        if key_kind not in _KEY_TYPES:
+            raise Unsupported("dict key type")
+        if key_kind in _REPR_TYPES:
+            append(repr(key))
+        else:
+            _encode(key, key_kind, out, level + 1)
+        append(":")
+        value_kind = type(value)
+        if value_kind in _REPR_TYPES:
+            append(repr(value))
+        else:
+            _encode(value, value_kind, out, level + 1)
+        append(",")
+    if obj:
+        out.pop()
+    append("}")
+
+
+def _encode_set(obj: Any, out: list[str], level: int) -> None:
+    if not obj:
+        out.append("()")  # serpent's stand-in: there is no empty set literal
+        return
+    if level > MAX_DEPTH:
+        raise Unsupported("nested too deeply")
+    append = out.append
+    append("{")
+    for item in obj:
+        item_kind = type(item)
+        if item_kind not in _KEY_TYPES:
+            raise Unsupported("set element type")
+        _encode(item, item_kind, out, level + 1)
+        append(",")
+    out.pop()
+    append("}")
 
 
 # -- decoding --------------------------------------------------------------------------------
@@ -189,6 +197,7 @@ _OPENERS = frozenset("([{")
 _SEPARATORS = frozenset(",:)]}")
 _NEEDS_REGEX = re.compile(r"[\\\n\r\x00]").search  # a backslash, line break or NUL: the regex decides
 _MISSING = object()
+_CLOSED = object()  # (what _element gives for a closer)
 _CONSTANTS = {"None": None, "True": True, "False": False}
 _BLANKS = frozenset(" \t\n\f\r\v")
 _TAIL = re.compile(r"[ \t\n\f]*\Z")
@@ -246,7 +255,6 @@ def _container(text: str, opener: str, pos: int, level: int) -> tuple[Any, int]:
     if level > MAX_DEPTH:
         raise Unsupported("nested too deeply")
     closer = _CLOSERS[opener]
-    match = _ELEMENT.match
     find = text.find
     items: list[Any] = []
     values: list[Any] = []
@@ -254,9 +262,10 @@ def _container(text: str, opener: str, pos: int, level: int) -> tuple[Any, int]:
     want_value = False
     trailing_comma = False
     while True:
-        first = text[pos : pos + 1]
         item: Any = _MISSING
-        if first == "'":  # the commonest element, an unescaped 'string' and its separator, without a regex
+        if (
+            text[pos : pos + 1] == "'"
+        ):  # the commonest element, an unescaped 'string' and its separator, without a regex
             end = find("'", pos + 1)
             separator = text[end + 1 : end + 2]
             if end > 0 and separator in _SEPARATORS:
@@ -264,41 +273,12 @@ def _container(text: str, opener: str, pos: int, level: int) -> tuple[Any, int]:
                 if not _NEEDS_REGEX(candidate):
                     item = candidate
                     pos = end + 2
-        elif first in _OPENERS:
-            item, pos = _container(text, first, pos + 1, level + 1)
-            m = _AFTER_CONTAINER.match(text, pos)
-            if m is None:
-                raise Unsupported("token")
-            separator = m.group(1)
-            pos = m.end()
         if item is _MISSING:
-            m = match(text, pos)
-            if m is None:
-                raise Unsupported("token")
-            group: int = m.lastindex  # type: ignore[assignment]  # every alternative is a group
-            if group in _STR_SEPS:
-                item = m.group(group - 1)
-            elif group == 1:
-                item, pos = _container(text, m.group(1), m.end(), level + 1)
-                m = _AFTER_CONTAINER.match(text, pos)
-                if m is None:
-                    raise Unsupported("token")
-                group = 1
-            elif group == 2:
-                if m.group(2) != closer or want_value or (items and not trailing_comma):
+            item, separator, pos = _element(text, pos, level)
+            if item is _CLOSED:
+                if separator != closer or want_value or (items and not trailing_comma):
                     raise Unsupported("structure")
-                pos = m.end()
                 break
-            elif group == _INT_SEP:
-                item = _int(m.group(group - 1))
-            elif group == _FLOAT_SEP:
-                item = float(m.group(group - 1))
-            elif group == _CONST_SEP:
-                item = _CONSTANTS[m.group(group - 1)]
-            else:
-                item = ast.literal_eval(m.group(group - 1))  # escapes: let Python read them
-            separator = m.group(group)
-            pos = m.end()
         if want_value:
             values.append(item)
             want_value = False
@@ -322,16 +302,54 @@ def _container(text: str, opener: str, pos: int, level: int) -> tuple[Any, int]:
             raise Unsupported("structure")
         trailing_comma = False
         break
+    return _built(opener, items, values, is_dict, trailing_comma), pos
+
+
+def _element(text: str, pos: int, level: int) -> tuple[Any, str, int]:
+    """The element at ``pos`` and the separator after it: (value, separator, the position after
+    that); for a closer there: (_CLOSED, the closer, the position after it)."""
+    if text[pos : pos + 1] in _OPENERS:
+        return _after_container(text, *_container(text, text[pos], pos + 1, level + 1))
+    m = _ELEMENT.match(text, pos)
+    if m is None:
+        raise Unsupported("token")
+    group: int = m.lastindex  # type: ignore[assignment]  # every alternative is a group
+    if group in _STR_SEPS:
+        item: Any = m.group(group - 1)
+    elif group == 1:
+        return _after_container(text, *_container(text, m.group(1), m.end(), level + 1))
+    elif group == 2:
+        return _CLOSED, m.group(2), m.end()
+    elif group == _INT_SEP:
+        item = _int(m.group(group - 1))
+    elif group == _FLOAT_SEP:
+        item = float(m.group(group - 1))
+    elif group == _CONST_SEP:
+        item = _CONSTANTS[m.group(group - 1)]
+    else:
+        item = ast.literal_eval(m.group(group - 1))  # escapes: let Python read them
+    return item, m.group(group), m.end()
+
+
+def _after_container(text: str, value: Any, pos: int) -> tuple[Any, str, int]:
+    m = _AFTER_CONTAINER.match(text, pos)
+    if m is None:
+        raise Unsupported("token")
+    return value, m.group(1), m.end()
+
+
+def _built(opener: str, items: list[Any], values: list[Any], is_dict: Any, trailing_comma: bool) -> Any:
+    """The value of a container read as ``items`` (and ``values``, for a dict)."""
     if opener == "(":
         if len(items) == 1 and not trailing_comma:
-            return items[0], pos  # "(x)" is just x
-        return tuple(items), pos
+            return items[0]  # "(x)" is just x
+        return tuple(items)
     if opener == "[":
-        return items, pos
+        return items
     try:
         if is_dict or not items:
-            return dict(zip(items, values)), pos
-        return set(items), pos
+            return dict(zip(items, values))
+        return set(items)
     except TypeError:
         raise Unsupported("unhashable key") from None
 
