@@ -71,7 +71,7 @@ def test_client_vanishing_mid_reply_does_not_hurt_the_server(spawn):
     assert server.popen.poll() is None
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_shutdown_with_calls_in_flight(servertype):
     config.SERVERTYPE = servertype
     try:

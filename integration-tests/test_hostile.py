@@ -131,7 +131,7 @@ def _send_zlib_bomb(uri):
     assert time.monotonic() - started < 5, "the daemon should refuse the bomb at once"
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_hostile_client_suite(spawn, memory_of, servertype):
     process, uri = _start(spawn, servertype)
     pid = process.popen.pid
@@ -224,7 +224,7 @@ def test_hostile_client_suite(spawn, memory_of, servertype):
     assert process.popen.poll() is None
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_refusing_a_zlib_bomb_costs_at_most_twice_the_inflate_cap(spawn, memory_of, servertype):
     process, uri = _start(spawn, servertype)
     pid = process.popen.pid

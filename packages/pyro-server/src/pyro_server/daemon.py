@@ -24,7 +24,7 @@ from .exposure import get_exposed_members, reset_metadata_cache
 from .handshake import object_metadata
 from .instances import MODES, InstanceModes
 from .registration import nameserver_registration
-from .servers import make_server
+from .servers import AsyncioServer, make_server
 from .streams import StreamRegistry
 
 __all__ = ["Daemon", "DaemonObject", "serveSimple"]
@@ -264,6 +264,24 @@ class Daemon:
         finally:
             self.__loopstopped.set()
         log.debug("daemon request loop ended")
+
+    async def serve(self) -> None:
+        """Serve on the running asyncio event loop until :meth:`shutdown` (the asyncio server type).
+
+        ``async def`` methods run on this loop, plain ones in worker threads. A daemon made
+        with another SERVERTYPE hands its listening socket to an asyncio server first (it
+        must not have served anyone yet). The connections end when this returns.
+        """
+        server = self.transportServer
+        if not isinstance(server, AsyncioServer):
+            server = self.transportServer = AsyncioServer.taking_over(server)
+        self.__mustshutdown.clear()
+        self.__loopstopped.clear()
+        try:
+            await server.serve(lambda: not self.__mustshutdown.is_set())
+        finally:
+            self.__loopstopped.set()
+        log.debug("daemon serve() ended")
 
     def shutdown(self) -> None:
         """Stop the request loop. Idempotent; safe from a remote call and from another thread."""

@@ -1,6 +1,7 @@
 """The server types behind one declared interface (``pyro_server.contract``): ``thread``
-(a worker pool fed by a selector; idle connections hold no worker) and ``multiplex``
-(one thread, reads never block)."""
+(a worker pool fed by a selector; idle connections hold no worker), ``multiplex``
+(one thread, reads never block) and ``asyncio`` (one event loop; ``async def`` methods
+run on it, plain ones in worker threads)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Optional
 from pyro_protocol.errors import PyroError
 
 from ..contract import RequestHandler
+from .aio import AsyncioServer
 from .base import ServerBase
 from .multiplex import MultiplexServer
 from .thread import WORKER_IDLE_EXIT, WORKER_LINGER, ThreadServer
@@ -19,13 +21,18 @@ __all__ = [
     "ServerBase",
     "ThreadServer",
     "MultiplexServer",
+    "AsyncioServer",
     "SERVER_TYPES",
     "WORKER_LINGER",
     "WORKER_IDLE_EXIT",
 ]
 
 #: SERVERTYPE -> its class.
-SERVER_TYPES: dict[str, type[ServerBase]] = {"thread": ThreadServer, "multiplex": MultiplexServer}
+SERVER_TYPES: dict[str, type[ServerBase]] = {
+    "thread": ThreadServer,
+    "multiplex": MultiplexServer,
+    "asyncio": AsyncioServer,
+}
 
 
 def make_server(
@@ -39,5 +46,5 @@ def make_server(
     """The server of type ``servertype`` (config SERVERTYPE) for a daemon's ``handler``."""
     kind = SERVER_TYPES.get(servertype)
     if kind is None:
-        raise PyroError(f"invalid server type {servertype!r}: use {' or '.join(repr(k) for k in SERVER_TYPES)}")
+        raise PyroError(f"invalid server type {servertype!r}: use {', '.join(repr(k) for k in SERVER_TYPES)}")
     return kind(handler, host, port, unixsocket, connected_socket)
