@@ -66,7 +66,9 @@ def test_server_only_tls(pyro4, run, pki, servertype):
         assert isinstance(proxy._pyroConnection.sock, ssl.SSLSocket)
 
 
-def test_two_way_tls_peer_certificate_reaches_validate_handshake(pyro4, run, pki):
+@pytest.mark.parametrize("servertype", ["thread", "asyncio"])
+def test_two_way_tls_peer_certificate_reaches_validate_handshake(pyro4, run, pki, servertype):
+    config.SERVERTYPE = servertype
     _server_tls(pki, require_client_cert=True)
     seen = []
 

@@ -24,7 +24,7 @@ from .exposure import get_exposed_members, reset_metadata_cache
 from .handshake import object_metadata
 from .instances import MODES, InstanceModes
 from .registration import nameserver_registration
-from .servers import AsyncioServer, make_server
+from .servers import make_server
 from .streams import StreamRegistry
 
 __all__ = ["Daemon", "DaemonObject", "serveSimple"]
@@ -272,6 +272,8 @@ class Daemon:
         with another SERVERTYPE hands its listening socket to an asyncio server first (it
         must not have served anyone yet). The connections end when this returns.
         """
+        from .servers.aio import AsyncioServer
+
         server = self.transportServer
         if not isinstance(server, AsyncioServer):
             server = self.transportServer = AsyncioServer.taking_over(server)

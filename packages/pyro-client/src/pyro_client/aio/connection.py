@@ -143,6 +143,11 @@ class AioConnection(SessionProtocol):
     def is_open(self) -> bool:
         return self.error is None and self.transport is not None
 
+    @property
+    def can_write(self) -> bool:
+        """False while the transport's buffer is full (or the connection is gone): wait in :meth:`writable`."""
+        return self.error is None and self._writable.is_set()
+
     async def writable(self) -> None:
         """Wait while the transport's buffer is full (the peer reads slower than we call)."""
         if not self._writable.is_set():

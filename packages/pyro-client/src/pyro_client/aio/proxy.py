@@ -70,7 +70,10 @@ class _RemoteMember:
         self._name = name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
-        return self._proxy._pyro_method_call(self._name, args, kwargs)
+        proxy = self._proxy
+        if proxy._pyroMaxRetries:
+            return proxy._pyro_call_retrying(self._name, args, kwargs)
+        return proxy._pyroInvoke(self._name, args, kwargs)
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._proxy._pyroGetAttr(self._name).__await__()
@@ -92,7 +95,9 @@ class _CachedMethod:
         proxy = self._proxy_ref()
         if proxy is None:
             raise PyroError(f"the proxy of remote method {self._name!r} no longer exists; keep a reference to it")
-        return proxy._pyro_method_call(self._name, args, kwargs)
+        if proxy._pyroMaxRetries:
+            return proxy._pyro_call_retrying(self._name, args, kwargs)
+        return proxy._pyroInvoke(self._name, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<remote method {self._name!r} of {self._proxy_ref()!r}>"
@@ -453,11 +458,6 @@ class Proxy:
             ctx.annotations = {}
         return annotations or None
 
-    def _pyro_method_call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Coroutine[Any, Any, Any]:
-        if self._pyroMaxRetries and name not in self._pyroOneway:  # (a oneway call may have run: never repeated)
-            return self._pyro_call_retrying(name, args, kwargs)
-        return self._pyroInvoke(name, args, kwargs)
-
     async def _pyroInvoke(  # noqa: N802 - Pyro4's name
         self,
         methodname: str,
@@ -493,14 +493,19 @@ class Proxy:
         serializer = self._pyro_ser
         if serializer.name != (self._pyroSerializer or config.SERIALIZER):
             serializer = self._pyro_serializer()
-        payload, serializer, flags = self._pyro_payload(serializer, objectId or self._pyro_target, methodname, vargs, kwargs, flags)
+        target = objectId or self._pyro_target
+        if vargs and isinstance(vargs[0], SerializedBlob) or serializer.call_parts_min and type(vargs) is tuple:
+            payload, serializer, flags = self._pyro_payload(serializer, target, methodname, vargs, kwargs, flags)
+        else:
+            payload = serializer.dumpsCall(target, methodname, vargs, kwargs)
         if methodname in self._pyroOneway:
             flags |= FLAGS_ONEWAY
         ctx = current_context
         annotations = None
         if ctx.annotations or ctx.correlation_bytes is not None or self._pyro_has_annotation_hook:
             annotations = self._pyro_request_annotations(clear=True)
-        await conn.writable()
+        if not conn.can_write:
+            await conn.writable()
         oneway = flags & FLAGS_ONEWAY
         seq, frames = conn.session.invoke(payload, flags, annotations, serializer, not oneway)
         if oneway:
@@ -533,8 +538,9 @@ class Proxy:
             current_context.annotations = {**current_context.annotations, "BLBI": blob_info}
             return payload, serializer, flags | FLAGS_KEEPSERIALIZED
         limit = serializer.call_parts_min
-        if limit and type(vargs) is tuple and any(type(v) is bytes and len(v) >= limit for v in vargs):
-            return serializer.call_parts(target, method, vargs, kwargs), serializer, flags
+        for value in vargs:
+            if type(value) is bytes and len(value) >= limit:
+                return serializer.call_parts(target, method, vargs, kwargs), serializer, flags
         return serializer.dumpsCall(target, method, vargs, kwargs), serializer, flags
 
     def _pyro_special_result(self, msg: Message, result: Any) -> Any:
@@ -559,7 +565,7 @@ class Proxy:
 
     async def _pyro_call_retrying(self, name: str, args: Any, kwargs: Any) -> Any:
         """A call re-sent up to ``_pyroMaxRetries`` times after a lost connection or a timeout."""
-        attempts = self._pyroMaxRetries + 1
+        attempts = 1 if name in self._pyroOneway else self._pyroMaxRetries + 1  # (a oneway call may have run)
         for attempt in range(attempts):
             try:
                 return await self._pyroInvoke(name, args, kwargs)

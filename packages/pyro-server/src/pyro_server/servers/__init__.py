@@ -6,12 +6,11 @@ run on it, plain ones in worker threads)."""
 from __future__ import annotations
 
 import socket
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from pyro_protocol.errors import PyroError
 
 from ..contract import RequestHandler
-from .aio import AsyncioServer
 from .base import ServerBase
 from .multiplex import MultiplexServer
 from .thread import WORKER_IDLE_EXIT, WORKER_LINGER, ThreadServer
@@ -21,17 +20,24 @@ __all__ = [
     "ServerBase",
     "ThreadServer",
     "MultiplexServer",
-    "AsyncioServer",
     "SERVER_TYPES",
     "WORKER_LINGER",
     "WORKER_IDLE_EXIT",
 ]
 
-#: SERVERTYPE -> its class.
-SERVER_TYPES: dict[str, type[ServerBase]] = {
+
+
+def _asyncio_server(*args: Any, **kwargs: Any) -> ServerBase:
+    from .aio import AsyncioServer  # (only daemons that use it import asyncio)
+
+    return AsyncioServer(*args, **kwargs)
+
+
+#: SERVERTYPE -> its class (the asyncio server's: a function that imports it when used, ``servers.aio``).
+SERVER_TYPES: dict[str, Callable[..., ServerBase]] = {
     "thread": ThreadServer,
     "multiplex": MultiplexServer,
-    "asyncio": AsyncioServer,
+    "asyncio": _asyncio_server,
 }
 
 
