@@ -217,7 +217,7 @@ class AioConnection(SessionProtocol):
                 future.set_exception(self.error)
         if not self.handshake.done():
             self.handshake.set_exception(self.error)
-        if self.transport is not None:
+        if self.transport is not None and not self.loop.is_closed():
             self.transport.close()
 
 

@@ -71,6 +71,8 @@ class _RemoteMember:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         proxy = self._proxy
+        if not (proxy._pyroMethods or proxy._pyroAttrs) and config.METADATA:
+            return proxy._pyro_first_call(self._name, args, kwargs)
         if proxy._pyroMaxRetries:
             return proxy._pyro_call_retrying(self._name, args, kwargs)
         return proxy._pyroInvoke(self._name, args, kwargs)
@@ -562,6 +564,15 @@ class Proxy:
             raise result
         finally:
             result = None
+
+    async def _pyro_first_call(self, name: str, args: Any, kwargs: Any) -> Any:
+        """A call before the metadata is known: get it, then check the name as the sync proxy's lookup does."""
+        await self._pyro_ensure_metadata()
+        if config.METADATA and name not in self._pyroMethods:
+            raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute or method '{name}'")
+        if self._pyroMaxRetries:
+            return await self._pyro_call_retrying(name, args, kwargs)
+        return await self._pyroInvoke(name, args, kwargs)
 
     async def _pyro_call_retrying(self, name: str, args: Any, kwargs: Any) -> Any:
         """A call re-sent up to ``_pyroMaxRetries`` times after a lost connection or a timeout."""

@@ -45,13 +45,16 @@ from ..connection import ClientConnection
 from .aio_calls import Calls, wait_for
 from .base import ACCEPT_BACKOFF, EXPIRY_SLACK, ServerBase
 
-__all__ = ["AsyncioServer", "AioClientConnection", "MAX_CALLS_IN_PROGRESS", "EVENT_STEPS"]
+__all__ = ["AsyncioServer", "AioClientConnection", "MAX_CALLS_IN_PROGRESS", "CLOSE_GRACE", "EVENT_STEPS"]
 
 log = logging.getLogger("pyro.server")
 
 #: A connection with this many calls in progress is not read until one finishes: the work
 #: (and the results held) per connection stays bounded however many calls a client pipelines.
 MAX_CALLS_IN_PROGRESS = 100
+#: When serve() ends, calls in progress get this many seconds to finish and be answered (a remote
+#: ``shutdown()`` call gets its reply) before the loop stops serving.
+CLOSE_GRACE = 2.0
 #: Loop iterations that one ``events()`` call runs: enough for a request to be read, an
 #: ``async def`` method that does not wait to run, and its reply to be written.
 EVENT_STEPS = 4
@@ -228,6 +231,7 @@ class AsyncioServer(ServerBase):
             self._activate()
             self._tick()
             await self.stopped
+            await self._calls_finished(CLOSE_GRACE)
         finally:
             self.serving = False
             self.loop_thread = None
@@ -238,6 +242,15 @@ class AsyncioServer(ServerBase):
                 partner._stop()
                 await asyncio.gather(task, return_exceptions=True)
             self.partners = []
+
+    async def _calls_finished(self, grace: float) -> None:
+        """Wait (at most ``grace`` s) until no connection has a call in progress."""
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            with self.connections_lock:
+                if not any(getattr(conn, "in_progress", 0) for conn in self.connections):
+                    return
+            await asyncio.sleep(0.01)
 
     def loop(self, condition: Callable[[], bool]) -> None:
         """requestLoop(): serve on the server's own loop, in the calling thread."""
