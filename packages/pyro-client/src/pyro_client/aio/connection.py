@@ -270,20 +270,17 @@ async def open_connection(
 
 async def _connect(loop: asyncio.AbstractEventLoop, conn: AioConnection, uri: URI, ssl_context: Any) -> None:
     """Open the transport of ``conn`` to the location of a ``PYRO:`` uri (CommunicationError naming it)."""
-    if uri.sockname:
-        where = f"unix socket {uri.sockname}"
-    elif not uri.host or uri.port is None:
-        raise CommunicationError(f"uri {uri} has no location to connect to")
-    else:
-        where = f"{uri.host}:{uri.port}"
     # (TLS without host name checks wants an empty server_hostname, else asyncio checks it)
     hostname = None if ssl_context is None or ssl_context.check_hostname else ""
+    where = f"unix socket {uri.sockname}" if uri.sockname else f"{uri.host}:{uri.port}"
     try:
         if uri.sockname:
             await loop.create_unix_connection(lambda: conn, uri.sockname, ssl=ssl_context, server_hostname=hostname)
-        else:
+        elif uri.host and uri.port is not None:
             await loop.create_connection(lambda: conn, uri.host, uri.port, ssl=ssl_context, server_hostname=hostname)
+        else:
+            raise CommunicationError(f"uri {uri} has no location to connect to")
     except ssl.SSLError as exc:
-        raise pyro_transport.tls_handshake_error(uri.location, exc) from None
+        raise pyro_transport.tls_handshake_error(where, exc) from None
     except OSError as exc:
         raise CommunicationError(f"cannot connect to {where}: {exc.strerror or exc}") from None

@@ -258,7 +258,7 @@ class Proxy:
 
     def __repr__(self) -> str:
         conn = self.__dict__.get("_pyro_conn")
-        sock = conn.transport.get_extra_info("socket") if conn is not None and conn.is_open else None  # type: ignore[union-attr]
+        sock = conn.transport.get_extra_info("socket") if conn is not None and conn.is_open else None
         state = "not connected" if sock is None else "connected " + family_str(sock)
         return f"<{type(self).__module__}.{type(self).__name__} at 0x{id(self):x}; {state}; for {self._pyroUri}>"
 
@@ -496,7 +496,7 @@ class Proxy:
         if serializer.name != (self._pyroSerializer or config.SERIALIZER):
             serializer = self._pyro_serializer()
         target = objectId or self._pyro_target
-        if vargs and isinstance(vargs[0], SerializedBlob) or serializer.call_parts_min and type(vargs) is tuple:
+        if (vargs and isinstance(vargs[0], SerializedBlob)) or (serializer.call_parts_min and type(vargs) is tuple):
             payload, serializer, flags = self._pyro_payload(serializer, target, methodname, vargs, kwargs, flags)
         else:
             payload = serializer.dumpsCall(target, methodname, vargs, kwargs)

@@ -52,17 +52,11 @@ class AsyncStreamResultIterator:
     def __del__(self) -> None:
         proxy = self.proxy
         conn = proxy._pyroConnection if proxy is not None else None
-        if conn is None:
+        if proxy is None or conn is None:
             return
         try:
             if asyncio.get_running_loop() is conn.loop:  # a oneway call needs no waiting: send it now
-                seq, frames = conn.session.invoke(
-                    conn.session.serializer.dumpsCall(constants.DAEMON_NAME, "close_stream", [self.streamId], {}),
-                    FLAGS_ONEWAY,
-                    None,
-                    None,
-                    False,
-                )
-                conn.send(frames)
+                payload = proxy._pyro_serializer().dumpsCall(constants.DAEMON_NAME, "close_stream", [self.streamId], {})
+                conn.send(conn.session.invoke(payload, FLAGS_ONEWAY, None, None, False)[1])
         except Exception:  # noqa: S110 - nothing sensible to do while being collected
             pass

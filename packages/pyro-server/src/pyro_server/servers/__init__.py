@@ -26,7 +26,6 @@ __all__ = [
 ]
 
 
-
 def _asyncio_server(*args: Any, **kwargs: Any) -> ServerBase:
     from .aio import AsyncioServer  # (only daemons that use it import asyncio)
 

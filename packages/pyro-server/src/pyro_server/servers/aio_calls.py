@@ -144,6 +144,7 @@ class Calls:
         msg = call.msg
         if call.serializer.name not in config.SERIALIZERS_ACCEPTED:
             raise SerializeError(refused_serializer(msg.serializer_id))
+        vargs: Any
         if msg.flags & FLAGS_KEEPSERIALIZED:
             object_id, method, vargs, kwargs = _blob_request(msg)  # (its payload stays as it is)
         else:
@@ -206,7 +207,7 @@ class Calls:
         else:
             frames, keep = self._result_reply(call, result)
         finally:
-            call.conn.tasks.discard(call.task)  # type: ignore[arg-type]
+            call.conn.tasks.discard(call.task)
         self.finish(call, frames, keep)
 
     def finish(self, call: Call, frames: Optional[Frames], keep: bool) -> None:
