@@ -41,12 +41,12 @@ daemon.close()
 """
 
 
-def instructions(calls: int, serializer: str) -> int:
+def instructions(calls: int, serializer: str, program: str = PROGRAM, *args: str) -> int:
     """The callgrind total ("Collected") of the program making ``calls`` calls after its warm-up."""
     with tempfile.TemporaryDirectory() as folder:
         done = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/out"]
-            + [sys.executable, "-c", PROGRAM, str(calls), serializer],
+            + [sys.executable, "-c", program, str(calls), serializer, *args],
             capture_output=True,
             text=True,
             env={**os.environ, "PYRO_SPIN_TIME": "0"},

@@ -92,7 +92,8 @@ class AioConnection(SessionProtocol):
         self.transport: Optional[asyncio.Transport] = None
         #: seq -> the future of the call waiting for that reply: (message, value)
         self.waiting: dict[int, asyncio.Future[tuple[Message, Any]]] = {}
-        self.handshake: asyncio.Future[tuple[Message, Any]] = loop.create_future()
+        #: the handshake's answer (while a handshake is on its way)
+        self.handshake: Optional[asyncio.Future[tuple[Message, Any]]] = None
         #: why the connection ended (None while it is open)
         self.error: Optional[PyroError] = None
         self._outgoing: list[bytes] = []
@@ -113,7 +114,7 @@ class AioConnection(SessionProtocol):
             if config.LOGWIRE:
                 wirelog.log_message("proxy", "received", msg)
             if msg.type != MSG_RESULT:  # the handshake's answer
-                if not self.handshake.done():
+                if self.handshake is not None and not self.handshake.done():
                     self.handshake.set_result((msg, value))
                 continue
             future = waiting.pop(msg.seq, None)
@@ -215,7 +216,7 @@ class AioConnection(SessionProtocol):
         for future in waiting.values():
             if not future.done():
                 future.set_exception(self.error)
-        if not self.handshake.done():
+        if self.handshake is not None and not self.handshake.done():
             self.handshake.set_exception(self.error)
         if self.transport is not None and not self.loop.is_closed():
             self.transport.close()
@@ -244,6 +245,7 @@ async def open_connection(
     try:
         async with asyncio.timeout(timeout or None):
             await _connect(loop, conn, uri, ssl_context)
+            conn.handshake = loop.create_future()
             conn.send(session.connect(handshake, uri.object if metadata else None, annotations))
             msg, value = await conn.handshake
     except TimeoutError:  # (Pyro's: already says what timed out)

@@ -352,7 +352,7 @@ class Proxy:
         raise ConnectionClosedError("failed to reconnect")
 
     def _pyro_connected(self) -> Optional[AioConnection]:
-        """The open connection, if it belongs to the running loop."""
+        """The open connection, if it belongs to the running loop (the call path checks this inline)."""
         conn = self._pyro_conn
         if conn is not None and conn.error is None and conn.loop is asyncio.get_running_loop():
             return conn  # type: ignore[no-any-return]
@@ -467,28 +467,17 @@ class Proxy:
         kwargs: Optional[dict[str, Any]],
         flags: int = 0,
         objectId: Optional[str] = None,  # noqa: N803
+        *,
+        raw: bool = False,
     ) -> Any:
-        """Send one call and (unless oneway) wait for its result."""
-        msg, result = await self._pyro_call(methodname, vargs, kwargs, flags, objectId)
-        if msg is not None and msg.flags & _SPECIAL_REPLY:
-            try:
-                return self._pyro_special_result(msg, result)
-            finally:
-                result = None  # no cycle exception -> traceback -> this frame -> exception
-        return result
+        """Send one call and (unless oneway) wait for its result; the hot path, keep it flat.
 
-    async def _pyro_call(
-        self,
-        methodname: str,
-        vargs: Any,
-        kwargs: Optional[dict[str, Any]],
-        flags: int = 0,
-        objectId: Optional[str] = None,  # noqa: N803
-    ) -> tuple[Optional[Message], Any]:
-        """One call: its reply message and value as received (None, None for a oneway call)."""
+        ``raw``: return the reply as received, ``(message, value)``, an exception reply too
+        ((None, None) for a oneway call).
+        """
         current_context.response_annotations = {}
-        conn = self._pyro_connected()
-        if conn is None:
+        conn = self._pyro_conn
+        if conn is None or conn.error is not None or conn.loop is not asyncio.get_running_loop():
             await self._pyro_connect()
             conn = self._pyro_conn
             assert conn is not None
@@ -496,7 +485,8 @@ class Proxy:
         if serializer.name != (self._pyroSerializer or config.SERIALIZER):
             serializer = self._pyro_serializer()
         target = objectId or self._pyro_target
-        if (vargs and isinstance(vargs[0], SerializedBlob)) or (serializer.call_parts_min and type(vargs) is tuple):
+        limit = serializer.call_parts_min
+        if (vargs and isinstance(vargs[0], SerializedBlob)) or (limit and _large_bytes_among(vargs, limit)):
             payload, serializer, flags = self._pyro_payload(serializer, target, methodname, vargs, kwargs, flags)
         else:
             payload = serializer.dumpsCall(target, methodname, vargs, kwargs)
@@ -512,7 +502,7 @@ class Proxy:
         seq, frames = conn.session.invoke(payload, flags, annotations, serializer, not oneway)
         if oneway:
             conn.send(frames)
-            return None, None
+            return (None, None) if raw else None
         future = conn.expect(seq)
         timer = conn.loop.call_later(self._pyro_timeout, conn.time_out, seq) if self._pyro_timeout else None
         try:
@@ -528,7 +518,14 @@ class Proxy:
             ctx.response_annotations = msg.annotations
             if self._pyro_has_response_hook:
                 self._pyroResponseAnnotations(msg.annotations, msg.type)
-        return msg, result
+        if raw:
+            return msg, result
+        if msg.flags & _SPECIAL_REPLY:
+            try:
+                return self._pyro_special_result(msg, result)
+            finally:
+                result = None  # no cycle exception -> traceback -> this frame -> exception
+        return result
 
     def _pyro_payload(
         self, serializer: Any, target: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]], flags: int
@@ -539,11 +536,7 @@ class Proxy:
             # BLBI joins the context's annotations: the call sends them and clears them
             current_context.annotations = {**current_context.annotations, "BLBI": blob_info}
             return payload, serializer, flags | FLAGS_KEEPSERIALIZED
-        limit = serializer.call_parts_min
-        for value in vargs:
-            if type(value) is bytes and len(value) >= limit:
-                return serializer.call_parts(target, method, vargs, kwargs), serializer, flags
-        return serializer.dumpsCall(target, method, vargs, kwargs), serializer, flags
+        return serializer.call_parts(target, method, vargs, kwargs), serializer, flags
 
     def _pyro_special_result(self, msg: Message, result: Any) -> Any:
         if msg.flags & FLAGS_ITEMSTREAMRESULT:
@@ -606,6 +599,11 @@ class Proxy:
 
     def _pyroValidateHandshake(self, response: Any) -> Any:  # noqa: N802 - Pyro4's name
         """Override to check the daemon's handshake response; raise to refuse it (it may be a coroutine)."""
+
+
+def _large_bytes_among(vargs: Any, limit: int) -> bool:
+    """Whether a positional argument is a bytes object large enough to go out as its own part."""
+    return type(vargs) is tuple and any(type(value) is bytes and len(value) >= limit for value in vargs)
 
 
 def _as_key(value: Union[str, bytes, None]) -> Optional[bytes]:

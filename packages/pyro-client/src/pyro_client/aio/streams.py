@@ -31,7 +31,9 @@ class AsyncStreamResultIterator:
         proxy = self.proxy
         if proxy is None:
             raise StopAsyncIteration
-        msg, value = await proxy._pyro_call("get_next_stream_item", [self.streamId], {}, 0, constants.DAEMON_NAME)
+        msg, value = await proxy._pyroInvoke(
+            "get_next_stream_item", [self.streamId], {}, 0, constants.DAEMON_NAME, raw=True
+        )
         if not msg.flags & FLAGS_EXCEPTION:
             return value
         # the stream ended (StopIteration) or its iterator raised: the daemon has dropped it already

@@ -496,7 +496,7 @@ class AsyncioServer(ServerBase):
         """Run a coroutine on the loop and wait for its result (in a worker thread)."""
         if self.on_loop_thread() or self.aio_loop is None:
             raise PyroError("awaiting on the server's loop from the loop's own thread")
-        future = asyncio.run_coroutine_threadsafe(coro, self.aio_loop)
+        future = asyncio.run_coroutine_threadsafe(_awaiting(coro), self.aio_loop)
         if not self.serving:
             self.waker.wake()
         return wait_for(future, lambda: not self.closed)
@@ -568,6 +568,11 @@ class AsyncioServer(ServerBase):
         _finish_loop(self.own_loop, close=True)
         if self.pool is not None:
             self.pool.shutdown()
+
+
+async def _awaiting(awaitable: Any) -> Any:
+    """A coroutine of any awaitable (run_coroutine_threadsafe takes coroutines only)."""
+    return await awaitable
 
 
 async def _steps(count: int) -> None:
