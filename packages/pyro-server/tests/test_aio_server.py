@@ -465,6 +465,21 @@ def test_a_cancelled_or_timed_out_call_leaves_the_connection_usable():
     arun(main())
 
 
+def test_sequence_numbers_still_waiting_for_a_reply_are_skipped():
+    async def main():
+        async with serving(Service()) as (_daemon, (uri,)), aio.Proxy(uri) as proxy:
+            await proxy._pyroBind()
+            slow = asyncio.ensure_future(proxy.asleep(0.3, "slow"))
+            await asyncio.sleep(0.05)
+            busy = proxy._pyroSeq
+            proxy._pyroSeq = busy - 1  # the next call would take the slow call's number
+            assert await proxy.aadd(1, 1) == 2
+            assert proxy._pyroSeq == busy + 1
+            assert await slow == "slow"
+
+    arun(main())
+
+
 @pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 @pytest.mark.parametrize("serializer", SERIALIZERS)
 def test_aio_client_with_a_thousand_calls_on_each_server_type(run_daemon, servertype, serializer):

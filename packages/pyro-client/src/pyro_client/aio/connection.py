@@ -23,7 +23,7 @@ from typing import Any, Mapping, Optional
 from pyro_protocol import transport as pyro_transport
 from pyro_protocol import wirelog
 from pyro_protocol.config import config
-from pyro_protocol.errors import CommunicationError, ConnectionClosedError, PyroError, TimeoutError
+from pyro_protocol.errors import CommunicationError, ConnectionClosedError, ProtocolError, PyroError, TimeoutError
 from pyro_protocol.message import MSG_CONNECTFAIL, MSG_RESULT, Frames, Message
 from pyro_protocol.session import ClientSession
 from pyro_protocol.uri import URI
@@ -186,6 +186,16 @@ class AioConnection(SessionProtocol):
         if self.transport is None:
             raise ConnectionClosedError("not connected")
         return self.transport
+
+    def skip_busy_seq(self) -> None:
+        """Move the session's sequence number past those whose replies are still awaited (or
+        abandoned and not yet come): a reply must never answer the wrong call."""
+        session = self.session
+        for _ in range(0x10000):
+            if ((session.seq + 1) & 0xFFFF) not in session.in_flight:
+                return
+            session.seq = (session.seq + 1) & 0xFFFF
+        raise ProtocolError("65,536 calls are waiting for their replies on one connection: no sequence number is free")
 
     def expect(self, seq: int) -> asyncio.Future[tuple[Message, Any]]:
         """The future that the reply to call ``seq`` will complete."""

@@ -499,7 +499,10 @@ class Proxy:
         if not conn.can_write:
             await conn.writable()
         oneway = flags & FLAGS_ONEWAY
-        seq, frames = conn.session.invoke(payload, flags, annotations, serializer, not oneway)
+        session = conn.session
+        if ((session.seq + 1) & 0xFFFF) in session.in_flight:
+            conn.skip_busy_seq()  # (more calls waiting than the 16 bits number)
+        seq, frames = session.invoke(payload, flags, annotations, serializer, not oneway)
         if oneway:
             conn.send(frames)
             return (None, None) if raw else None
