@@ -31,6 +31,9 @@ def _bench_class(expose: Any, oneway: Any) -> type:
         def add(self, a: Any, b: Any) -> Any:
             return a + b
 
+        async def aadd(self, a: Any, b: Any) -> Any:  # (for our asyncio server: runs on its loop)
+            return a + b
+
         def echo(self, data: Any) -> Any:
             return data
 

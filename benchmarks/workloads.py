@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .aio_workloads import AIO_WORKLOADS
 from .common import Client, percentile, pin, raise_nofile
 from .servers import NS_NAME, recv_exactly
 
@@ -180,11 +181,12 @@ def threads(spec: dict[str, Any]) -> list[dict[str, float]]:
         for worker in workers:
             worker.start()
         barrier.wait()
-        start = perf()
+        start, cpu = perf(), time.process_time()
         for worker in workers:
             worker.join()
-        total = perf() - start
-        results.append({"calls_per_s": nthreads * count / total})
+        total, cpu = perf() - start, time.process_time() - cpu
+        calls = nthreads * count
+        results.append({"calls_per_s": calls / total, "client_cpu_us": cpu / calls * 1e6, "calls": calls})
     for proxy in proxies:
         proxy._pyroRelease()
     return results
@@ -329,6 +331,7 @@ WORKLOADS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "hold": hold,
     "latency": latency,
     "gateway": gateway,
+    **AIO_WORKLOADS,
 }
 
 

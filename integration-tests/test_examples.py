@@ -122,3 +122,13 @@ def test_demo_runs_and_leaves_nothing_behind():
     assert "percall  counter, two calls on proxy A then one on proxy B -> [1, 1, 1]" in out
     assert "returned a Proxy (autoproxy)" in out and "[5, 4, 3, 2, 1]" in out
     assert "demo: done" in out
+
+
+def test_asyncio(spawn):
+    server = spawn(["examples/asyncio/server.py"], env=LOCAL)
+    uri = _uri_from(server.wait_for("uri="))
+    out = _client(["examples/asyncio/client.py", uri]).splitlines()
+    assert out[:3] == ["ready: toast after 5 minutes", "ready: rice after 20 minutes", "ready: pasta after 30 minutes"]
+    assert float(out[3].split()[3]) < 0.5  # in flight together (one after the other: 0.55 s)
+    assert out[4:] == ["weights: [0.25, 0.5, 0.75]", "menu: ['soup', 'stew', 'pie']", "dishes served: 3"]
+    server.wait_for("kitchen closed")

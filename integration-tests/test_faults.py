@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -9,7 +10,7 @@ import time
 import pytest
 
 import pyro_client
-from pyro_client import errors
+from pyro_client import aio, errors
 from pyro_protocol import message as wire
 from pyro_protocol import serializers
 from pyro_protocol.config import config
@@ -52,8 +53,28 @@ def test_server_killed_mid_call_gives_connection_closed_promptly(spawn):
     assert outcome["at"] - killed_at < 3
 
 
-def test_client_vanishing_mid_reply_does_not_hurt_the_server(spawn):
+def test_server_killed_mid_call_fails_every_aio_call_promptly(spawn):
     server = spawn(["integration-tests/scripts/fault_daemon.py"])
+    uri = _uri(server)
+
+    async def calls():
+        async with aio.Proxy(uri) as proxy:
+            await proxy._pyroBind()
+            pending = asyncio.gather(*(proxy.slow(30) for _ in range(10)), return_exceptions=True)
+            await asyncio.sleep(0.5)
+            killed_at = time.monotonic()
+            server.popen.kill()
+            outcomes = await asyncio.wait_for(pending, 10)
+            return outcomes, time.monotonic() - killed_at
+
+    outcomes, after = asyncio.run(calls())
+    assert all(isinstance(outcome, errors.ConnectionClosedError) for outcome in outcomes), outcomes
+    assert after < 3
+
+
+@pytest.mark.parametrize("servertype", ["thread", "asyncio"])
+def test_client_vanishing_mid_reply_does_not_hurt_the_server(spawn, servertype):
+    server = spawn(["integration-tests/scripts/fault_daemon.py"], env={"PYRO_SERVERTYPE": servertype})
     uri = pyro_client.URI(_uri(server))
     serpent = serializers.get_serializer("serpent")
     for _ in range(5):
@@ -71,7 +92,7 @@ def test_client_vanishing_mid_reply_does_not_hurt_the_server(spawn):
     assert server.popen.poll() is None
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_shutdown_with_calls_in_flight(servertype):
     config.SERVERTYPE = servertype
     try:
@@ -104,8 +125,9 @@ def test_shutdown_with_calls_in_flight(servertype):
         config.reset()
 
 
-def test_running_out_of_file_descriptors_backs_off_and_recovers(spawn):
-    server = spawn(["integration-tests/scripts/fault_daemon.py", "64"])
+@pytest.mark.parametrize("servertype", ["thread", "asyncio"])
+def test_running_out_of_file_descriptors_backs_off_and_recovers(spawn, servertype):
+    server = spawn(["integration-tests/scripts/fault_daemon.py", "64"], env={"PYRO_SERVERTYPE": servertype})
     uri = pyro_client.URI(_uri(server))
     hogs = []
     try:

@@ -131,7 +131,7 @@ def _send_zlib_bomb(uri):
     assert time.monotonic() - started < 5, "the daemon should refuse the bomb at once"
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_hostile_client_suite(spawn, memory_of, servertype):
     process, uri = _start(spawn, servertype)
     pid = process.popen.pid
@@ -224,7 +224,7 @@ def test_hostile_client_suite(spawn, memory_of, servertype):
     assert process.popen.poll() is None
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_refusing_a_zlib_bomb_costs_at_most_twice_the_inflate_cap(spawn, memory_of, servertype):
     process, uri = _start(spawn, servertype)
     pid = process.popen.pid
@@ -260,3 +260,29 @@ def test_two_thousand_idle_connections(spawn, memory_of):
         for sock in idle:
             sock.close()
     _normal_call(uri)
+
+
+def test_a_client_pipelining_a_hundred_thousand_calls_and_reading_nothing(spawn, memory_of):
+    """The asyncio server stops reading such a client (its work in progress and unsent replies
+    are bounded), keeps its memory, and serves everyone else meanwhile."""
+    process, uri = _start(spawn, "asyncio")
+    pid = process.popen.pid
+    _normal_call(uri)
+    baseline = memory_of(pid)["VmHWM"]
+    # 100,000 calls of 1 KiB each way: far more than the kernel's socket buffers hold
+    calls = b"".join(_invoke_bytes((f"{seq:08d}" * 128,), seq=seq % 65536) for seq in range(100_000))
+    with _handshaken(uri) as flood:
+        flood.setblocking(False)
+        sent, progress = 0, time.monotonic()
+        while sent < len(calls) and time.monotonic() - progress < 0.5:  # until it takes nothing for 0.5 s
+            try:
+                sent += flood.send(calls[sent : sent + 65536])
+                progress = time.monotonic()
+            except BlockingIOError:
+                time.sleep(0.01)
+        assert sent < len(calls) // 2, "the daemon should stop reading a client that does not read its replies"
+        _normal_call(uri)
+        grown = memory_of(pid)["VmHWM"] - baseline
+        assert grown < 16 * 1024, f"daemon peak memory grew by {grown} KiB"
+    _normal_call(uri)
+    assert process.popen.poll() is None

@@ -12,7 +12,7 @@ from pyro_protocol.config import config
 from pyro_server import Daemon
 
 SERIALIZERS = ["serpent", "json", "marshal", "msgpack"]
-SERVERTYPES = ["thread", "multiplex"]
+SERVERTYPES = ["thread", "multiplex", "asyncio"]
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from pyro_protocol.context import current_context
 from pyro_server import Daemon, behavior, callback, expose, oneway
 
 SERIALIZERS = ["serpent", "json", "marshal", "msgpack"]
-SERVERTYPES = ["thread", "multiplex"]
+SERVERTYPES = ["thread", "multiplex", "asyncio"]
 
 
 class Calc:

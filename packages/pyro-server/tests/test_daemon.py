@@ -126,7 +126,7 @@ def test_shutdown_from_other_thread_and_idempotent():
     daemon.close()
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_request_loop_condition(servertype):
     config.SERVERTYPE = servertype
     config.POLLTIMEOUT = 0.1
@@ -197,7 +197,7 @@ def test_thread_server_workers_are_named_uniquely(run):
     assert all(re.fullmatch(r"Pyro-Worker-\d+", name) for name in names), names
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_transport_server_has_pyro4s_sock(servertype):
     """Pyro4's filetransfer example asks ``daemon.transportServer.sock.getsockname()``."""
     config.SERVERTYPE = servertype

@@ -10,7 +10,7 @@ from pyro_protocol import serializers
 from pyro_protocol.config import config
 from pyro_protocol.context import current_context
 from pyro_protocol.decoder import MessageDecoder
-from pyro_protocol.errors import ConnectionClosedError
+from pyro_protocol.errors import ConnectionClosedError, PyroError
 from pyro_protocol.transport import recv_exactly
 from pyro_server import Daemon
 
@@ -161,7 +161,7 @@ def test_commtimeout_drops_silent_connections(pyro4, run):
             assert proxy.echo(2) == 2  # a Pyro4 proxy reconnects on the call after a failure
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_commtimeout_is_enforced_close_to_the_limit(run, servertype):
     daemon, uri = _start(run, COMMTIMEOUT=0.3, SERVERTYPE=servertype)
     with run(daemon), Proxy(uri) as proxy:
@@ -210,6 +210,9 @@ class RawTalker:
         conn.send(b"pong!")
         return heard.decode()
 
+    def listen(self):
+        return current_context.client.recv(5)
+
     def about_connection(self):
         conn = current_context.client
         before = conn.getTimeout()
@@ -228,7 +231,7 @@ class RawTalker:
         }
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_client_connection_has_what_pyro4s_socket_connection_has(run, servertype):
     config.SERVERTYPE = servertype
     config.COMMTIMEOUT = 4.0
@@ -246,6 +249,10 @@ def test_client_connection_has_what_pyro4s_socket_connection_has(run, servertype
                 "resources": 0,
                 "cert": None,
             }
+            if servertype == "asyncio":  # (it reads its connections itself: no raw talk)
+                with pytest.raises(PyroError, match="recv"):
+                    proxy.listen()
+                return
             # the proxy's connection is past its handshake: talk on it by hand
             sock = proxy._pyroConnection.sock
             serpent = serializers.get_serializer("serpent")
@@ -260,7 +267,7 @@ def test_client_connection_has_what_pyro4s_socket_connection_has(run, servertype
             assert replies[0].seq == 99 and serpent.loads(replies[0].data) == "hello"
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_message_ping_on_a_proxys_connection(serve, servertype):
     """Pyro4's disconnects example: Message.ping(proxy._pyroConnection) to see if the connection lives."""
 

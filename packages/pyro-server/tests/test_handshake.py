@@ -16,7 +16,7 @@ from pyro_protocol.decoder import MessageDecoder
 from pyro_protocol.errors import CommunicationError
 from pyro_server import Daemon, expose, servers
 
-SERVERTYPES = ["thread", "multiplex"]
+SERVERTYPES = ["thread", "multiplex", "asyncio"]
 WAIT = 10.0
 
 

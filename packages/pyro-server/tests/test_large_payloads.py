@@ -23,7 +23,7 @@ class Echo:
         return len(data)
 
 
-@pytest.fixture(params=["thread", "multiplex"])
+@pytest.fixture(params=["thread", "multiplex", "asyncio"])
 def echo_uri(request, run):
     config.SERVERTYPE = request.param
     config.SERIALIZERS_ACCEPTED = {"serpent", "marshal", "msgpack", "pickle", "json"}

@@ -38,7 +38,7 @@ def _pump(daemons, stop, poll=0.05):
                 daemon.events(mine)
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_own_event_loop(pyro4, servertype):
     config.SERVERTYPE = servertype
     stop = threading.Event()
@@ -56,7 +56,7 @@ def test_own_event_loop(pyro4, servertype):
             loop.join(timeout=5)
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_combine(pyro4, run, servertype):
     config.SERVERTYPE = servertype
     master = Daemon(host="127.0.0.1")
@@ -79,7 +79,7 @@ def test_combine_with_itself_is_refused():
             daemon.combine(daemon)
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_connected_socket_daemon(pyro4, servertype):
     config.SERVERTYPE = servertype
     server_end, client_end = socket.socketpair()
@@ -169,7 +169,7 @@ def _serving(servertype):
         program.wait(10)
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_ctrl_c_ends_the_request_loop_and_the_program_goes_on(servertype):
     with _serving(servertype) as (program, _uri):
         program.send_signal(signal.SIGINT)

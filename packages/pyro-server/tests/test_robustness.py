@@ -23,7 +23,7 @@ def _head_and_body(frames):
     return data[:size], data[size:]
 
 
-SERVERTYPES = ["thread", "multiplex"]
+SERVERTYPES = ["thread", "multiplex", "asyncio"]
 
 
 class Echo:

@@ -54,7 +54,7 @@ def _client_tls(pyro4, pki, with_cert=False):
         pyro4.config.SSL_CLIENTKEY = pki["client_key"]
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_server_only_tls(pyro4, run, pki, servertype):
     config.SERVERTYPE = servertype
     _server_tls(pki)
@@ -66,7 +66,9 @@ def test_server_only_tls(pyro4, run, pki, servertype):
         assert isinstance(proxy._pyroConnection.sock, ssl.SSLSocket)
 
 
-def test_two_way_tls_peer_certificate_reaches_validate_handshake(pyro4, run, pki):
+@pytest.mark.parametrize("servertype", ["thread", "asyncio"])
+def test_two_way_tls_peer_certificate_reaches_validate_handshake(pyro4, run, pki, servertype):
+    config.SERVERTYPE = servertype
     _server_tls(pki, require_client_cert=True)
     seen = []
 
@@ -104,7 +106,7 @@ def test_plain_client_cannot_talk_to_tls_daemon(pyro4, run, pki):
             proxy.method(1)
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_our_plain_client_is_told_the_daemon_requires_tls(run, pki, servertype):
     config.SERVERTYPE = servertype
     _server_tls(pki)
@@ -117,7 +119,7 @@ def test_our_plain_client_is_told_the_daemon_requires_tls(run, pki, servertype):
             proxy.method(1)
 
 
-@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+@pytest.mark.parametrize("servertype", ["thread", "multiplex", "asyncio"])
 def test_our_tls_client_is_told_the_daemon_does_not_speak_tls(run, pki, servertype):
     config.SERVERTYPE = servertype
     daemon = Daemon(host="localhost")

@@ -29,6 +29,7 @@ __all__ = [
     "ssl_context",
     "client_ssl_context",
     "server_ssl_context",
+    "tls_handshake_error",
     "set_nodelay",
     "set_keepalive",
     "set_reuseaddr",
@@ -202,10 +203,15 @@ def _wrap_client(
         return ssl_context.wrap_socket(sock, server_hostname=hostname if ssl_context.check_hostname else None)
     except (ssl.SSLError, OSError) as exc:
         sock.close()
-        hint = ""
-        if getattr(exc, "reason", None) in _NOT_TLS_REASONS:
-            hint = "the server does not speak TLS (it answered with non-TLS data; turn config SSL off for it): "
-        raise CommunicationError(f"TLS handshake with {where} failed: {hint}{exc}") from None
+        raise tls_handshake_error(where, exc) from None
+
+
+def tls_handshake_error(where: str, exc: BaseException) -> CommunicationError:
+    """The error for a client's failed TLS handshake, with a hint when the server does not speak TLS."""
+    hint = ""
+    if getattr(exc, "reason", None) in _NOT_TLS_REASONS:
+        hint = "the server does not speak TLS (it answered with non-TLS data; turn config SSL off for it): "
+    return CommunicationError(f"TLS handshake with {where} failed: {hint}{exc}")
 
 
 def connect(uri: URI, timeout: Optional[float] = None, ssl_context: Optional[ssl.SSLContext] = None) -> socket.socket:

@@ -300,6 +300,10 @@ class ClientConnection:
             self.sock.close()
         except OSError:
             pass
+        self.release_resources()
+
+    def release_resources(self) -> None:
+        """Close the tracked resources and drop the session instances (the connection has ended)."""
         for resource in list(self.tracked_resources):
             try:
                 resource.close()

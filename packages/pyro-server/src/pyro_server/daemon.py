@@ -265,6 +265,26 @@ class Daemon:
             self.__loopstopped.set()
         log.debug("daemon request loop ended")
 
+    async def serve(self) -> None:
+        """Serve on the running asyncio event loop until :meth:`shutdown` (the asyncio server type).
+
+        ``async def`` methods run on this loop, plain ones in worker threads. A daemon made
+        with another SERVERTYPE hands its listening socket to an asyncio server first (it
+        must not have served anyone yet). The connections end when this returns.
+        """
+        from .servers.aio import AsyncioServer
+
+        server = self.transportServer
+        if not isinstance(server, AsyncioServer):
+            server = self.transportServer = AsyncioServer.taking_over(server)
+        self.__mustshutdown.clear()
+        self.__loopstopped.clear()
+        try:
+            await server.serve(lambda: not self.__mustshutdown.is_set())
+        finally:
+            self.__loopstopped.set()
+        log.debug("daemon serve() ended")
+
     def shutdown(self) -> None:
         """Stop the request loop. Idempotent; safe from a remote call and from another thread."""
         if self._shutting_down:

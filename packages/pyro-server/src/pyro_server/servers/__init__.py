@@ -1,11 +1,12 @@
 """The server types behind one declared interface (``pyro_server.contract``): ``thread``
-(a worker pool fed by a selector; idle connections hold no worker) and ``multiplex``
-(one thread, reads never block)."""
+(a worker pool fed by a selector; idle connections hold no worker), ``multiplex``
+(one thread, reads never block) and ``asyncio`` (one event loop; ``async def`` methods
+run on it, plain ones in worker threads)."""
 
 from __future__ import annotations
 
 import socket
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from pyro_protocol.errors import PyroError
 
@@ -24,8 +25,19 @@ __all__ = [
     "WORKER_IDLE_EXIT",
 ]
 
-#: SERVERTYPE -> its class.
-SERVER_TYPES: dict[str, type[ServerBase]] = {"thread": ThreadServer, "multiplex": MultiplexServer}
+
+def _asyncio_server(*args: Any, **kwargs: Any) -> ServerBase:
+    from .aio import AsyncioServer  # (only daemons that use it import asyncio)
+
+    return AsyncioServer(*args, **kwargs)
+
+
+#: SERVERTYPE -> its class (the asyncio server's: a function that imports it when used, ``servers.aio``).
+SERVER_TYPES: dict[str, Callable[..., ServerBase]] = {
+    "thread": ThreadServer,
+    "multiplex": MultiplexServer,
+    "asyncio": _asyncio_server,
+}
 
 
 def make_server(
@@ -39,5 +51,5 @@ def make_server(
     """The server of type ``servertype`` (config SERVERTYPE) for a daemon's ``handler``."""
     kind = SERVER_TYPES.get(servertype)
     if kind is None:
-        raise PyroError(f"invalid server type {servertype!r}: use {' or '.join(repr(k) for k in SERVER_TYPES)}")
+        raise PyroError(f"invalid server type {servertype!r}: use {', '.join(repr(k) for k in SERVER_TYPES)}")
     return kind(handler, host, port, unixsocket, connected_socket)

@@ -70,7 +70,9 @@ class ServerBase:
         port: int,
         unixsocket: Optional[str],
         connected_socket: Optional[socket.socket],
+        listen_sock: Optional[socket.socket] = None,
     ) -> None:
+        """``listen_sock``: listen on this socket (another server type's, taken over) instead of a new one."""
         self.handler = handler
         self.listen_sock: Optional[socket.socket] = None
         self.unixsocket = unixsocket
@@ -95,7 +97,9 @@ class ServerBase:
             return
         host = host if host is not None else str(config.HOST)
         try:
-            self.listen_sock = transport.create_server_socket(host, port, unixsocket, bool(config.SOCK_REUSE))
+            self.listen_sock = listen_sock or transport.create_server_socket(
+                host, port, unixsocket, bool(config.SOCK_REUSE)
+            )
         except BaseException:
             self.waker.close()  # the daemon never comes to life: nobody else would close it
             raise

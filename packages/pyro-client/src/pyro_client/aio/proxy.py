@@ -1,0 +1,619 @@
+"""The asyncio Proxy: ``await proxy.method(...)``, many calls in flight on one connection.
+
+It has the sync Proxy's names (``_pyroUri``, ``_pyroTimeout``, ``_pyroOneway``,
+``_pyroBind()``, the hooks...); what does I/O is a coroutine. Calls made from
+several tasks go out at once, each waits for its own reply (matched by sequence
+number), so a daemon that answers out of order (our asyncio server) serves them
+concurrently and one that answers in order (Pyro4's) still answers each.
+
+``proxy.name`` is a remote member: call it for a remote method, await it for a
+remote attribute (``await proxy.name``); ``await proxy._pyroSetAttr(name, value)``
+sets one. A member the metadata does not list raises AttributeError (at the
+lookup when the metadata is known, else when it is awaited).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import weakref
+from typing import Any, Coroutine, Generator, Optional, Union
+
+from pyro_protocol import constants, serializers
+from pyro_protocol.config import config
+from pyro_protocol.context import current_context
+from pyro_protocol.errors import (
+    CommunicationError,
+    ConnectionClosedError,
+    ProtocolError,
+    PyroError,
+    TimeoutError,
+)
+from pyro_protocol.message import (
+    FLAGS_BATCH,
+    FLAGS_EXCEPTION,
+    FLAGS_ITEMSTREAMRESULT,
+    FLAGS_KEEPSERIALIZED,
+    FLAGS_META_ON_CONNECT,
+    FLAGS_ONEWAY,
+    MSG_CONNECTFAIL,
+    Message,
+)
+from pyro_protocol.names import LOCAL_PROBES, is_dunder
+from pyro_protocol.session import ClientSession
+from pyro_protocol.socketutil import family_str
+from pyro_protocol.uri import URI
+
+from .. import proxy as sync_proxy
+from ..blob import SerializedBlob, blob_call
+from .connection import AioConnection, open_connection
+
+__all__ = ["Proxy", "RECONNECT_PAUSE"]
+
+log = logging.getLogger("pyro.client.aio")
+
+#: Pause between connection attempts of ``_pyroReconnect`` (as the sync proxy's).
+RECONNECT_PAUSE = sync_proxy.RECONNECT_PAUSE
+#: Dunder names asyncio and its tools look up on objects: answered locally, never remoted.
+ASYNC_PROBES = frozenset(["__await__", "__aiter__", "__anext__", "__aenter__", "__aexit__", "__iter__", "__next__"])
+_SPECIAL_REPLY = FLAGS_ITEMSTREAMRESULT | FLAGS_EXCEPTION
+
+
+class _RemoteMember:
+    """``proxy.name``: call it to invoke the remote method, await it to get the remote attribute."""
+
+    __slots__ = ("_proxy", "_name")
+
+    def __init__(self, proxy: Proxy, name: str) -> None:
+        self._proxy = proxy
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        proxy = self._proxy
+        if not (proxy._pyroMethods or proxy._pyroAttrs) and config.METADATA:
+            return proxy._pyro_first_call(self._name, args, kwargs)
+        if proxy._pyroMaxRetries:
+            return proxy._pyro_call_retrying(self._name, args, kwargs)
+        return proxy._pyroInvoke(self._name, args, kwargs)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._proxy._pyroGetAttr(self._name).__await__()
+
+    def __repr__(self) -> str:
+        return f"<remote member {self._name!r} of {self._proxy!r}>"
+
+
+class _CachedMethod:
+    """The cached form of a remote method: refers to its proxy weakly (no cycle keeps a dropped proxy open)."""
+
+    __slots__ = ("_proxy_ref", "_name")
+
+    def __init__(self, proxy: Proxy, name: str) -> None:
+        self._proxy_ref = weakref.ref(proxy)
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        proxy = self._proxy_ref()
+        if proxy is None:
+            raise PyroError(f"the proxy of remote method {self._name!r} no longer exists; keep a reference to it")
+        if proxy._pyroMaxRetries:
+            return proxy._pyro_call_retrying(self._name, args, kwargs)
+        return proxy._pyroInvoke(self._name, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<remote method {self._name!r} of {self._proxy_ref()!r}>"
+
+
+class Proxy:
+    """Asyncio proxy for a remote object: ``Proxy("PYRO:objectid@host:port")``, a ``PYRONAME:`` or
+    ``PYROMETA:`` uri (resolved through the name server on connect), or another proxy (sync or
+    aio: its uri and settings are copied, its connection is not). Use it on one event loop.
+    """
+
+    _pyro_has_annotation_hook = False
+    _pyro_has_response_hook = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._pyro_has_annotation_hook = cls._pyroAnnotations is not Proxy._pyroAnnotations
+        cls._pyro_has_response_hook = cls._pyroResponseAnnotations is not Proxy._pyroResponseAnnotations
+        serializers.register_type_replacement(cls, Proxy._pyro_sync_twin)
+
+    def __init__(self, uri: Union[str, URI, Proxy, sync_proxy.Proxy]) -> None:
+        if isinstance(uri, (Proxy, sync_proxy.Proxy)):
+            self.__setstate__(uri.__getstate__())
+            self.__dict__.update(_pyro_timeout=uri._pyroTimeout, _pyroMaxRetries=uri._pyroMaxRetries)
+            return
+        if isinstance(uri, str):
+            uri = URI(uri)
+        elif not isinstance(uri, URI):
+            raise TypeError("expected Pyro URI")
+        serializers.get_serializer(config.SERIALIZER)  # fail now if the serializer is unavailable
+        self._pyro_init_state(uri, set(), set(), set(), None, "hello", None)
+
+    def _pyro_init_state(
+        self,
+        uri: URI,
+        oneway: set[str],
+        methods: set[str],
+        attrs: set[str],
+        hmac_key: Optional[bytes],
+        handshake: Any,
+        serializer: Optional[str],
+    ) -> None:
+        self.__dict__.update(
+            _pyroUri=uri,
+            _pyro_conn=None,  # the AioConnection while connected
+            _pyroOneway=oneway,
+            _pyroMethods=methods,
+            _pyroAttrs=attrs,
+            _pyro_seq=0,  # the last sequence number of a closed connection (the next continues)
+            _pyroHandshake=handshake,
+            _pyroMaxRetries=config.MAX_RETRIES,
+            _pyroSerializer=serializer,
+            _pyro_timeout=config.COMMTIMEOUT,
+            _pyro_hmac=_as_key(hmac_key),
+            _pyro_ser=serializers.get_serializer(serializer or config.SERIALIZER),
+            _pyro_target=uri.object,
+            _pyro_lock=None,  # (loop, asyncio.Lock) for connecting, made on the loop that uses it
+            _pyro_cached=set(),
+        )
+
+    # -- settable properties (the sync proxy's names) ----------------------------------------
+
+    @property
+    def _pyroTimeout(self) -> Optional[float]:  # noqa: N802 - Pyro4's name
+        """Seconds a connect or a call may take (None or 0: no limit); a late reply is then dropped."""
+        return self._pyro_timeout  # type: ignore[no-any-return]
+
+    @_pyroTimeout.setter
+    def _pyroTimeout(self, timeout: Optional[float]) -> None:  # noqa: N802
+        self.__dict__["_pyro_timeout"] = timeout
+
+    @property
+    def _pyroSeq(self) -> int:  # noqa: N802 - Pyro4's name
+        """The sequence number of the last message sent (it continues over reconnects)."""
+        conn = self._pyro_conn
+        return self._pyro_seq if conn is None else conn.session.seq  # type: ignore[no-any-return]
+
+    @_pyroSeq.setter
+    def _pyroSeq(self, seq: int) -> None:  # noqa: N802
+        self.__dict__["_pyro_seq"] = seq
+        if self._pyro_conn is not None:
+            self._pyro_conn.session.seq = seq
+
+    @property
+    def _pyroHmacKey(self) -> Optional[bytes]:  # noqa: N802 - Pyro4's name
+        """The HMAC key (bytes) signing this proxy's messages; a str is UTF-8 encoded."""
+        return self._pyro_hmac  # type: ignore[no-any-return]
+
+    @_pyroHmacKey.setter
+    def _pyroHmacKey(self, value: Union[str, bytes, None]) -> None:  # noqa: N802
+        key = self.__dict__["_pyro_hmac"] = _as_key(value)
+        if self._pyro_conn is not None:
+            self._pyro_conn.session.set_hmac_key(key)
+
+    @property
+    def _pyroConnection(self) -> Optional[AioConnection]:  # noqa: N802 - Pyro4's name
+        """The open connection (its ``transport``, ``session``), or None."""
+        conn = self._pyro_conn
+        return conn if conn is not None and conn.is_open else None
+
+    # -- members: remote methods and attributes --------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup failed; never connects (it cannot await).
+        if name[:1] == "_":
+            if name.startswith("_pyro") or name in LOCAL_PROBES or name in ASYNC_PROBES:
+                raise AttributeError(name)
+            if not is_dunder(name) and config.METADATA:  # private: never exposed, so no need to ask
+                raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute or method '{name}'")
+            if is_dunder(name) and config.METADATA and name not in self._pyroMethods:
+                # (dunders are probed by tools: only the ones the metadata lists are remote)
+                raise AttributeError(f"remote object '{self._pyroUri}' has no exposed method '{name}'")
+            return _RemoteMember(self, name)
+        known = self._pyroMethods or self._pyroAttrs
+        if config.METADATA and known and name not in self._pyroMethods and name not in self._pyroAttrs:
+            raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute or method '{name}'")
+        if known and name in self._pyroMethods:
+            self.__dict__[name] = _CachedMethod(self, name)
+            self._pyro_cached.add(name)
+        return _RemoteMember(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name[:1] == "_":
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(
+            f"set remote attribute '{name}' with 'await proxy._pyroSetAttr({name!r}, value)' (assignment cannot be awaited)"
+        )
+
+    async def _pyroGetAttr(self, name: str) -> Any:  # noqa: N802
+        """The value of remote attribute ``name`` (``await proxy.name`` does the same)."""
+        await self._pyro_ensure_metadata()
+        if name in self._pyroMethods and name not in self._pyroAttrs:
+            raise AttributeError(f"'{name}' of '{self._pyroUri}' is a remote method: call it (await proxy.{name}(...))")
+        if config.METADATA and name not in self._pyroAttrs:
+            raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute '{name}'")
+        return await self._pyroInvoke("__getattr__", (name,), None)
+
+    async def _pyroSetAttr(self, name: str, value: Any) -> None:  # noqa: N802
+        """Set remote attribute ``name`` to ``value``."""
+        await self._pyro_ensure_metadata()
+        if config.METADATA and name not in self._pyroAttrs:
+            raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute '{name}'")
+        await self._pyroInvoke("__setattr__", (name, value), None)
+
+    async def _pyro_ensure_metadata(self) -> None:
+        if config.METADATA and not self._pyroMethods and not self._pyroAttrs:
+            await self._pyroGetMetadata()
+
+    def _pyro_forget_methods(self) -> None:
+        cached = self._pyro_cached
+        while cached:
+            self.__dict__.pop(cached.pop(), None)
+
+    # -- identity, copying, pickling -------------------------------------------------------
+
+    def __repr__(self) -> str:
+        conn = self.__dict__.get("_pyro_conn")
+        sock = conn.transport.get_extra_info("socket") if conn is not None and conn.is_open else None
+        state = "not connected" if sock is None else "connected " + family_str(sock)
+        return f"<{type(self).__module__}.{type(self).__name__} at 0x{id(self):x}; {state}; for {self._pyroUri}>"
+
+    def __eq__(self, other: object) -> bool:
+        return other is self or (isinstance(other, Proxy) and other._pyroUri == self._pyroUri)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(self._pyroUri)
+
+    def __dir__(self) -> list[str]:
+        names = set(dir(type(self))) | set(self.__dict__)
+        return sorted(names | self._pyroMethods | self._pyroAttrs)
+
+    async def __aenter__(self) -> Proxy:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._pyroRelease()
+
+    def __del__(self) -> None:
+        conn = self.__dict__.get("_pyro_conn")
+        if conn is not None:
+            try:
+                conn.loop.call_soon_threadsafe(conn.close)
+            except RuntimeError:  # its loop is closed: so is the transport, or it never will be
+                pass
+
+    def __copy__(self) -> Proxy:
+        """An independent, unconnected proxy with the same uri and settings."""
+        return type(self)(self)
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        """Pyro4's 9-tuple (the sync proxy's state): uri, oneway, methods, attrs, timeout, hmac, handshake, retries, serializer."""
+        return (
+            self._pyroUri,
+            self._pyroOneway,
+            self._pyroMethods,
+            self._pyroAttrs,
+            self._pyro_timeout,
+            self._pyro_hmac,
+            self._pyroHandshake,
+            self._pyroMaxRetries,
+            self._pyroSerializer,
+        )
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        uri, oneway, methods, attrs, _timeout, hmac_key, handshake = state[:7]
+        serializer = state[8] if len(state) > 8 else None
+        self._pyro_init_state(URI(uri), set(oneway), set(methods), set(attrs), hmac_key, handshake, serializer)
+
+    def _pyro_sync_twin(self) -> sync_proxy.Proxy:
+        """A sync proxy with this one's uri and settings: how an aio proxy travels in a call."""
+        twin = sync_proxy.Proxy.__new__(sync_proxy.Proxy)
+        twin.__setstate__(self.__getstate__())
+        return twin
+
+    # -- connection management -------------------------------------------------------------
+
+    async def _pyroRelease(self) -> None:  # noqa: N802 - Pyro4's name
+        """Close the connection. The proxy stays usable: the next call reconnects."""
+        self._pyro_close()
+
+    def _pyro_close(self) -> None:
+        conn = self._pyro_conn
+        if conn is not None:
+            self.__dict__.update(_pyro_conn=None, _pyro_seq=conn.session.seq)
+            conn.close()
+            log.debug("connection released: %s", self._pyroUri)
+
+    async def _pyroBind(self) -> bool:  # noqa: N802 - Pyro4's name
+        """Connect now; a PYRONAME/PYROMETA uri is replaced by the PYRO uri it resolved to.
+
+        Returns True if a new connection was made, False if already connected.
+        """
+        return await self._pyro_connect(replace_uri=True)
+
+    async def _pyroReconnect(self, tries: int = 100000000) -> None:  # noqa: N802 - Pyro4's name
+        """Drop the connection and connect again, trying ``tries`` times (RECONNECT_PAUSE apart)."""
+        self._pyro_close()
+        while tries:
+            try:
+                await self._pyro_connect()
+                return
+            except CommunicationError:
+                tries -= 1
+                if tries:
+                    await asyncio.sleep(RECONNECT_PAUSE)
+        raise ConnectionClosedError("failed to reconnect")
+
+    def _pyro_connected(self) -> Optional[AioConnection]:
+        """The open connection, if it belongs to the running loop (the call path checks this inline)."""
+        conn = self._pyro_conn
+        if conn is not None and conn.error is None and conn.loop is asyncio.get_running_loop():
+            return conn  # type: ignore[no-any-return]
+        return None
+
+    async def _pyro_connect(self, replace_uri: bool = False) -> bool:
+        """Connect and handshake unless connected (one task connects, the others wait for it)."""
+        loop = asyncio.get_running_loop()
+        if self._pyro_lock is None or self._pyro_lock[0] is not loop:
+            self.__dict__["_pyro_lock"] = (loop, asyncio.Lock())
+        async with self._pyro_lock[1]:
+            if self._pyro_connected() is not None:
+                return False
+            self._pyro_close()  # (a broken connection, or one of another loop)
+            from .naming import resolve  # late: naming builds proxies itself
+
+            uri = await resolve(self._pyroUri, self._pyro_hmac)
+            await self._pyro_handshake(uri)
+            self.__dict__["_pyro_target"] = uri.object
+            if replace_uri:
+                self.__dict__["_pyroUri"] = uri
+            log.debug("connected to %s", uri)
+            if config.METADATA and not self._pyroMethods and not self._pyroAttrs:
+                try:
+                    await self._pyro_fetch_metadata(uri.object)
+                except BaseException:
+                    self._pyro_close()
+                    raise
+            return True
+
+    async def _pyro_handshake(self, uri: URI) -> None:
+        """Open a connection to ``uri``, do the CONNECT exchange and keep it (as the sync proxy does)."""
+        session = ClientSession(self._pyro_serializer(), hmac_key=self._pyro_hmac, seq=self._pyro_seq)
+        conn, msg, response = await open_connection(
+            uri,
+            session,
+            self._pyroHandshake,
+            bool(config.METADATA),
+            self._pyro_request_annotations(clear=False),
+            self._pyro_timeout,
+        )
+        if msg.type == MSG_CONNECTFAIL:
+            self.__dict__["_pyro_seq"] = session.seq
+            raise CommunicationError(f"connection to {uri.location} rejected: {response}")
+        self.__dict__["_pyro_conn"] = conn
+        try:
+            if msg.flags & FLAGS_META_ON_CONNECT:
+                self._pyro_process_metadata(response["meta"])
+                response = response["handshake"]
+            checked = self._pyroValidateHandshake(response)
+            if inspect.isawaitable(checked):
+                await checked
+            if msg.annotations:
+                self._pyroResponseAnnotations(msg.annotations, msg.type)
+        except BaseException:
+            self._pyro_close()
+            raise
+
+    # -- metadata --------------------------------------------------------------------------
+
+    async def _pyroGetMetadata(self, objectId: Optional[str] = None, known_metadata: Any = None) -> None:  # noqa: N802,N803
+        """Get the remote object's methods, oneway methods and attributes (normally from the handshake)."""
+        if known_metadata:
+            self._pyro_process_metadata(known_metadata)
+            return
+        if self._pyro_connected() is None:
+            await self._pyro_connect()
+            if self._pyroMethods or self._pyroAttrs:
+                return  # the handshake brought them
+        await self._pyro_fetch_metadata(objectId or self._pyro_target)
+
+    async def _pyro_fetch_metadata(self, object_id: str) -> None:
+        result = await self._pyroInvoke("get_metadata", [object_id], {}, objectId=constants.DAEMON_NAME)
+        self._pyro_process_metadata(result)
+
+    def _pyro_process_metadata(self, metadata: Any) -> None:
+        if not metadata:
+            return
+        oneway, methods, attrs = (set(metadata[key]) for key in ("oneway", "methods", "attrs"))
+        self.__dict__.update(_pyroOneway=oneway, _pyroMethods=methods, _pyroAttrs=attrs)
+        self._pyro_forget_methods()
+        if not methods and not attrs:
+            raise PyroError(
+                "remote object doesn't expose any methods or attributes. Did you forget setting @expose on them?"
+            )
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def _pyro_serializer(self) -> serializers.SerializerBase:
+        name = self._pyroSerializer or config.SERIALIZER
+        serializer = self._pyro_ser
+        if serializer.name != name:
+            serializer = self.__dict__["_pyro_ser"] = serializers.get_serializer(name)
+        return serializer  # type: ignore[no-any-return]
+
+    def _pyro_request_annotations(self, clear: bool) -> Optional[dict[str, bytes]]:
+        """What a request carries (the sync proxy's rule): the context's annotations, its CORR, the hook's."""
+        ctx = current_context
+        annotations = {key: value for key, value in ctx.annotations.items() if key != "CORR"}
+        if ctx.correlation_bytes is not None:
+            annotations["CORR"] = ctx.correlation_bytes
+        if self._pyro_has_annotation_hook:
+            annotations.update(self._pyroAnnotations())
+        if clear:
+            ctx.annotations = {}
+        return annotations or None
+
+    async def _pyroInvoke(  # noqa: N802 - Pyro4's name
+        self,
+        methodname: str,
+        vargs: Any,
+        kwargs: Optional[dict[str, Any]],
+        flags: int = 0,
+        objectId: Optional[str] = None,  # noqa: N803
+        *,
+        raw: bool = False,
+    ) -> Any:
+        """Send one call and (unless oneway) wait for its result; the hot path, keep it flat.
+
+        ``raw``: return the reply as received, ``(message, value)``, an exception reply too
+        ((None, None) for a oneway call).
+        """
+        current_context.response_annotations = {}
+        conn = self._pyro_conn
+        if conn is None or conn.error is not None or conn.loop is not asyncio.get_running_loop():
+            await self._pyro_connect()
+            conn = self._pyro_conn
+            assert conn is not None
+        serializer = self._pyro_ser
+        if serializer.name != (self._pyroSerializer or config.SERIALIZER):
+            serializer = self._pyro_serializer()
+        target = objectId or self._pyro_target
+        limit = serializer.call_parts_min
+        if (vargs and isinstance(vargs[0], SerializedBlob)) or (limit and _large_bytes_among(vargs, limit)):
+            payload, serializer, flags = self._pyro_payload(serializer, target, methodname, vargs, kwargs, flags)
+        else:
+            payload = serializer.dumpsCall(target, methodname, vargs, kwargs)
+        if methodname in self._pyroOneway:
+            flags |= FLAGS_ONEWAY
+        ctx = current_context
+        annotations = None
+        if ctx.annotations or ctx.correlation_bytes is not None or self._pyro_has_annotation_hook:
+            annotations = self._pyro_request_annotations(clear=True)
+        if not conn.can_write:
+            await conn.writable()
+        oneway = flags & FLAGS_ONEWAY
+        session = conn.session
+        if ((session.seq + 1) & 0xFFFF) in session.in_flight:
+            conn.skip_busy_seq()  # (more calls waiting than the 16 bits number)
+        seq, frames = session.invoke(payload, flags, annotations, serializer, not oneway)
+        if oneway:
+            conn.send(frames)
+            return (None, None) if raw else None
+        future = conn.expect(seq)
+        timer = conn.loop.call_later(self._pyro_timeout, conn.time_out, seq) if self._pyro_timeout else None
+        try:
+            conn.send(frames)
+            msg, result = await future
+        except BaseException:
+            conn.abandon(seq)  # cancelled (or the send failed): the connection stays, a late reply is dropped
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if msg.annotations:
+            ctx.response_annotations = msg.annotations
+            if self._pyro_has_response_hook:
+                self._pyroResponseAnnotations(msg.annotations, msg.type)
+        if raw:
+            return msg, result
+        if msg.flags & _SPECIAL_REPLY:
+            try:
+                return self._pyro_special_result(msg, result)
+            finally:
+                result = None  # no cycle exception -> traceback -> this frame -> exception
+        return result
+
+    def _pyro_payload(
+        self, serializer: Any, target: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]], flags: int
+    ) -> tuple[Any, Any, int]:
+        """The serialized call (a large bytes argument as its own part, a blob as it came): payload, serializer, flags."""
+        if vargs and isinstance(vargs[0], SerializedBlob):
+            serializer, payload, blob_info = blob_call(serializer, target, method, vargs, kwargs)
+            # BLBI joins the context's annotations: the call sends them and clears them
+            current_context.annotations = {**current_context.annotations, "BLBI": blob_info}
+            return payload, serializer, flags | FLAGS_KEEPSERIALIZED
+        return serializer.call_parts(target, method, vargs, kwargs), serializer, flags
+
+    def _pyro_special_result(self, msg: Message, result: Any) -> Any:
+        if msg.flags & FLAGS_ITEMSTREAMRESULT:
+            stream_id = msg.annotations.get("STRM", b"").decode("ascii", "replace")
+            if not stream_id:
+                raise ProtocolError(
+                    "result of call is an iterator, but the server is not configured to allow streaming"
+                )
+            from .streams import AsyncStreamResultIterator
+
+            return AsyncStreamResultIterator(stream_id, self)
+        if not isinstance(result, BaseException):
+            self._pyro_close()
+            raise ProtocolError(f"exception reply does not hold an exception but a {type(result).__name__}")
+        if isinstance(result, CommunicationError):
+            self._pyro_close()  # the daemon closes the connection after such a reply
+        try:
+            raise result
+        finally:
+            result = None
+
+    async def _pyro_first_call(self, name: str, args: Any, kwargs: Any) -> Any:
+        """A call before the metadata is known: get it, then check the name as the sync proxy's lookup does."""
+        await self._pyro_ensure_metadata()
+        if config.METADATA and name not in self._pyroMethods:
+            raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute or method '{name}'")
+        if self._pyroMaxRetries:
+            return await self._pyro_call_retrying(name, args, kwargs)
+        return await self._pyroInvoke(name, args, kwargs)
+
+    async def _pyro_call_retrying(self, name: str, args: Any, kwargs: Any) -> Any:
+        """A call re-sent up to ``_pyroMaxRetries`` times after a lost connection or a timeout."""
+        attempts = 1 if name in self._pyroOneway else self._pyroMaxRetries + 1  # (a oneway call may have run)
+        for attempt in range(attempts):
+            try:
+                return await self._pyroInvoke(name, args, kwargs)
+            except (ConnectionClosedError, TimeoutError):
+                if attempt + 1 >= attempts:
+                    raise
+                log.debug("retrying call %s after a communication error", name)
+        raise AssertionError("unreachable")
+
+    async def _pyroInvokeBatch(self, calls: list[tuple[str, Any, Any]], oneway: bool = False) -> Any:  # noqa: N802
+        return await self._pyroInvoke("<batch>", calls, None, FLAGS_BATCH | FLAGS_ONEWAY if oneway else FLAGS_BATCH)
+
+    def _pyroBatch(self) -> Any:  # noqa: N802 - Pyro4's name
+        """A BatchProxy that queues calls and sends them as one message (``await batch()``)."""
+        from .batch import BatchProxy
+
+        return BatchProxy(self)
+
+    # -- hooks for subclasses (the sync proxy's) ---------------------------------------------
+
+    def _pyroAnnotations(self) -> dict[str, bytes]:  # noqa: N802 - Pyro4's name
+        """Override to add annotations (4-letter keys, bytes values) to every request."""
+        return {}
+
+    def _pyroResponseAnnotations(self, annotations: dict[str, bytes], msgtype: int) -> None:  # noqa: N802
+        """Override to look at the annotations of every reply (also in current_context.response_annotations)."""
+
+    def _pyroValidateHandshake(self, response: Any) -> Any:  # noqa: N802 - Pyro4's name
+        """Override to check the daemon's handshake response; raise to refuse it (it may be a coroutine)."""
+
+
+def _large_bytes_among(vargs: Any, limit: int) -> bool:
+    """Whether a positional argument is a bytes object large enough to go out as its own part."""
+    return type(vargs) is tuple and any(type(value) is bytes and len(value) >= limit for value in vargs)
+
+
+def _as_key(value: Union[str, bytes, None]) -> Optional[bytes]:
+    if not value:
+        return None
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+# An aio proxy passed in a call travels as Pyro4's proxy (its sync twin, in every serializer).
+serializers.register_type_replacement(Proxy, Proxy._pyro_sync_twin)

@@ -1,0 +1,349 @@
+"""The asyncio server's call path: each INVOKE is read on the loop, then run where it belongs.
+
+The Dispatcher (``pyro_server.dispatch``) runs a call from its message to its
+reply in one go, in the thread that read it. Here that is split around the
+call itself, so that an ``async def`` method runs on the event loop and a plain
+one in a worker thread, while the loop reads on:
+
+- on the loop: the serializer check, decoding, the object (and its instance:
+  creating instances on the loop keeps ``session`` instances one per
+  connection, however many of its calls run at once), the member;
+- the call: a coroutine function (or async generator function) on the loop, in
+  a task of its own; anything else in the server's worker pool;
+- the reply is framed where the call ended and written by the loop.
+
+The rules of requests are the Dispatcher's: exception replies, streams and
+handshakes go through it; what is framed here follows its ``_request``.
+``current_context`` holds the call's values in its worker thread, and in its
+task at each step (the loop's thread-local is swapped in and out around them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import logging
+import types
+from types import MethodType
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generator, Optional
+
+from pyro_protocol import serializers
+from pyro_protocol.config import config
+from pyro_protocol.constants import JOIN_LIMIT
+from pyro_protocol.context import current_context, new_correlation_bytes
+from pyro_protocol.errors import ConnectionClosedError, SerializeError
+from pyro_protocol.message import FLAGS_BATCH, FLAGS_KEEPSERIALIZED, FLAGS_ONEWAY, Frames, Message
+
+# (the Dispatcher's own helpers for the parts of a request that do not depend on where it runs)
+from ..dispatch import _blob_request, _serializer_for, _serializers_by_id, format_traceback
+from ..exposure import get_attribute, get_exposed_property_value, set_exposed_property_value
+from ..handshake import refused_serializer, unknown_object
+from ..streams import VALUE_TYPES, is_streamable
+
+if TYPE_CHECKING:
+    from .aio import AioClientConnection, AsyncioServer
+
+__all__ = ["Calls", "in_context"]
+
+log = logging.getLogger("pyro.server")
+
+
+@types.coroutine
+def in_context(coro: Coroutine[Any, Any, Any], values: dict[str, Any]) -> Generator[Any, Any, Any]:
+    """Run ``coro`` with ``current_context`` holding ``values`` at each of its steps.
+
+    The context is a thread-local and every task on the loop shares the loop's thread:
+    before each step it gets the call's values, after it ``values`` keeps what the method
+    changed (its response annotations, say). (The values are the thread-local's own
+    ``__dict__``, what ``CallContext.to_global`` reads: copied whole, at C speed.)
+    """
+    state = vars(current_context)
+    sent: Any = None
+    error: Optional[BaseException] = None
+    while True:
+        state.update(values)
+        try:
+            step = coro.send(sent) if error is None else coro.throw(error)
+        except StopIteration as done:
+            return done.value
+        finally:
+            values.update(state)
+        try:
+            sent, error = (yield step), None
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # (cancellation): the coroutine decides what it means
+            sent, error = None, exc
+
+
+class Call:
+    """One INVOKE on its way: where it came from and what its reply needs."""
+
+    __slots__ = ("conn", "msg", "serializer", "correlation", "context", "is_callback", "oneway", "holds", "task")
+
+    def __init__(self, conn: AioClientConnection, msg: Message, serializer: Any, correlation: bytes) -> None:
+        self.conn = conn
+        self.msg = msg
+        self.serializer = serializer
+        self.correlation = correlation
+        self.is_callback = False
+        self.oneway = bool(msg.flags & FLAGS_ONEWAY)
+        self.holds = False  # the connection's next requests wait for this one (a oneway call, ONEWAY_THREADED off)
+        self.task: Optional[asyncio.Task[None]] = None  # an async call's task, while it runs
+        ctx = current_context
+        ctx.client = conn
+        ctx.client_sock_addr = conn.addr
+        ctx.seq = msg.seq
+        ctx.msg_flags = msg.flags
+        ctx.serializer_id = msg.serializer_id
+        ctx.annotations = msg.annotations
+        ctx.response_annotations = {}
+        ctx.set_correlation_bytes(correlation)
+        #: what current_context holds during the call (and what the call left in it): see in_context
+        self.context = vars(ctx).copy()
+
+
+class Calls:
+    """The asyncio server's INVOKE handling (see the module's docstring)."""
+
+    def __init__(self, server: AsyncioServer, handler: Any) -> None:
+        self.server = server
+        self.dispatcher = handler  # the daemon's Dispatcher: reply annotations, exception replies, streams
+        self.daemon = handler.daemon
+        self.objects: dict[str, Any] = handler.objects
+        #: function -> whether it is a coroutine function (or an async generator function)
+        self.is_async: dict[Any, bool] = {}
+
+    def daemon_annotates(self) -> bool:
+        """Whether the daemon's ``annotations`` hook is overridden (by its class or on the instance)."""
+        daemon = self.daemon
+        return type(daemon).annotations is not self.dispatcher.daemon_class.annotations or "annotations" in vars(daemon)
+
+    # -- on the loop ------------------------------------------------------------------------
+
+    def start(self, conn: AioClientConnection, msg: Message) -> bool:
+        """Begin an INVOKE; False: close the connection now."""
+        annotations = msg.annotations
+        corr = annotations.get("CORR") if annotations else None
+        correlation = corr if corr is not None and len(corr) == 16 else new_correlation_bytes()
+        serializer = _serializers_by_id.get(msg.serializer_id) or _serializer_for(conn, msg.serializer_id)
+        if serializer is None:
+            return False
+        call = Call(conn, msg, serializer, correlation)
+        try:
+            self._start(call)
+        except Exception as exc:
+            if call.oneway:
+                log.warning("oneway call from %s failed: %s: %s", conn.addr, type(exc).__name__, exc)
+                return True
+            return self._exception_reply(call, exc)[1]
+        return True
+
+    def _start(self, call: Call) -> None:
+        msg = call.msg
+        if call.serializer.name not in config.SERIALIZERS_ACCEPTED:
+            raise SerializeError(refused_serializer(msg.serializer_id))
+        vargs: Any
+        if msg.flags & FLAGS_KEEPSERIALIZED:
+            object_id, method, vargs, kwargs = _blob_request(msg)  # (its payload stays as it is)
+        else:
+            data = msg.data
+            object_id, method, vargs, kwargs = call.serializer.loadsCall(data)
+            if type(data) is memoryview:
+                call.conn.session.decoder.recycle(data)  # a large payload's buffer: read, so reusable
+        obj = self.objects.get(object_id)
+        if obj is None:
+            raise unknown_object(object_id)
+        if isinstance(obj, type):
+            obj = self.daemon.instances.instance_for(obj, call.conn)
+        if msg.flags & FLAGS_BATCH:
+            self._in_worker(call, self._batch, obj, vargs)
+        elif method == "__getattr__":
+            self._in_worker(call, get_exposed_property_value, obj, vargs[0])
+        elif method == "__setattr__":
+            self._in_worker(call, set_exposed_property_value, obj, vargs[0], vargs[1])
+        else:
+            function = get_attribute(obj, method)
+            bare = function.__func__ if type(function) is MethodType else function
+            call.is_callback = bool(getattr(bare, "_pyroCallback", False))
+            is_async = self.is_async.get(bare)
+            if is_async is None:
+                is_async = self.is_async[bare] = inspect.iscoroutinefunction(bare) or inspect.isasyncgenfunction(bare)
+            if is_async:
+                self._on_loop(call, function(*vargs, **kwargs) if kwargs else function(*vargs))
+            elif kwargs:
+                self._in_worker(call, function, *vargs, **kwargs)
+            else:
+                self._in_worker(call, function, *vargs)
+
+    def _begin(self, call: Call) -> None:
+        conn = call.conn
+        conn.in_progress += 1
+        if call.oneway and not config.ONEWAY_THREADED:
+            call.holds = conn.held = True  # (as on the other server types: the next request waits for it)
+
+    def _on_loop(self, call: Call, work: Any) -> None:
+        """An async method's coroutine (or async generator) runs in a task on the loop."""
+        self._begin(call)
+        if inspect.isasyncgen(work):  # nothing to await: the result is a stream
+            frames, keep = self._result_reply(call, work)
+            self.finish(call, frames, keep)
+            return
+        self._task(call, work)
+
+    def _task(self, call: Call, coro: Coroutine[Any, Any, Any]) -> None:
+        call.task = self.server.aio_loop.create_task(self._run(call, coro))  # type: ignore[union-attr]
+        if not call.oneway:  # (a oneway call goes on when its client is gone)
+            call.conn.tasks.add(call.task)
+
+    async def _run(self, call: Call, coro: Coroutine[Any, Any, Any]) -> None:
+        try:
+            result = await in_context(coro, call.context)
+        except Exception as exc:
+            frames, keep = self._exception_reply(call, exc)
+        except (SystemExit, GeneratorExit) as exc:
+            frames, keep = self._exit(call, exc)
+        else:
+            frames, keep = self._result_reply(call, result)
+        finally:
+            call.conn.tasks.discard(call.task)
+        self.finish(call, frames, keep)
+
+    def finish(self, call: Call, frames: Optional[Frames], keep: bool) -> None:
+        """A call is over (on the loop): write its reply, let the connection's next requests in."""
+        conn = call.conn
+        conn.in_progress -= 1
+        if call.holds:
+            conn.held = False
+        if frames is not None:
+            conn.write(frames)
+        if keep:
+            self.server.run(conn)
+        else:
+            self.server.drop(conn)
+
+    # -- in a worker thread -----------------------------------------------------------------
+
+    def _in_worker(self, call: Call, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self._begin(call)
+        self.server.in_worker(self._work, call, function, args, kwargs)
+
+    def _work(self, call: Call, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        server = self.server
+        if call.conn.closed:  # its client is gone: nobody waits for it
+            server.from_thread(self.finish, call, None, False)
+            return
+        vars(current_context).update(call.context)
+        try:
+            result = function(*args, **kwargs) if kwargs else function(*args)
+            if inspect.iscoroutine(result):  # a plain function that returned a coroutine: it runs on the loop
+                server.from_thread(self._task, call, result)
+                return
+            call.context["response_annotations"] = current_context.response_annotations
+            frames, keep = self._result_reply(call, result)
+        except Exception as exc:
+            frames, keep = self._exception_reply(call, exc)
+        except (SystemExit, GeneratorExit) as exc:
+            frames, keep = self._exit(call, exc)
+        server.from_thread(self.finish, call, frames, keep)
+
+    def _batch(self, obj: Any, calls: Any) -> list[Any]:
+        """A batch's calls in order, until the first that fails (in a worker: coroutines are awaited on the loop)."""
+        results: list[Any] = []
+        for method, vargs, kwargs in calls:
+            try:
+                result = get_attribute(obj, method)(*vargs, **(kwargs or {}))
+                if inspect.iscoroutine(result):
+                    result = self.server.await_from_worker(in_context(result, vars(current_context).copy()))
+            except Exception as exc:
+                exc._pyroTraceback = format_traceback(exc, bool(config.DETAILED_TRACEBACK))  # type: ignore[attr-defined]
+                results.append(serializers.ExceptionWrapper(exc))
+                break
+            results.append(result)
+        return results
+
+    # -- replies (wherever the call ended) --------------------------------------------------
+
+    def _result_reply(self, call: Call, result: Any) -> tuple[Optional[Frames], bool]:
+        msg = call.msg
+        if call.oneway:
+            return None, True
+        if type(result) not in VALUE_TYPES and not msg.flags & FLAGS_BATCH:
+            if inspect.isasyncgen(result):
+                result = AsyncItems(result, self.server, call.context)
+            if is_streamable(result):
+                return self._stream_reply(call, result), True
+        serializer = call.serializer
+        payload: Any = None
+        if type(result) is bytes and len(result) >= JOIN_LIMIT:
+            around = serializer.bytes_parts(result)  # a large bytes result goes out without a copy
+            if around is not None:
+                payload = (around[0], result, around[1])
+        if payload is None:
+            payload = serializer.dumps(result)
+        extra = call.context.get("response_annotations")
+        if extra or self.daemon_annotates():
+            annotations = self.dispatcher.reply_annotations(call.correlation, extra)
+        else:
+            annotations = {"CORR": call.correlation}  # (what reply_annotations gives then, quicker)
+        return call.conn.session.reply(payload, msg.serializer_id, msg.flags & FLAGS_BATCH, msg.seq, annotations), True
+
+    def _exception_reply(self, call: Call, exc: Exception) -> tuple[Optional[Frames], bool]:
+        """The Dispatcher's exception reply (sent through the connection, which hands it to the loop)."""
+        if call.oneway:
+            log.warning("oneway call from %s failed: %s: %s", call.conn.addr, type(exc).__name__, exc)
+            return None, True
+        keep = self.dispatcher._send_exception(call.conn, call.msg, call.serializer, exc, call.is_callback)
+        return None, bool(keep)
+
+    def _stream_reply(self, call: Call, iterator: Any) -> Optional[Frames]:
+        self.dispatcher._start_stream(call.conn, call.msg, call.serializer, iterator)
+        return None
+
+    def _exit(self, call: Call, exc: BaseException) -> tuple[Optional[Frames], bool]:
+        # as on the other server types: only this connection ends (sending it back would end the client)
+        log.warning("a call from %s raised %s; closing that connection", call.conn.addr, type(exc).__name__)
+        return None, False
+
+
+class AsyncItems:
+    """A remote iterator over an async generator: each ``next()`` (in a worker, where
+    ``get_next_stream_item`` runs) awaits the generator's next item on the server's loop."""
+
+    def __init__(self, agen: Any, server: AsyncioServer, context: dict[str, Any]) -> None:
+        self.agen = agen
+        self.server = server
+        self.context = context
+
+    def __iter__(self) -> AsyncItems:
+        return self
+
+    def __next__(self) -> Any:
+        self.context.update(vars(current_context))  # (the client asking for this item)
+        try:
+            return self.server.await_from_worker(in_context(self.agen.__anext__(), self.context))
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        try:
+            self.server.from_thread(_close_later, self.agen)
+        except ConnectionClosedError:
+            pass
+
+
+def _close_later(agen: Any) -> None:
+    asyncio.get_running_loop().create_task(agen.aclose())
+
+
+def wait_for(future: concurrent.futures.Future[Any], still_waiting: Callable[[], bool], step: float = 0.5) -> Any:
+    """A worker waits for a coroutine on the loop, as long as ``still_waiting()``."""
+    while True:
+        try:
+            return future.result(step)
+        except concurrent.futures.TimeoutError:
+            if not still_waiting():
+                future.cancel()
+                raise ConnectionClosedError("the server stopped while a call waited for its event loop") from None
