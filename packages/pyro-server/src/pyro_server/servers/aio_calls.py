@@ -49,6 +49,9 @@ __all__ = ["Calls", "in_context"]
 
 log = logging.getLogger("pyro.server")
 
+#: Functions whose kind (coroutine function or not) is remembered before the memory starts over.
+_KINDS_KEPT = 1024
+
 
 @types.coroutine
 def in_context(coro: Coroutine[Any, Any, Any], state: CallState) -> Generator[Any, Any, Any]:
@@ -167,6 +170,8 @@ class Calls:
             call.is_callback = bool(getattr(bare, "_pyroCallback", False))
             is_async = self.is_async.get(bare)
             if is_async is None:
+                if len(self.is_async) >= _KINDS_KEPT:
+                    self.is_async.clear()  # (objects that make functions on the fly must not grow it)
                 is_async = self.is_async[bare] = inspect.iscoroutinefunction(bare) or inspect.isasyncgenfunction(bare)
             if is_async:
                 self._on_loop(call, function(*vargs, **kwargs) if kwargs else function(*vargs))
