@@ -9,23 +9,19 @@
 - instructions: instructions per small call (client + server in one process, callgrind) through
   the aio path (aio proxy, asyncio server), beside the sync path's (``benchmarks/callgrind.py``).
 
-Results go to ``benchmarks/results/bench-aio-<mode>.{json,md}``, in the table format of
-``python -m benchmarks``.
+Results go to ``benchmarks/results/bench-aio-<mode>.{json,md,png}``, in the format of
+``python -m benchmarks`` (whose options it takes).
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import os
-import platform
 import shutil
-import sys
-import time
 from typing import Any
 
-from . import callgrind, report
-from .runner import HERE, OTHER_CPU, SERVER_CPU, Bench, _in_turns, server, workload
+from . import callgrind, runner
+from .runner import OTHER_CPU, SERVER_CPU, Bench, _in_turns, server, workload
 
 MODES: dict[str, dict[str, Any]] = {
     "full": dict(
@@ -104,18 +100,10 @@ asyncio.run(main())
 
 
 class AioBench(Bench):
-    def __init__(self, mode: str, only: set[str] | None) -> None:
-        super().__init__("smoke", only)
-        self.mode = mode
-        self.cfg = MODES[mode]
-
-    def run(self) -> None:
-        for scenario in SCENARIOS:
-            if self.wanted(scenario):
-                started = time.perf_counter()
-                self.say(f"== {scenario}")
-                getattr(self, "scenario_" + scenario)()
-                self.say(f"   ({time.perf_counter() - started:.1f} s)")
+    SCENARIOS = SCENARIOS
+    MODES = MODES
+    NAME = "aio"
+    PROG = "python -m benchmarks.aio"
 
     def scenario_pipelined(self) -> None:
         cfg = self.cfg
@@ -261,34 +249,7 @@ def _with_server_cpu(run: Any, pid: int) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.aio", description=__doc__)
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", action="store_true", help="smaller counts")
-    group.add_argument("--smoke", action="store_true", help="tiny counts: only proves that everything runs")
-    parser.add_argument("--out", default=os.path.join(HERE, "results"), help="folder for the results")
-    parser.add_argument("--only", help=f"comma-separated scenarios out of: {', '.join(SCENARIOS)}")
-    args = parser.parse_args(argv)
-    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    only = set(args.only.split(",")) if args.only else None
-    if only and only - set(SCENARIOS):
-        parser.error(f"unknown scenario(s): {', '.join(sorted(only - set(SCENARIOS)))}")
-    bench = AioBench(mode, only)
-    started = time.time()
-    bench.run()
-    meta = {
-        "mode": f"aio-{mode}",
-        "command": " ".join(["python -m benchmarks.aio", *(argv if argv is not None else sys.argv[1:])]),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
-        "seconds": round(time.time() - started, 1),
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "counts": bench.cfg,
-    }
-    paths = report.write(args.out, f"aio-{mode}", meta, bench.records, chart=False)
-    print(report.markdown(meta, bench.records))
-    for path in paths:
-        print(f"wrote {path}")
-    return 0
+    return runner.main(argv, AioBench, __doc__)
 
 
 if __name__ == "__main__":

@@ -196,9 +196,15 @@ def _error(result: Any) -> str | None:
 
 
 class Bench:
+    #: what a run is made of (a subclass, e.g. benchmarks/aio.py, has its own), and its results' name
+    SCENARIOS: tuple[str, ...] = SCENARIOS
+    MODES: dict[str, dict[str, Any]] = MODES
+    NAME = ""  # (the results are bench-<NAME>-<mode>.*, or bench-<mode>.* without one)
+    PROG = "python -m benchmarks"
+
     def __init__(self, mode: str, only: set[str] | None, log: Any = sys.stderr) -> None:
         self.mode = mode
-        self.cfg = MODES[mode]
+        self.cfg = self.MODES[mode]
         self.only = only
         self.records: list[dict[str, Any]] = []
         self.log = log
@@ -283,7 +289,7 @@ class Bench:
 
     def run(self) -> None:
         raise_nofile()
-        for scenario in SCENARIOS:
+        for scenario in self.SCENARIOS:
             if self.wanted(scenario):
                 started = time.perf_counter()
                 self.say(f"== {scenario}")
@@ -843,8 +849,9 @@ class Bench:
                         stream.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+def main(argv: list[str] | None = None, bench_class: type[Bench] = Bench, doc: str | None = __doc__) -> int:
+    scenarios = bench_class.SCENARIOS
+    parser = argparse.ArgumentParser(prog=bench_class.PROG, description=doc)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="smaller counts (about 2 minutes)")
     group.add_argument(
@@ -853,26 +860,27 @@ def main(argv: list[str] | None = None) -> int:
         help="tiny counts: only proves that everything runs",
     )
     parser.add_argument("--out", default=os.path.join(HERE, "results"), help="folder for the results")
-    parser.add_argument("--only", help=f"comma-separated scenarios out of: {', '.join(SCENARIOS)}")
+    parser.add_argument("--only", help=f"comma-separated scenarios out of: {', '.join(scenarios)}")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     only = set(args.only.split(",")) if args.only else None
-    if only and only - set(SCENARIOS):
-        parser.error(f"unknown scenario(s): {', '.join(sorted(only - set(SCENARIOS)))}")
-    bench = Bench(mode, only)
+    if only and only - set(scenarios):
+        parser.error(f"unknown scenario(s): {', '.join(sorted(only - set(scenarios)))}")
+    bench = bench_class(mode, only)
     started = time.time()
     bench.run()
+    name = f"{bench_class.NAME}-{mode}" if bench_class.NAME else mode
     meta = {
-        "mode": mode,
-        "command": " ".join(["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]),
+        "mode": name,
+        "command": " ".join([bench_class.PROG, *(argv if argv is not None else sys.argv[1:])]),
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "counts": bench.cfg,
     }
-    paths = report.write(args.out, mode, meta, bench.records, chart=not args.no_chart)
+    paths = report.write(args.out, name, meta, bench.records, chart=not args.no_chart)
     print(report.markdown(meta, bench.records))
     for path in paths:
         print(f"wrote {path}")

@@ -77,3 +77,12 @@ def test_the_reply_of_an_abandoned_call_is_dropped(link):
     peer.sendall(reply(seq, "late") + reply(second, 4))
     msg, value = conn.receive()
     assert (msg.seq, value) == (second, 4)
+
+
+def test_the_reply_of_an_abandoned_call_arriving_alone_is_dropped(link):
+    conn, _, seq = link
+    conn.session.abandon(seq)
+    second, _frames = conn.session.invoke(SERPENT.dumpsCall("obj", "add", (2, 2), {}))
+    assert conn.session.receive(reply(seq, "late")) == []  # (one message in one chunk: the quick path)
+    [(msg, value)] = conn.session.receive(reply(second, 4))
+    assert (msg.seq, value) == (second, 4)

@@ -135,10 +135,10 @@ class ClientSession:
             messages = self.decoder.feed(data)
             if len(messages) == 1:  # the usual: the reply of a call in flight, checked right here
                 msg = messages[0]
-                serializer = self.in_flight.pop(msg.seq, None)
-                if serializer is not None and msg.type == MSG_RESULT and msg.serializer_id == serializer.serializer_id:
+                serializer = self.in_flight.pop(msg.seq, False)
+                if serializer and msg.type == MSG_RESULT and msg.serializer_id == serializer.serializer_id:
                     return [(msg, serializer.loads(msg.data))]
-                if serializer is not None:
+                if serializer is not False:  # (an abandoned call's None too: the general path drops its reply)
                     self.in_flight[msg.seq] = serializer  # (the general checks below say what is wrong)
         else:
             if self.state is CONNECTING and data[:2] in TLS_RECORD_STARTS and not self.decoder.in_message:

@@ -30,6 +30,7 @@ __all__ = [
     "client_ssl_context",
     "server_ssl_context",
     "tls_handshake_error",
+    "handshake_failure",
     "set_nodelay",
     "set_keepalive",
     "set_reuseaddr",
@@ -204,6 +205,20 @@ def _wrap_client(
     except (ssl.SSLError, OSError) as exc:
         sock.close()
         raise tls_handshake_error(where, exc) from None
+
+
+def handshake_failure(where: str, exc: BaseException, tls: bool) -> BaseException:
+    """What a client raises when connecting to ``where`` and its handshake failed with ``exc``
+    (``exc`` itself when it says enough; raise it ``from exc`` otherwise)."""
+    if isinstance(exc, ConnectionClosedError) and not tls:
+        # Pyro daemons answer every handshake; one that hangs up at once is likely a TLS server
+        return ConnectionClosedError(
+            f"cannot connect to {where}: the server closed the connection without answering "
+            f"the handshake ({exc}); it may require TLS (config SSL)"
+        )
+    if isinstance(exc, CommunicationError) or not isinstance(exc, Exception):
+        return exc
+    return CommunicationError(f"cannot connect to {where}: {exc}")
 
 
 def tls_handshake_error(where: str, exc: BaseException) -> CommunicationError:

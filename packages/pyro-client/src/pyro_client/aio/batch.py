@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Optional
 
-from pyro_protocol.errors import ExceptionWrapper
+from pyro_protocol.names import is_dunder
+
+from ..batch import _BatchedRemoteMethod, _results  # (how calls are recorded and results given: the sync batch's)
 
 __all__ = ["BatchProxy", "batch"]
-
-
-class _Recorder:
-    """Calling it only records the call in the batch."""
-
-    __slots__ = ("_calls", "_name")
-
-    def __init__(self, calls: list[tuple[str, Any, Any]], name: str) -> None:
-        self._calls = calls
-        self._name = name
-
-    def __call__(self, *args: Any, **kwargs: Any) -> None:
-        self._calls.append((self._name, args, kwargs))
 
 
 class BatchProxy:
@@ -32,10 +21,10 @@ class BatchProxy:
         self._proxy = proxy
         self._calls: list[tuple[str, Any, Any]] = []
 
-    def __getattr__(self, name: str) -> _Recorder:
-        if name[:1] == "_" and not (name[:2] == "__" == name[-2:] and name in self._proxy._pyroMethods):
-            raise AttributeError(name)  # (dunder probes by tools are not calls)
-        return _Recorder(self._calls, name)
+    def __getattr__(self, name: str) -> _BatchedRemoteMethod:
+        if name[:1] == "_" and not (is_dunder(name) and name in self._proxy._pyroMethods):
+            raise AttributeError(name)  # (private names and the dunder probes of tools are not calls)
+        return _BatchedRemoteMethod(self._calls, name)
 
     def __enter__(self) -> BatchProxy:
         return self
@@ -47,17 +36,10 @@ class BatchProxy:
         # take the queued calls: the batch proxy can be reused afterwards
         calls, self._calls = self._calls, []
         results = await self._proxy._pyroInvokeBatch(calls, oneway)
-        return None if oneway else _raising(results)
+        return None if oneway else _results(results)
 
     def __repr__(self) -> str:
         return f"<aio BatchProxy with {len(self._calls)} queued calls for {self._proxy!r}>"
-
-
-def _raising(results: Any) -> Iterator[Any]:
-    for result in results:
-        if isinstance(result, ExceptionWrapper):
-            result.raiseIt()
-        yield result
 
 
 def batch(proxy: Any) -> BatchProxy:

@@ -82,6 +82,39 @@ class SessionProtocol(asyncio.BufferedProtocol):
     def bad_input(self, error: Exception) -> None:
         raise NotImplementedError
 
+    # -- writing: the messages of one loop iteration go out together ---------------------------
+
+    transport: Optional[asyncio.Transport]
+    _outgoing: list[bytes]
+
+    def write_frames(self, frames: Frames, gather: bool) -> None:
+        """Write a message (``message.encode``'s frames) to the open transport. With ``gather``
+        (more are on their way) it waits for the others of this loop iteration: one system call."""
+        transport = self.transport
+        assert transport is not None
+        if len(frames) > 1:  # a large payload: no join, no copy
+            self.flush()
+            for frame in frames:
+                transport.write(frame)
+            return
+        outgoing = self._outgoing
+        if gather:
+            if not outgoing:
+                asyncio.get_running_loop().call_soon(self.flush)
+            outgoing.append(frames[0])
+        elif outgoing:
+            outgoing.append(frames[0])
+            self.flush()
+        else:
+            transport.write(frames[0])
+
+    def flush(self) -> None:
+        outgoing = self._outgoing
+        if outgoing:
+            self._outgoing = []
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.writelines(outgoing)
+
 
 class AioConnection(SessionProtocol):
     """One open connection of an aio proxy, bound to the event loop it was opened on."""
@@ -157,28 +190,11 @@ class AioConnection(SessionProtocol):
             raise self.error
 
     def send(self, frames: Frames) -> None:
-        """Queue a message; the messages of one loop iteration go out in one system call."""
-        out = self._transport()
+        """Send a message; the messages of one loop iteration go out in one system call."""
+        self._transport()  # (raises when the connection is gone)
         if config.LOGWIRE:
             wirelog.log_frames("proxy", frames)
-        if len(frames) > 1:  # a large payload: no join, no copy
-            self.flush()
-            for frame in frames:
-                out.write(frame)
-            return
-        outgoing = self._outgoing
-        if not outgoing:
-            if len(self.waiting) <= 1:  # nothing else on its way: no reason to wait
-                out.write(frames[0])
-                return
-            self.loop.call_soon(self.flush)
-        outgoing.append(frames[0])
-
-    def flush(self) -> None:
-        outgoing = self._outgoing
-        if outgoing and self.error is None:
-            self._outgoing = []
-            self._transport().writelines(outgoing)
+        self.write_frames(frames, len(self.waiting) > 1)  # (a lone call goes out at once)
 
     def _transport(self) -> asyncio.Transport:
         if self.error is not None:
@@ -245,7 +261,7 @@ async def open_connection(
     A refused handshake (CONNECTFAIL, its value the daemon's reason) comes back too, the
     connection already closed: the caller decides what it means.
     """
-    where = uri.location
+    where = uri.location or str(uri)
     try:
         ssl_context = pyro_transport.client_ssl_context(config) if config.SSL else None
     except (OSError, ValueError) as exc:
@@ -266,15 +282,10 @@ async def open_connection(
         raise TimeoutError(f"connecting to {where} timed out") from None
     except BaseException as exc:
         conn.close()
-        if isinstance(exc, ConnectionClosedError) and ssl_context is None:
-            # Pyro daemons answer every handshake; one that hangs up at once is likely a TLS server
-            raise ConnectionClosedError(
-                f"cannot connect to {where}: the server closed the connection without answering "
-                f"the handshake ({exc}); it may require TLS (config SSL)"
-            ) from exc
-        if isinstance(exc, CommunicationError) or not isinstance(exc, Exception):
+        failure = pyro_transport.handshake_failure(where, exc, ssl_context is not None)
+        if failure is exc:
             raise
-        raise CommunicationError(f"cannot connect to {where}: {exc}") from exc
+        raise failure from exc
     if msg.type == MSG_CONNECTFAIL:
         conn.close()
     return conn, msg, value

@@ -34,10 +34,7 @@ async def locateNS(  # noqa: N802 - Pyro4's name
 
 async def resolve(uri: Union[str, URI], hmac_key: Union[str, bytes, None] = None) -> URI:
     """The PYRO: uri a PYRONAME: or PYROMETA: uri stands for; a PYRO: uri is returned as it is."""
-    if isinstance(uri, str):
-        uri = URI(uri)
-    elif not isinstance(uri, URI):
-        raise TypeError("can only resolve Pyro URIs")
-    if uri.protocol == "PYRO":
-        return uri
-    return await asyncio.to_thread(sync_naming.resolve, uri, hmac_key)
+    parsed = URI(uri) if isinstance(uri, str) else uri
+    if isinstance(parsed, URI) and parsed.protocol == "PYRO":
+        return parsed  # (nothing to look up: no thread needed)
+    return await asyncio.to_thread(sync_naming.resolve, parsed, hmac_key)

@@ -10,6 +10,9 @@ concurrently and one that answers in order (Pyro4's) still answers each.
 remote attribute (``await proxy.name``); ``await proxy._pyroSetAttr(name, value)``
 sets one. A member the metadata does not list raises AttributeError (at the
 lookup when the metadata is known, else when it is awaited).
+
+What does no I/O is the sync proxy's own code, borrowed (the two keep their state under
+the same names): the state, its pickling, metadata, serializer and annotation rules.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import asyncio
 import inspect
 import logging
 import weakref
-from typing import Any, Coroutine, Generator, Optional, Union
+from typing import Any, Coroutine, Generator, Optional, Union, cast
 
 from pyro_protocol import constants, serializers
 from pyro_protocol.config import config
@@ -26,7 +29,6 @@ from pyro_protocol.context import current_context
 from pyro_protocol.errors import (
     CommunicationError,
     ConnectionClosedError,
-    ProtocolError,
     PyroError,
     TimeoutError,
 )
@@ -46,7 +48,7 @@ from pyro_protocol.socketutil import family_str
 from pyro_protocol.uri import URI
 
 from .. import proxy as sync_proxy
-from ..blob import SerializedBlob, blob_call
+from ..blob import SerializedBlob
 from .connection import AioConnection, open_connection
 
 __all__ = ["Proxy", "RECONNECT_PAUSE"]
@@ -122,7 +124,8 @@ class Proxy:
 
     def __init__(self, uri: Union[str, URI, Proxy, sync_proxy.Proxy]) -> None:
         if isinstance(uri, (Proxy, sync_proxy.Proxy)):
-            self.__setstate__(uri.__getstate__())
+            state = uri.__getstate__()
+            self.__setstate__((URI(state[0]), *state[1:]))
             self.__dict__.update(_pyro_timeout=uri._pyroTimeout, _pyroMaxRetries=uri._pyroMaxRetries)
             return
         if isinstance(uri, str):
@@ -132,33 +135,21 @@ class Proxy:
         serializers.get_serializer(config.SERIALIZER)  # fail now if the serializer is unavailable
         self._pyro_init_state(uri, set(), set(), set(), None, "hello", None)
 
-    def _pyro_init_state(
-        self,
-        uri: URI,
-        oneway: set[str],
-        methods: set[str],
-        attrs: set[str],
-        hmac_key: Optional[bytes],
-        handshake: Any,
-        serializer: Optional[str],
-    ) -> None:
-        self.__dict__.update(
-            _pyroUri=uri,
-            _pyro_conn=None,  # the AioConnection while connected
-            _pyroOneway=oneway,
-            _pyroMethods=methods,
-            _pyroAttrs=attrs,
-            _pyro_seq=0,  # the last sequence number of a closed connection (the next continues)
-            _pyroHandshake=handshake,
-            _pyroMaxRetries=config.MAX_RETRIES,
-            _pyroSerializer=serializer,
-            _pyro_timeout=config.COMMTIMEOUT,
-            _pyro_hmac=_as_key(hmac_key),
-            _pyro_ser=serializers.get_serializer(serializer or config.SERIALIZER),
-            _pyro_target=uri.object,
-            _pyro_lock=None,  # (loop, asyncio.Lock) for connecting, made on the loop that uses it
-            _pyro_cached=set(),
-        )
+    # (the sync proxy's own code, as the aio proxy's: the state, its properties and pickling, metadata, serializer, annotations)
+    _pyro_init_state: Any = sync_proxy.Proxy._pyro_init_state
+    _pyroSeq: Any = sync_proxy.Proxy._pyroSeq
+    _pyroHmacKey: Any = sync_proxy.Proxy._pyroHmacKey
+    __getstate__: Any = sync_proxy.Proxy.__getstate__
+    __setstate__: Any = sync_proxy.Proxy.__setstate__
+    __ne__: Any = sync_proxy.Proxy.__ne__
+    __hash__: Any = sync_proxy.Proxy.__hash__
+    __dir__: Any = sync_proxy.Proxy.__dir__
+    _pyro_forget_methods: Any = sync_proxy.Proxy._pyro_forget_methods
+    _pyro_process_metadata: Any = sync_proxy.Proxy._pyro_process_metadata
+    _pyro_serializer: Any = sync_proxy.Proxy._pyro_serializer
+    _pyro_request_annotations: Any = sync_proxy.Proxy._pyro_request_annotations
+    _pyroAnnotations: Any = sync_proxy.Proxy._pyroAnnotations
+    _pyroResponseAnnotations: Any = sync_proxy.Proxy._pyroResponseAnnotations
 
     # -- settable properties (the sync proxy's names) ----------------------------------------
 
@@ -170,29 +161,6 @@ class Proxy:
     @_pyroTimeout.setter
     def _pyroTimeout(self, timeout: Optional[float]) -> None:  # noqa: N802
         self.__dict__["_pyro_timeout"] = timeout
-
-    @property
-    def _pyroSeq(self) -> int:  # noqa: N802 - Pyro4's name
-        """The sequence number of the last message sent (it continues over reconnects)."""
-        conn = self._pyro_conn
-        return self._pyro_seq if conn is None else conn.session.seq  # type: ignore[no-any-return]
-
-    @_pyroSeq.setter
-    def _pyroSeq(self, seq: int) -> None:  # noqa: N802
-        self.__dict__["_pyro_seq"] = seq
-        if self._pyro_conn is not None:
-            self._pyro_conn.session.seq = seq
-
-    @property
-    def _pyroHmacKey(self) -> Optional[bytes]:  # noqa: N802 - Pyro4's name
-        """The HMAC key (bytes) signing this proxy's messages; a str is UTF-8 encoded."""
-        return self._pyro_hmac  # type: ignore[no-any-return]
-
-    @_pyroHmacKey.setter
-    def _pyroHmacKey(self, value: Union[str, bytes, None]) -> None:  # noqa: N802
-        key = self.__dict__["_pyro_hmac"] = _as_key(value)
-        if self._pyro_conn is not None:
-            self._pyro_conn.session.set_hmac_key(key)
 
     @property
     def _pyroConnection(self) -> Optional[AioConnection]:  # noqa: N802 - Pyro4's name
@@ -249,11 +217,6 @@ class Proxy:
         if config.METADATA and not self._pyroMethods and not self._pyroAttrs:
             await self._pyroGetMetadata()
 
-    def _pyro_forget_methods(self) -> None:
-        cached = self._pyro_cached
-        while cached:
-            self.__dict__.pop(cached.pop(), None)
-
     # -- identity, copying, pickling -------------------------------------------------------
 
     def __repr__(self) -> str:
@@ -264,16 +227,6 @@ class Proxy:
 
     def __eq__(self, other: object) -> bool:
         return other is self or (isinstance(other, Proxy) and other._pyroUri == self._pyroUri)
-
-    def __ne__(self, other: object) -> bool:
-        return not self.__eq__(other)
-
-    def __hash__(self) -> int:
-        return hash(self._pyroUri)
-
-    def __dir__(self) -> list[str]:
-        names = set(dir(type(self))) | set(self.__dict__)
-        return sorted(names | self._pyroMethods | self._pyroAttrs)
 
     async def __aenter__(self) -> Proxy:
         return self
@@ -292,25 +245,6 @@ class Proxy:
     def __copy__(self) -> Proxy:
         """An independent, unconnected proxy with the same uri and settings."""
         return type(self)(self)
-
-    def __getstate__(self) -> tuple[Any, ...]:
-        """Pyro4's 9-tuple (the sync proxy's state): uri, oneway, methods, attrs, timeout, hmac, handshake, retries, serializer."""
-        return (
-            self._pyroUri,
-            self._pyroOneway,
-            self._pyroMethods,
-            self._pyroAttrs,
-            self._pyro_timeout,
-            self._pyro_hmac,
-            self._pyroHandshake,
-            self._pyroMaxRetries,
-            self._pyroSerializer,
-        )
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        uri, oneway, methods, attrs, _timeout, hmac_key, handshake = state[:7]
-        serializer = state[8] if len(state) > 8 else None
-        self._pyro_init_state(URI(uri), set(oneway), set(methods), set(attrs), hmac_key, handshake, serializer)
 
     def _pyro_sync_twin(self) -> sync_proxy.Proxy:
         """A sync proxy with this one's uri and settings: how an aio proxy travels in a call."""
@@ -361,9 +295,10 @@ class Proxy:
     async def _pyro_connect(self, replace_uri: bool = False) -> bool:
         """Connect and handshake unless connected (one task connects, the others wait for it)."""
         loop = asyncio.get_running_loop()
-        if self._pyro_lock is None or self._pyro_lock[0] is not loop:
-            self.__dict__["_pyro_lock"] = (loop, asyncio.Lock())
-        async with self._pyro_lock[1]:
+        lock = self.__dict__.get("_pyro_aio_lock")  # (for connecting, made on the loop that uses it)
+        if lock is None or lock[0] is not loop:
+            lock = self.__dict__["_pyro_aio_lock"] = (loop, asyncio.Lock())
+        async with lock[1]:
             if self._pyro_connected() is not None:
                 return False
             self._pyro_close()  # (a broken connection, or one of another loop)
@@ -428,37 +363,7 @@ class Proxy:
         result = await self._pyroInvoke("get_metadata", [object_id], {}, objectId=constants.DAEMON_NAME)
         self._pyro_process_metadata(result)
 
-    def _pyro_process_metadata(self, metadata: Any) -> None:
-        if not metadata:
-            return
-        oneway, methods, attrs = (set(metadata[key]) for key in ("oneway", "methods", "attrs"))
-        self.__dict__.update(_pyroOneway=oneway, _pyroMethods=methods, _pyroAttrs=attrs)
-        self._pyro_forget_methods()
-        if not methods and not attrs:
-            raise PyroError(
-                "remote object doesn't expose any methods or attributes. Did you forget setting @expose on them?"
-            )
-
     # -- calls -----------------------------------------------------------------------------
-
-    def _pyro_serializer(self) -> serializers.SerializerBase:
-        name = self._pyroSerializer or config.SERIALIZER
-        serializer = self._pyro_ser
-        if serializer.name != name:
-            serializer = self.__dict__["_pyro_ser"] = serializers.get_serializer(name)
-        return serializer  # type: ignore[no-any-return]
-
-    def _pyro_request_annotations(self, clear: bool) -> Optional[dict[str, bytes]]:
-        """What a request carries (the sync proxy's rule): the context's annotations, its CORR, the hook's."""
-        ctx = current_context
-        annotations = {key: value for key, value in ctx.annotations.items() if key != "CORR"}
-        if ctx.correlation_bytes is not None:
-            annotations["CORR"] = ctx.correlation_bytes
-        if self._pyro_has_annotation_hook:
-            annotations.update(self._pyroAnnotations())
-        if clear:
-            ctx.annotations = {}
-        return annotations or None
 
     async def _pyroInvoke(  # noqa: N802 - Pyro4's name
         self,
@@ -535,31 +440,17 @@ class Proxy:
     ) -> tuple[Any, Any, int]:
         """The serialized call (a large bytes argument as its own part, a blob as it came): payload, serializer, flags."""
         if vargs and isinstance(vargs[0], SerializedBlob):
-            serializer, payload, blob_info = blob_call(serializer, target, method, vargs, kwargs)
-            # BLBI joins the context's annotations: the call sends them and clears them
-            current_context.annotations = {**current_context.annotations, "BLBI": blob_info}
+            serializer, payload = sync_proxy._blob_payload(current_context, serializer, target, method, vargs, kwargs)
             return payload, serializer, flags | FLAGS_KEEPSERIALIZED
         return serializer.call_parts(target, method, vargs, kwargs), serializer, flags
 
     def _pyro_special_result(self, msg: Message, result: Any) -> Any:
-        if msg.flags & FLAGS_ITEMSTREAMRESULT:
-            stream_id = msg.annotations.get("STRM", b"").decode("ascii", "replace")
-            if not stream_id:
-                raise ProtocolError(
-                    "result of call is an iterator, but the server is not configured to allow streaming"
-                )
+        if msg.flags & FLAGS_ITEMSTREAMRESULT and msg.annotations.get("STRM"):
             from .streams import AsyncStreamResultIterator
 
-            return AsyncStreamResultIterator(stream_id, self)
-        if not isinstance(result, BaseException):
-            self._pyro_close()
-            raise ProtocolError(f"exception reply does not hold an exception but a {type(result).__name__}")
-        if isinstance(result, CommunicationError):
-            self._pyro_close()  # the daemon closes the connection after such a reply
-        try:
-            raise result
-        finally:
-            result = None
+            return AsyncStreamResultIterator(msg.annotations["STRM"].decode("ascii", "replace"), self)
+        # (an exception, or a stream the daemon does not serve: as the sync proxy does)
+        return sync_proxy.Proxy._pyro_special_result(cast(Any, self), msg, result)
 
     async def _pyro_first_call(self, name: str, args: Any, kwargs: Any) -> Any:
         """A call before the metadata is known: get it, then check the name as the sync proxy's lookup does."""
@@ -593,13 +484,6 @@ class Proxy:
 
     # -- hooks for subclasses (the sync proxy's) ---------------------------------------------
 
-    def _pyroAnnotations(self) -> dict[str, bytes]:  # noqa: N802 - Pyro4's name
-        """Override to add annotations (4-letter keys, bytes values) to every request."""
-        return {}
-
-    def _pyroResponseAnnotations(self, annotations: dict[str, bytes], msgtype: int) -> None:  # noqa: N802
-        """Override to look at the annotations of every reply (also in current_context.response_annotations)."""
-
     def _pyroValidateHandshake(self, response: Any) -> Any:  # noqa: N802 - Pyro4's name
         """Override to check the daemon's handshake response; raise to refuse it (it may be a coroutine)."""
 
@@ -607,12 +491,6 @@ class Proxy:
 def _large_bytes_among(vargs: Any, limit: int) -> bool:
     """Whether a positional argument is a bytes object large enough to go out as its own part."""
     return type(vargs) is tuple and any(type(value) is bytes and len(value) >= limit for value in vargs)
-
-
-def _as_key(value: Union[str, bytes, None]) -> Optional[bytes]:
-    if not value:
-        return None
-    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
 
 # An aio proxy passed in a call travels as Pyro4's proxy (its sync twin, in every serializer).

@@ -135,26 +135,7 @@ class AioClientConnection(ClientConnection, SessionProtocol):
         if transport is None or transport.is_closing():
             return
         self.last_activity = time.monotonic()
-        if len(frames) > 1:  # a large payload: no join, no copy
-            self.flush()
-            for frame in frames:
-                transport.write(frame)
-            return
-        outgoing = self._outgoing
-        if self.in_progress:  # more replies are on their way: gather them
-            if not outgoing:
-                self.server.aio_loop.call_soon(self.flush)  # type: ignore[union-attr]
-            outgoing.append(frames[0])
-        elif outgoing:
-            outgoing.append(frames[0])
-            self.flush()
-        else:
-            transport.write(frames[0])
-
-    def flush(self) -> None:
-        outgoing, self._outgoing = self._outgoing, []
-        if outgoing and self.transport is not None and not self.transport.is_closing():
-            self.transport.writelines(outgoing)
+        self.write_frames(frames, self.in_progress > 0)  # (more replies on their way: gather them)
 
     def close(self) -> None:
         """End the connection (on the loop): what is written still goes out; its async calls are cancelled."""

@@ -15,7 +15,8 @@ one in a worker thread, while the loop reads on:
 The rules of requests are the Dispatcher's: exception replies, streams and
 handshakes go through it; what is framed here follows its ``_request``.
 ``current_context`` holds the call's values in its worker thread, and in its
-task at each step (the loop's thread-local is swapped in and out around them).
+task at each step (the call's own ``CallState`` is swapped in and out of the
+loop thread's context around them).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generator, Optional
 from pyro_protocol import serializers
 from pyro_protocol.config import config
 from pyro_protocol.constants import JOIN_LIMIT
-from pyro_protocol.context import current_context, new_correlation_bytes
+from pyro_protocol.context import CallState, current_context, new_correlation_bytes
 from pyro_protocol.errors import ConnectionClosedError, SerializeError
 from pyro_protocol.message import FLAGS_BATCH, FLAGS_KEEPSERIALIZED, FLAGS_ONEWAY, Frames, Message
 
@@ -50,25 +51,23 @@ log = logging.getLogger("pyro.server")
 
 
 @types.coroutine
-def in_context(coro: Coroutine[Any, Any, Any], values: dict[str, Any]) -> Generator[Any, Any, Any]:
-    """Run ``coro`` with ``current_context`` holding ``values`` at each of its steps.
+def in_context(coro: Coroutine[Any, Any, Any], state: CallState) -> Generator[Any, Any, Any]:
+    """Run ``coro`` with ``current_context`` showing ``state`` at each of its steps.
 
-    The context is a thread-local and every task on the loop shares the loop's thread:
-    before each step it gets the call's values, after it ``values`` keeps what the method
-    changed (its response annotations, say). (The values are the thread-local's own
-    ``__dict__``, what ``CallContext.to_global`` reads: copied whole, at C speed.)
+    The context is per thread and every task on the loop shares the loop's thread: each step
+    of the call gets the call's own state, and the loop's is put back after it.
     """
-    state = vars(current_context)
+    ctx = current_context
     sent: Any = None
     error: Optional[BaseException] = None
     while True:
-        state.update(values)
+        outside, ctx.state = ctx.state, state
         try:
             step = coro.send(sent) if error is None else coro.throw(error)
         except StopIteration as done:
             return done.value
         finally:
-            values.update(state)
+            ctx.state = outside
         try:
             sent, error = (yield step), None
         except GeneratorExit:
@@ -81,7 +80,7 @@ def in_context(coro: Coroutine[Any, Any, Any], values: dict[str, Any]) -> Genera
 class Call:
     """One INVOKE on its way: where it came from and what its reply needs."""
 
-    __slots__ = ("conn", "msg", "serializer", "correlation", "context", "is_callback", "oneway", "holds", "task")
+    __slots__ = ("conn", "msg", "serializer", "correlation", "state", "is_callback", "oneway", "holds", "task")
 
     def __init__(self, conn: AioClientConnection, msg: Message, serializer: Any, correlation: bytes) -> None:
         self.conn = conn
@@ -92,17 +91,15 @@ class Call:
         self.oneway = bool(msg.flags & FLAGS_ONEWAY)
         self.holds = False  # the connection's next requests wait for this one (a oneway call, ONEWAY_THREADED off)
         self.task: Optional[asyncio.Task[None]] = None  # an async call's task, while it runs
-        ctx = current_context
-        ctx.client = conn
-        ctx.client_sock_addr = conn.addr
-        ctx.seq = msg.seq
-        ctx.msg_flags = msg.flags
-        ctx.serializer_id = msg.serializer_id
-        ctx.annotations = msg.annotations
-        ctx.response_annotations = {}
-        ctx.set_correlation_bytes(correlation)
-        #: what current_context holds during the call (and what the call left in it): see in_context
-        self.context = vars(ctx).copy()
+        #: what current_context shows during the call (and what the call left in it): see in_context
+        state = self.state = CallState()
+        state.client = conn
+        state.client_sock_addr = conn.addr
+        state.seq = msg.seq
+        state.msg_flags = msg.flags
+        state.serializer_id = msg.serializer_id
+        state.annotations = msg.annotations
+        state.correlation_bytes = correlation
 
 
 class Calls:
@@ -200,7 +197,7 @@ class Calls:
 
     async def _run(self, call: Call, coro: Coroutine[Any, Any, Any]) -> None:
         try:
-            result = await in_context(coro, call.context)
+            result = await in_context(coro, call.state)
         except Exception as exc:
             frames, keep = self._exception_reply(call, exc)
         except (SystemExit, GeneratorExit) as exc:
@@ -235,13 +232,12 @@ class Calls:
         if call.conn.closed:  # its client is gone: nobody waits for it
             server.from_thread(self.finish, call, None, False)
             return
-        vars(current_context).update(call.context)
+        current_context.state = call.state
         try:
             result = function(*args, **kwargs) if kwargs else function(*args)
             if inspect.iscoroutine(result):  # a plain function that returned a coroutine: it runs on the loop
                 server.from_thread(self._task, call, result)
                 return
-            call.context["response_annotations"] = current_context.response_annotations
             frames, keep = self._result_reply(call, result)
         except Exception as exc:
             frames, keep = self._exception_reply(call, exc)
@@ -256,7 +252,7 @@ class Calls:
             try:
                 result = get_attribute(obj, method)(*vargs, **(kwargs or {}))
                 if inspect.iscoroutine(result):
-                    result = self.server.await_from_worker(in_context(result, vars(current_context).copy()))
+                    result = self.server.await_from_worker(in_context(result, current_context.state))
             except Exception as exc:
                 exc._pyroTraceback = format_traceback(exc, bool(config.DETAILED_TRACEBACK))  # type: ignore[attr-defined]
                 results.append(serializers.ExceptionWrapper(exc))
@@ -272,20 +268,16 @@ class Calls:
             return None, True
         if type(result) not in VALUE_TYPES and not msg.flags & FLAGS_BATCH:
             if inspect.isasyncgen(result):
-                result = AsyncItems(result, self.server, call.context)
+                result = AsyncItems(result, self.server)
             if is_streamable(result):
                 return self._stream_reply(call, result), True
         serializer = call.serializer
-        payload: Any = None
-        if type(result) is bytes and len(result) >= JOIN_LIMIT:
-            around = serializer.bytes_parts(result)  # a large bytes result goes out without a copy
-            if around is not None:
-                payload = (around[0], result, around[1])
-        if payload is None:
-            payload = serializer.dumps(result)
-        extra = call.context.get("response_annotations")
+        # (a large bytes result goes out as it is, without a serialized copy)
+        large = type(result) is bytes and len(result) >= JOIN_LIMIT and serializer.bytes_parts(result)
+        payload = (large[0], result, large[1]) if large else serializer.dumps(result)
+        extra = call.state.response_annotations
         if extra or self.daemon_annotates():
-            annotations = self.dispatcher.reply_annotations(call.correlation, extra)
+            annotations = self._in_call(call, self.dispatcher.reply_annotations, call.correlation, extra)
         else:
             annotations = {"CORR": call.correlation}  # (what reply_annotations gives then, quicker)
         return call.conn.session.reply(payload, msg.serializer_id, msg.flags & FLAGS_BATCH, msg.seq, annotations), True
@@ -295,12 +287,22 @@ class Calls:
         if call.oneway:
             log.warning("oneway call from %s failed: %s: %s", call.conn.addr, type(exc).__name__, exc)
             return None, True
-        keep = self.dispatcher._send_exception(call.conn, call.msg, call.serializer, exc, call.is_callback)
-        return None, bool(keep)
+        send = self.dispatcher._send_exception
+        return None, bool(self._in_call(call, send, call.conn, call.msg, call.serializer, exc, call.is_callback))
 
     def _stream_reply(self, call: Call, iterator: Any) -> Optional[Frames]:
-        self.dispatcher._start_stream(call.conn, call.msg, call.serializer, iterator)
+        self._in_call(call, self.dispatcher._start_stream, call.conn, call.msg, call.serializer, iterator)
         return None
+
+    @staticmethod
+    def _in_call(call: Call, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(*args)`` with the call's context (the daemon's hooks it runs may look at it)."""
+        ctx = current_context
+        outside, ctx.state = ctx.state, call.state
+        try:
+            return function(*args)
+        finally:
+            ctx.state = outside
 
     def _exit(self, call: Call, exc: BaseException) -> tuple[Optional[Frames], bool]:
         # as on the other server types: only this connection ends (sending it back would end the client)
@@ -312,18 +314,16 @@ class AsyncItems:
     """A remote iterator over an async generator: each ``next()`` (in a worker, where
     ``get_next_stream_item`` runs) awaits the generator's next item on the server's loop."""
 
-    def __init__(self, agen: Any, server: AsyncioServer, context: dict[str, Any]) -> None:
+    def __init__(self, agen: Any, server: AsyncioServer) -> None:
         self.agen = agen
         self.server = server
-        self.context = context
 
     def __iter__(self) -> AsyncItems:
         return self
 
     def __next__(self) -> Any:
-        self.context.update(vars(current_context))  # (the client asking for this item)
-        try:
-            return self.server.await_from_worker(in_context(self.agen.__anext__(), self.context))
+        try:  # (with the context of the call asking for this item)
+            return self.server.await_from_worker(in_context(self.agen.__anext__(), current_context.state))
         except StopAsyncIteration:
             raise StopIteration from None
 
