@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import weakref
 from typing import Any, Coroutine, Generator, Optional, Union, cast
 
 from pyro_protocol import constants, serializers
@@ -29,7 +28,6 @@ from pyro_protocol.context import current_context
 from pyro_protocol.errors import (
     CommunicationError,
     ConnectionClosedError,
-    PyroError,
     TimeoutError,
 )
 from pyro_protocol.message import (
@@ -49,6 +47,7 @@ from pyro_protocol.uri import URI
 
 from .. import proxy as sync_proxy
 from ..blob import SerializedBlob
+from ..remote import CachedRemoteMethod, RemoteMethod
 from .connection import AioConnection, open_connection
 
 __all__ = ["Proxy", "RECONNECT_PAUSE"]
@@ -62,49 +61,22 @@ ASYNC_PROBES = frozenset(["__await__", "__aiter__", "__anext__", "__aenter__", "
 _SPECIAL_REPLY = FLAGS_ITEMSTREAMRESULT | FLAGS_EXCEPTION
 
 
-class _RemoteMember:
+class _RemoteMember(RemoteMethod):
     """``proxy.name``: call it to invoke the remote method, await it to get the remote attribute."""
 
-    __slots__ = ("_proxy", "_name")
-
-    def __init__(self, proxy: Proxy, name: str) -> None:
-        self._proxy = proxy
-        self._name = name
+    __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
         proxy = self._proxy
         if not (proxy._pyroMethods or proxy._pyroAttrs) and config.METADATA:
-            return proxy._pyro_first_call(self._name, args, kwargs)
-        if proxy._pyroMaxRetries:
-            return proxy._pyro_call_retrying(self._name, args, kwargs)
-        return proxy._pyroInvoke(self._name, args, kwargs)
+            return proxy._pyro_first_call(self._name, args, kwargs)  # type: ignore[no-any-return]
+        return super().__call__(*args, **kwargs)  # type: ignore[no-any-return]
 
     def __await__(self) -> Generator[Any, None, Any]:
-        return self._proxy._pyroGetAttr(self._name).__await__()
+        return self._proxy._pyroGetAttr(self._name).__await__()  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"<remote member {self._name!r} of {self._proxy!r}>"
-
-
-class _CachedMethod:
-    """The cached form of a remote method: refers to its proxy weakly (no cycle keeps a dropped proxy open)."""
-
-    __slots__ = ("_proxy_ref", "_name")
-
-    def __init__(self, proxy: Proxy, name: str) -> None:
-        self._proxy_ref = weakref.ref(proxy)
-        self._name = name
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, Any]:
-        proxy = self._proxy_ref()
-        if proxy is None:
-            raise PyroError(f"the proxy of remote method {self._name!r} no longer exists; keep a reference to it")
-        if proxy._pyroMaxRetries:
-            return proxy._pyro_call_retrying(self._name, args, kwargs)
-        return proxy._pyroInvoke(self._name, args, kwargs)
-
-    def __repr__(self) -> str:
-        return f"<remote method {self._name!r} of {self._proxy_ref()!r}>"
 
 
 class Proxy:
@@ -185,7 +157,7 @@ class Proxy:
         if config.METADATA and known and name not in self._pyroMethods and name not in self._pyroAttrs:
             raise AttributeError(f"remote object '{self._pyroUri}' has no exposed attribute or method '{name}'")
         if known and name in self._pyroMethods:
-            self.__dict__[name] = _CachedMethod(self, name)
+            self.__dict__[name] = CachedRemoteMethod(self, name)  # (its calls give coroutines here)
             self._pyro_cached.add(name)
         return _RemoteMember(self, name)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import logging
 import ssl
 import threading
@@ -142,10 +143,11 @@ class AioClientConnection(ClientConnection, SessionProtocol):
         if self.closed:
             return
         self.closed = True
-        if self.transport is not None:
+        loop = self.server.aio_loop
+        if self.transport is not None and loop is not None and not loop.is_closed():
             self.flush()
             self.transport.close()
-        else:
+        else:  # (not opened yet, or its loop is gone: the socket is all there is to close)
             if self.opening is not None:
                 self.opening.cancel()
             try:
@@ -235,11 +237,7 @@ class AsyncioServer(ServerBase):
 
     def loop(self, condition: Callable[[], bool]) -> None:
         """requestLoop(): serve on the server's own loop, in the calling thread."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
+        if _loop_running_here():
             raise PyroError("requestLoop() cannot run inside a running event loop: use 'await daemon.serve()'")
         loop = self._own_loop()
         task = loop.create_task(self.serve(condition))
@@ -542,11 +540,22 @@ class AsyncioServer(ServerBase):
     def close(self) -> None:
         if self.closed:
             return
-        if self.serving and not self.on_loop_thread():
-            raise PyroError("close the daemon after its serve() has returned (daemon.shutdown() ends it)")
+        loop = self.aio_loop
+        if self.serving and not self.on_loop_thread() and loop is not None:
+            # its connections belong to the loop serving them in another thread: close there
+            try:
+                asyncio.run_coroutine_threadsafe(_called(self.close), loop).result(CLOSE_GRACE + 3.0)
+                return
+            except (concurrent.futures.TimeoutError, RuntimeError):
+                log.warning("the asyncio server's loop did not close its connections in time")
         self._deactivate()
         super().close()  # (ends every connection)
-        _finish_loop(self.own_loop, close=True)
+        if _loop_running_here():  # (another loop runs in this thread: finish the server's own elsewhere)
+            finisher = threading.Thread(target=_finish_loop, args=(self.own_loop, True))
+            finisher.start()
+            finisher.join(CLOSE_GRACE)
+        else:
+            _finish_loop(self.own_loop, close=True)
         if self.pool is not None:
             self.pool.shutdown()
 
@@ -554,6 +563,18 @@ class AsyncioServer(ServerBase):
 async def _awaiting(awaitable: Any) -> Any:
     """A coroutine of any awaitable (run_coroutine_threadsafe takes coroutines only)."""
     return await awaitable
+
+
+async def _called(function: Callable[[], Any]) -> Any:
+    return function()
+
+
+def _loop_running_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 async def _steps(count: int) -> None:
