@@ -172,6 +172,8 @@ def _raw_connection(sock: socket.socket) -> None:
                 return
             (size,) = _PREFIX.unpack(head)
             body = recv_exactly(sock, size, buffer)
+            # joined below 64 KiB as ours does (pyro_protocol.constants.JOIN_LIMIT, not imported:
+            # this module also runs Pyro4's servers, which must not load our packages)
             if size < 65536:
                 sock.sendall(head + body)
             else:

@@ -93,3 +93,32 @@ def test_marshal_code_objects_are_refused():
     code = marshal.dumps(compile("1 + 1", "<x>", "eval"))
     with pytest.raises(SerializeError, match="not accepted"):
         serializers.get_serializer("marshal").loads(code)
+
+
+#: A tuple (flagged for the reference table) holding a dict whose key is a reference to that very
+#: tuple, while it is half built: marshal.loads hashes a tuple with empty slots and crashes.
+_HALF_BUILT_KEY = b"\xa9\x02{r\x00\x00\x00\x00N0N"
+
+
+def test_marshal_data_that_crashes_the_interpreter_is_refused():
+    import subprocess
+    import sys
+
+    crashed = subprocess.run([sys.executable, "-c", f"import marshal; marshal.loads({_HALF_BUILT_KEY!r})"], check=False)
+    assert crashed.returncode < 0  # (a signal: what a daemon would suffer without the check)
+    marshal_serializer = serializers.get_serializer("marshal")
+    for load in (marshal_serializer.loads, marshal_serializer.loadsCall):
+        with pytest.raises(SerializeError, match="not .yet. complete"):
+            load(_HALF_BUILT_KEY)
+    # a None flagged for the table takes no index: the reference still points at the tuple
+    with pytest.raises(SerializeError, match="not .yet. complete"):
+        marshal_serializer.loads(b"\xa9\x03\xce{r\x00\x00\x00\x00N0N")
+
+
+def test_marshal_shared_references_to_complete_objects_are_accepted():
+    import marshal
+
+    shared = "a string held twice"
+    data = marshal.dumps(([shared, shared], {"key": shared}))
+    assert b"r" in data  # (the second use is a reference)
+    assert serializers.get_serializer("marshal").loads(data) == ([shared, shared], {"key": shared})

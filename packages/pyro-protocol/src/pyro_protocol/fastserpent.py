@@ -358,16 +358,16 @@ def _built(opener: str, items: list[Any], values: list[Any], is_dict: Any, trail
 
 _NAME = rb"'([^'\\\n\r\x00]*)'"
 _WHOLE = rb"(?:0|[1-9][0-9]{0,%d})" % (_MAX_INT_DIGITS - 1)
-#: The common call (its arguments: whole numbers in group 3 or 4, one of them with its comma,
-#: or other scalars in group 5), from the header on.
+#: The common call, from the header on. Its arguments: one to three whole numbers in groups 3-5
+#: (one alone with its comma), more in group 6, or other scalars in group 7.
 _CALL = re.compile(
     re.escape(_HEADER_BYTES)
     + rb"\("
     + _NAME
     + b","
     + _NAME
-    + rb",\((?:(%s(?:,%s)+),?|(%s),|((?:[^()\[\]{}'\"\\\n\r\x00]|'[^'\\\n\r\x00]*')*))\),\{\}\)[ \t\n\f]*\Z"
-    % (_WHOLE, _WHOLE, _WHOLE)
+    + rb",\((?:(%s),(?:(%s)(?:,(%s))?,?)?|(%s(?:,%s){3,}),?|((?:[^()\[\]{}'\"\\\n\r\x00]|'[^'\\\n\r\x00]*')*))\),\{\}\)[ \t\n\f]*\Z"
+    % ((_WHOLE,) * 5)
 ).match
 #: One argument and the comma after it (or the end): the separator's group number tells the kind.
 _ARGUMENT = re.compile(
@@ -387,15 +387,19 @@ def scalar_call(data: bytes) -> Optional[tuple[str, str, tuple[Any, ...], dict[s
     m = _CALL(data)
     if m is None:
         return None
-    obj, method, numbers, number, others = m.groups()
+    obj, method, first, second, third, numbers, others = m.groups()
     try:
         obj, method = obj.decode(), method.decode()
     except UnicodeDecodeError:
         return None
+    if first is not None:
+        if second is None:
+            return obj, method, (int(first),), {}
+        if third is None:
+            return obj, method, (int(first), int(second)), {}
+        return obj, method, (int(first), int(second), int(third)), {}
     if numbers is not None:
         return obj, method, tuple(map(int, numbers.split(b","))), {}
-    if number is not None:
-        return obj, method, (int(number),), {}
     if not others:
         return obj, method, (), {}
     values = _scalar_arguments(others)
@@ -429,19 +433,23 @@ def _scalar_arguments(arguments: bytes) -> Optional[tuple[Any, ...]]:
     return None  # "(x)" is just x, not a tuple
 
 
+#: The text of a call with n scalar arguments (index n), and {} or None as keyword arguments: one %
+#: formatting writes it (%r is repr, as serpent writes these types).
+_CALL_TEXTS = {
+    tail: [f"{HEADER}(%r,%r,({','.join(['%r'] * n)}{',' if n == 1 else ''}),{tail})" for n in range(9)]
+    for tail in ("{}", "None")
+}
+
+
 def dumps_call(obj: str, method: str, vargs: Any, kwargs: Any) -> bytes:
-    """``dumps((obj, method, vargs, kwargs))``: a call with scalar arguments written in one go."""
-    if type(vargs) is tuple and type(obj) is str and type(method) is str and not kwargs:
+    """``dumps((obj, method, vargs, kwargs))``: a call with up to 8 scalar arguments written in one go."""
+    if type(vargs) is tuple and type(obj) is str and type(method) is str and not kwargs and len(vargs) < 9:
         for arg in vargs:
             if type(arg) not in _REPR_TYPES:
                 break
         else:
             if kwargs is None:
-                tail = "),None)"
-            elif type(kwargs) is dict:
-                tail = "),{})"
-            else:
-                return dumps((obj, method, vargs, kwargs))
-            arguments = repr(vargs[0]) + "," if len(vargs) == 1 else ",".join(map(repr, vargs))
-            return f"{HEADER}({obj!r},{method!r},({arguments}{tail}".encode()
+                return (_CALL_TEXTS["None"][len(vargs)] % (obj, method, *vargs)).encode()
+            if type(kwargs) is dict:
+                return (_CALL_TEXTS["{}"][len(vargs)] % (obj, method, *vargs)).encode()
     return dumps((obj, method, vargs, kwargs))

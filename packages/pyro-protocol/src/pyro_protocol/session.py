@@ -308,9 +308,9 @@ def _connect_reply_value(msg: Message) -> Any:
     reply = serializers.get_serializer_by_id(msg.serializer_id).loads(bytes(msg.data))
     frozen: Optional[tuple[Any, Any]]
     if msg.flags & FLAGS_META_ON_CONNECT:
-        frozen = _frozen_connect_reply(reply, serializers.PLAIN_SCALARS)
+        frozen = _frozen_connect_reply(reply, serializers.SCALAR_TYPES)
     else:
-        frozen = (reply, None) if type(reply) in serializers.PLAIN_SCALARS else None
+        frozen = (reply, None) if type(reply) in serializers.SCALAR_TYPES else None
     if frozen is not None:
         if len(_connect_replies) >= _CONNECT_REPLIES_KEPT:
             _connect_replies.clear()

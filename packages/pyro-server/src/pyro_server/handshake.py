@@ -126,7 +126,7 @@ class Handshakes:
             data = serializer.loads(payload)
             if not isinstance(data, dict):
                 raise ProtocolError("handshake payload must be a dict")
-            if all(type(value) in serializers.PLAIN_SCALARS for value in data.values()):
+            if all(type(value) in serializers.SCALAR_TYPES for value in data.values()):
                 _remember(self.requests, key, data)
             else:
                 return data
@@ -136,7 +136,7 @@ class Handshakes:
         """The serialized answer with the object's metadata, reused while nothing it depends on changed."""
         daemon = self.daemon
         obj = daemon.objectsById.get(object_id) if type(object_id) is str else None
-        if obj is None or type(response) not in serializers.PLAIN_SCALARS:
+        if obj is None or type(response) not in serializers.SCALAR_TYPES:
             answer: bytes = serializer.dumps(
                 {"handshake": response, "meta": object_metadata(daemon.objectsById, object_id, True)}
             )

@@ -57,6 +57,7 @@ class SessionProtocol(asyncio.BufferedProtocol):
     _into_target = False
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        """Where asyncio should put the next bytes: a large payload's own buffer, else the read buffer."""
         target = self.session.receive_target()
         if target is not None:  # the rest of a large payload, straight into its buffer
             self._into_target = True

@@ -52,9 +52,6 @@ from .msgpack_format import MsgpackSerializer
 from .pickle_format import CloudpickleSerializer, DillSerializer, PickleSerializer
 from .serpent_format import SerpentSerializer
 
-#: The old name of SCALAR_TYPES ("plain" also named two other things), until its last callers move.
-PLAIN_SCALARS = SCALAR_TYPES
-
 # Private names that tests read from here, as when this was one module (the same objects).
 _CALL_MARKER_HEAD = base._CALL_MARKER_HEAD
 _CALL_MARKER_FILL = base._CALL_MARKER_FILL
@@ -91,7 +88,6 @@ __all__ = [
     "serializer_name",
     "recreate_classes",
     "SCALAR_TYPES",
-    "PLAIN_SCALARS",
     # importable from here before the split, and imported so by other packages and tests
     "exception_class_name",
     "check_marshal",

@@ -49,7 +49,8 @@ def _marshallable(value: Any) -> Any:
 
 
 # What check_marshal does after each type code (flag bit 0x80 masked off): a number >= 0 is a
-# fixed size to skip; the negative ones are the kinds below; anything else is refused.
+# fixed size to skip; the negative ones are the kinds below; anything else is refused. (A
+# reference, "r" and a 4-byte index, is of fixed size too; check_marshal looks at its index.)
 _M_LEN4, _M_COUNT4, _M_LONG, _M_LEN1, _M_SMALL_TUPLE, _M_DICT, _M_COMPLEX, _M_NULL, _M_REFUSED = range(-1, -10, -1)
 _M_SIZED = frozenset({_M_LEN4, _M_COUNT4, _M_LONG})  # a 4-byte size follows the type code
 _M_ACTION = [_M_REFUSED] * 128
@@ -69,38 +70,53 @@ del _code, _action
 
 
 def check_marshal(data: bytes) -> None:
-    """Refuse marshal data that would make ``marshal.loads`` allocate far more than it holds.
+    """Refuse marshal data that would make ``marshal.loads`` allocate far more than it holds,
+    or crash.
 
     marshal trusts the element counts of tuples, lists and sets (and digit counts of
     ints) and allocates them before reading the elements: 5 bytes could ask for 16 GB.
     Every element needs at least one byte, so a count larger than the bytes left is a
-    lie. Code objects and other exotic types are refused: Pyro never sends them.
+    lie. A reference (``r``) may only name an object that is complete: one to a container
+    still being read hands out a half-built object (a tuple with empty slots), and hashing
+    that as a dict key or set element crashes the interpreter. Code objects and other
+    exotic types are refused: Pyro never sends them.
     """
     size = len(data)
     pos = 0
     left = 1  # objects still to read in the innermost open container; -1: a dict, until its NULL
     outer: list[int] = []  # the same for the containers around it
+    refs: list[bool] = []  # marshal's reference table: whether each object is complete
+    open_refs: list[int] = []  # the reference index of each open container (-1: none)
     actions = _M_ACTION
     while True:
         if not left:
             if not outer:
                 return
             left = outer.pop()
+            _close(refs, open_refs)
             continue
         if pos >= size:
             raise SerializeError("marshal: data too short")
+        flagged = data[pos] & 0x80
         code = data[pos] & 0x7F
         action = actions[code]
         pos += 1
+        if code == _M_REF:
+            index = int.from_bytes(data[pos : pos + 4], "little")
+            if index >= len(refs) or not refs[index]:
+                raise SerializeError("marshal: a reference to an object that is not (yet) complete")
         if action >= 0:
             pos += action
             if left > 0:
                 left -= 1
+            if code not in _M_NO_REF:  # (None, False, True and a reference never take an index)
+                _complete(refs, flagged)
             continue
         if action == _M_NULL:  # ends a dict
             if left != -1:
                 raise SerializeError("marshal: unexpected NULL in data")
             left = outer.pop()  # (a dict's '{' put its parent's count there)
+            _close(refs, open_refs)
             continue
         if left > 0:
             left -= 1
@@ -112,24 +128,50 @@ def check_marshal(data: bytes) -> None:
             if count < 0 or count > size - pos:
                 raise SerializeError(f"marshal: a size of {count} does not fit in {size - pos} remaining bytes")
             if action == _M_COUNT4:
-                outer.append(left)
-                left = count
+                left = _open(outer, left, refs, open_refs, flagged, count)
             else:
                 pos += count
+                _complete(refs, flagged)
         elif action == _M_LEN1:
             pos += 1 + (data[pos] if pos < size else 0)
+            _complete(refs, flagged)
         elif action == _M_SMALL_TUPLE:
-            outer.append(left)
-            left = data[pos] if pos < size else 0
+            left = _open(outer, left, refs, open_refs, flagged, data[pos] if pos < size else 0)
             pos += 1
         elif action == _M_DICT:
-            outer.append(left)
-            left = -1
+            left = _open(outer, left, refs, open_refs, flagged, -1)
         elif action == _M_COMPLEX:
             for _ in range(2):
                 pos += 1 + (data[pos] if pos < size else 0)
+            _complete(refs, flagged)
         else:
             raise SerializeError(f"marshal: type code {chr(code)!r} is not accepted")
+
+
+_M_REF = ord("r")
+_M_NO_REF = frozenset(b"NFTr")
+
+
+def _complete(refs: list[bool], flagged: int) -> None:
+    """A scalar was read: with the flag, it takes the next reference index, complete."""
+    if flagged:
+        refs.append(True)
+
+
+def _open(outer: list[int], left: int, refs: list[bool], open_refs: list[int], flagged: int, count: int) -> int:
+    """A container starts (its reference index is taken now, as marshal does): its element count."""
+    outer.append(left)
+    open_refs.append(len(refs) if flagged else -1)
+    if flagged:
+        refs.append(False)
+    return count
+
+
+def _close(refs: list[bool], open_refs: list[int]) -> None:
+    """The innermost open container is complete."""
+    index = open_refs.pop()
+    if index >= 0:
+        refs[index] = True
 
 
 # -- the quick check: the common call's sizes, all trustworthy, found in a few steps -------------
@@ -142,7 +184,8 @@ _SCALAR_CODES = frozenset(bytes(c | flag for c in b"NFTigyzZaAut" for flag in (0
 #: length, then that many bytes); _OTHER for anything else.
 _SHORT_TEXT, _OTHER = -1, -2
 _SCALAR_SIZE = [_OTHER] * 256
-for _code, _size in {**dict(zip(b"NFTirgy", (0, 0, 0, 4, 4, 8, 16))), **dict.fromkeys(b"zZ", _SHORT_TEXT)}.items():
+# (no references, "r": one may point to a container still being read; check_marshal follows them)
+for _code, _size in {**dict(zip(b"NFTigy", (0, 0, 0, 4, 8, 16))), **dict.fromkeys(b"zZ", _SHORT_TEXT)}.items():
     _SCALAR_SIZE[_code] = _SCALAR_SIZE[_code | 0x80] = _size
 del _code, _size
 _SMALL_TUPLE, _LIST, _DICT, _NONE, _NULL = b")[{N0"
