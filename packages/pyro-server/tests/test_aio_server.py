@@ -539,3 +539,31 @@ def test_an_asyncio_daemon_combined_with_a_thread_daemon(pyro4, run_daemon):
                 assert first.aadd(number, 1) == second.plain(number)[0] + 1
     finally:
         other.close()
+
+
+def test_a_select_loop_of_your_own_steps_the_server():
+    """daemon.sockets / daemon.events(): async methods that wait, and plain ones, are answered."""
+    import select
+
+    config.SERVERTYPE = "asyncio"
+    daemon = Daemon(host="127.0.0.1")
+    uri = daemon.register(Service())
+    stop = threading.Event()
+
+    def pump():
+        while not stop.is_set():
+            readable, _, _ = select.select(daemon.sockets, [], [], 0.02)
+            daemon.events(readable)
+
+    loop = threading.Thread(target=pump)
+    loop.start()
+    try:
+        with Proxy(uri) as proxy:
+            assert proxy.aadd(1, 2) == 3
+            assert proxy.asleep(0.05, "waited") == "waited"
+            assert proxy.plain("p")[0] == "p"
+            assert list(proxy.anumbers(3)) == [0, 1, 2]
+    finally:
+        stop.set()
+        loop.join(5)
+        daemon.close()
