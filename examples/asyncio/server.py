@@ -43,7 +43,7 @@ async def main():
     print("uri=", daemon.register(Kitchen(), "example.kitchen"), flush=True)
     await daemon.serve()  # until close_kitchen() calls shutdown()
     daemon.close()
-    print("kitchen closed")
+    print("kitchen closed", flush=True)
 
 
 asyncio.run(main())
