@@ -33,9 +33,9 @@ class Kitchen:
     def dishes_served(self):
         return self.served
 
-    @pyro_server.oneway
     def close_kitchen(self):
-        self._pyroDaemon.shutdown()
+        self._pyroDaemon.shutdown()  # (serve() lets this call answer before it returns)
+        return "closing"
 
 
 async def main():
