@@ -56,7 +56,7 @@ class ProxyConnection:
         A refused handshake (a CONNECTFAIL answer, its value the daemon's reason) comes back
         too, the connection already closed: the caller decides what it means.
         """
-        where = uri.location
+        where = uri.location or str(uri)
         try:
             ssl_context = transport.client_ssl_context(config) if config.SSL else None
         except (OSError, ValueError) as exc:
@@ -68,15 +68,10 @@ class ProxyConnection:
             msg, value = conn.receive()
         except BaseException as exc:
             transport.close_socket(sock)
-            if isinstance(exc, ConnectionClosedError) and ssl_context is None:
-                # Pyro daemons answer every handshake; one that hangs up at once is likely a TLS server
-                raise ConnectionClosedError(
-                    f"cannot connect to {where}: the server closed the connection without answering "
-                    f"the handshake ({exc}); it may require TLS (config SSL)"
-                ) from exc
-            if isinstance(exc, CommunicationError) or not isinstance(exc, Exception):
+            failure = transport.handshake_failure(where, exc, ssl_context is not None)
+            if failure is exc:
                 raise
-            raise CommunicationError(f"cannot connect to {where}: {exc}") from exc
+            raise failure from exc
         if msg.type == MSG_CONNECTFAIL:
             transport.close_socket(sock)
         return conn, msg, value
