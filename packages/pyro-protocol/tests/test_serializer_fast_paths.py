@@ -1,4 +1,4 @@
-"""The formats' own dumps/loads/dumpsCall/loadsCall take shortcuts for common values; they must give
+"""The formats' own dumps/loads/dumpsCall/loadsCall/call_payload take shortcuts for common values; they must give
 exactly what the general methods (SerializerBase's, through the formats' hooks) give: the same
 bytes, the same values, the same errors with the same messages, for any input."""
 
@@ -52,10 +52,18 @@ def check_loads(name: str, data: bytes) -> None:
     assert_same_outcome(outcome(serializer.loadsCall, data), outcome(SerializerBase.loadsCall, serializer, data))
 
 
+def joined_payload(serializer: Any, *call: Any) -> bytes:
+    payload = serializer.call_payload(*call)
+    return payload if type(payload) is bytes else b"".join(payload)
+
+
 def check_call(name: str, obj: str, method: str, vargs: Any, kwargs: Any) -> None:
     serializer = serializers.get_serializer(name)
     fast = outcome(serializer.dumpsCall, obj, method, vargs, kwargs)
-    assert_same_outcome(fast, outcome(SerializerBase.dumpsCall, serializer, obj, method, vargs, kwargs))
+    general = outcome(SerializerBase.dumpsCall, serializer, obj, method, vargs, kwargs)
+    assert_same_outcome(fast, general)
+    # the client's call path: the INVOKE payload, with its own shortcut
+    assert_same_outcome(outcome(joined_payload, serializer, obj, method, vargs, kwargs), general)
     if fast[0] == "value":
         check_loads(name, fast[1])
 

@@ -492,20 +492,12 @@ class Proxy(RemoteDunders):
             if serializer.name != (self._pyroSerializer or config.SERIALIZER):
                 serializer = self._pyro_serializer()
             target = objectId or self._pyro_target
-            payload: Any = None
+            payload: Any
             if vargs and isinstance(vargs[0], SerializedBlob):
                 serializer, payload = _blob_payload(ctx, serializer, target, methodname, vargs, kwargs)
                 flags |= FLAGS_KEEPSERIALIZED
             else:
-                limit = serializer.call_parts_min
-                if limit and type(vargs) is tuple:  # (calls through a proxy method pass a tuple)
-                    for value in vargs:
-                        if type(value) is bytes and len(value) >= limit:
-                            # the large bytes argument goes out as it is: no serialized copy of it
-                            payload = serializer.call_parts(target, methodname, vargs, kwargs)
-                            break
-                if payload is None:
-                    payload = serializer.dumpsCall(target, methodname, vargs, kwargs)
+                payload = serializer.call_payload(target, methodname, vargs, kwargs)
             if methodname in self._pyroOneway:
                 flags |= FLAGS_ONEWAY
             annotations = None

@@ -14,14 +14,14 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional, Union
 
 from . import message
-from .constants import PROTOCOL_VERSION
 from .errors import ProtocolError
 from .message import (
     CORR_CHUNK_HEAD,
     FLAGS_COMPRESSED,
     HEADER_SIZE,
+    CORR_SIZE,
     HEADER_STRUCT,
-    MAGIC,
+    TAG,
     Header,
     Message,
     checksum,
@@ -32,6 +32,9 @@ from .message import (
 __all__ = ["MessageDecoder", "iter_messages", "LARGE_PAYLOAD"]
 
 _unpack_header = HEADER_STRUCT.unpack_from
+#: Where a message with just a CORR annotation has the correlation id's 16 bytes.
+_CORR_START = HEADER_SIZE + len(CORR_CHUNK_HEAD)
+_CORR_END = HEADER_SIZE + CORR_SIZE
 
 #: Payloads at least this large are received straight into one buffer (kept for reuse:
 #: fresh memory costs a page fault per 4 KiB) instead of a growing message buffer.
@@ -100,19 +103,18 @@ class MessageDecoder:
     def feed(self, data: Union[bytes, memoryview]) -> list[Message]:
         if self._quick and type(data) is bytes and len(data) >= HEADER_SIZE:
             # the usual message: whole in one chunk, at most a CORR annotation; built directly
-            magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _, header_sum = _unpack_header(data)
+            tag, msg_type, flags, seq, data_size, ser_id, ann_size, _, header_sum = _unpack_header(data)
             if (
                 len(data) == HEADER_SIZE + ann_size + data_size
-                and magic == MAGIC
-                and version == PROTOCOL_VERSION
+                and tag == TAG
                 and 0 < msg_type < 7
                 and not flags & FLAGS_COMPRESSED
                 and header_sum == checksum(msg_type, flags, seq, data_size, ser_id, ann_size)
             ):
                 if not ann_size:
-                    return [Message(msg_type, data[HEADER_SIZE:], ser_id, flags, seq, {}, None, len(data))]
-                if ann_size == 22 and data.startswith(CORR_CHUNK_HEAD, HEADER_SIZE):
-                    return [Message(msg_type, data[46:], ser_id, flags, seq, {"CORR": data[30:46]}, None, len(data))]
+                    return [Message(msg_type, data[HEADER_SIZE:], ser_id, flags, seq, {})]
+                if ann_size == CORR_SIZE and data.startswith(CORR_CHUNK_HEAD, HEADER_SIZE):
+                    return [Message(msg_type, data[_CORR_END:], ser_id, flags, seq, {"CORR": data[_CORR_START:_CORR_END]})]
         try:
             return self._feed(data)
         finally:

@@ -78,7 +78,10 @@ SERIALIZER_ID_PING = 42
 
 MAGIC = b"PYRO"
 HEADER_SIZE = 24
-HEADER_STRUCT = struct.Struct("!4sHHHHiHHHH")
+#: The header's fields as packed and unpacked: the magic and the version go as one 6-byte tag.
+HEADER_STRUCT = struct.Struct("!6sHHHiHHHH")
+#: The magic and the protocol version, as the header's first 6 bytes.
+TAG = MAGIC + PROTOCOL_VERSION.to_bytes(2, "big")
 CHUNK_HEAD_STRUCT = struct.Struct("!4sH")
 _CHECKSUM_MAGIC = 0x34E9
 _CHECKSUM_BASE = PROTOCOL_VERSION + _CHECKSUM_MAGIC
@@ -113,7 +116,7 @@ class Message:
     :meth:`ping`, :meth:`from_header`, :meth:`hmac`.
     """
 
-    __slots__ = ("type", "flags", "seq", "serializer_id", "data", "annotations", "wire_size", "hmac_key")
+    __slots__ = ("type", "flags", "seq", "serializer_id", "data", "annotations", "hmac_key")
 
     def __init__(
         self,
@@ -124,7 +127,6 @@ class Message:
         seq: int = 0,
         annotations: Optional[dict[str, bytes]] = None,
         hmac_key: Optional[bytes] = None,
-        wire_size: int = 0,
     ) -> None:
         self.type = msg_type
         self.flags = flags
@@ -132,7 +134,6 @@ class Message:
         self.serializer_id = serializer_id
         self.data = data
         self.annotations = annotations if annotations is not None else {}
-        self.wire_size = wire_size
         self.hmac_key = hmac_key
 
     def __repr__(self) -> str:
@@ -215,6 +216,10 @@ class Message:
 
 
 CORR_CHUNK_HEAD = CHUNK_HEAD_STRUCT.pack(b"CORR", 16)
+#: The annotations size of a message carrying just a CORR (a 6-byte chunk head and 16 bytes).
+CORR_SIZE = len(CORR_CHUNK_HEAD) + 16
+#: A header followed by a CORR chunk, packed at once (the shape of every daemon reply).
+HEADER_CORR_STRUCT = struct.Struct(HEADER_STRUCT.format + CHUNK_HEAD_STRUCT.format.lstrip("!") + "16s")
 
 #: What :func:`encode` returns: buffers to send back to back (one for a small message).
 Frames = tuple[bytes, ...]
@@ -258,7 +263,6 @@ def encode(
     flags: int = 0,
     seq: int = 0,
     annotations: Optional[Mapping[str, bytes]] = None,
-    *,
     compress: bool = False,
     max_message_size: int = 0,
     hmac_key: Optional[bytes] = None,
@@ -273,47 +277,84 @@ def encode(
     """
     if compress or hmac_key:
         payload, flags, annotations = _sealed(payload, flags, annotations, compress, hmac_key)
-    if annotations:
-        corr = annotations.get("CORR") if len(annotations) == 1 else None
-        if corr is not None and len(corr) == 16:
-            ann_blob = CORR_CHUNK_HEAD + corr  # what every reply of a daemon carries
-        else:
-            ann_blob = encode_annotations(annotations)
-        ann_size = len(ann_blob)
-    else:
-        ann_blob = b""
-        ann_size = 0
-    if isinstance(payload, tuple):  # a large value between its serialized start and end
-        prefix, value, suffix = payload
-        data_size = len(prefix) + len(value) + len(suffix)
-    else:
-        data_size = len(payload)
-    if data_size + ann_size > (max_message_size or MAX_DATA_SIZE):
-        _check_size(data_size, ann_size, max_message_size)
+    if type(payload) is tuple:
+        return _encode_parts(msg_type, payload, serializer_id, flags, seq, annotations, max_message_size)
+    data_size = len(payload)
+    if max_message_size or data_size > MAX_DATA_SIZE:
+        _check_size(data_size, _annotations_size(annotations), max_message_size)
+    corr = annotations.get("CORR") if annotations and len(annotations) == 1 else None
     try:
-        header = HEADER_STRUCT.pack(
-            MAGIC,
-            PROTOCOL_VERSION,
-            msg_type,
-            flags,
-            seq,
-            data_size,
-            serializer_id,
-            ann_size,
-            0,
-            checksum(msg_type, flags, seq, data_size, serializer_id, ann_size),
-        )
+        if corr is not None and len(corr) == 16:  # what every reply of a daemon carries: one pack
+            start = HEADER_CORR_STRUCT.pack(
+                TAG,
+                msg_type,
+                flags,
+                seq,
+                data_size,
+                serializer_id,
+                CORR_SIZE,
+                0,
+                checksum(msg_type, flags, seq, data_size, serializer_id, CORR_SIZE),
+                b"CORR",
+                16,
+                corr,
+            )
+        else:
+            start = _header(msg_type, flags, seq, data_size, serializer_id, annotations)
     except struct.error:
         raise ProtocolError(_field_error(msg_type, flags, seq, serializer_id)) from None
-    if isinstance(payload, tuple):
-        start = header + ann_blob + prefix
-        return (start, value, suffix) if suffix else (start, value)
     if data_size < JOIN_LIMIT:
-        return (header + ann_blob + payload,)
-    return (header + ann_blob, payload)
+        return (start + payload,)
+    return (start, payload)
 
 
-def _check_size(data_size: int, ann_size: int, max_message_size: int) -> None:
+def _header(
+    msg_type: int, flags: int, seq: int, data_size: int, serializer_id: int, annotations: Optional[Mapping[str, bytes]]
+) -> bytes:
+    """The header and the annotation chunks (struct.error for a field out of range)."""
+    ann_blob = encode_annotations(annotations) if annotations else b""
+    ann_size = len(ann_blob)
+    header = HEADER_STRUCT.pack(
+        TAG,
+        msg_type,
+        flags,
+        seq,
+        data_size,
+        serializer_id,
+        ann_size,
+        0,
+        checksum(msg_type, flags, seq, data_size, serializer_id, ann_size),
+    )
+    return header + ann_blob
+
+
+def _encode_parts(
+    msg_type: int,
+    payload: Any,
+    serializer_id: int,
+    flags: int,
+    seq: int,
+    annotations: Optional[Mapping[str, bytes]],
+    max_message_size: int,
+) -> Frames:
+    """:func:`encode` of a payload given as (prefix, a large value, suffix): the value is not copied."""
+    prefix, value, suffix = payload
+    data_size = len(prefix) + len(value) + len(suffix)
+    _check_size(data_size, _annotations_size(annotations), max_message_size)
+    try:
+        start = _header(msg_type, flags, seq, data_size, serializer_id, annotations) + prefix
+    except struct.error:
+        raise ProtocolError(_field_error(msg_type, flags, seq, serializer_id)) from None
+    return (start, value, suffix) if suffix else (start, value)
+
+
+def _annotations_size(annotations: Optional[Mapping[str, bytes]]) -> int:
+    """How many bytes the annotation chunks take (checked: ProtocolError for a bad one)."""
+    return len(encode_annotations(annotations)) if annotations else 0
+
+
+def _check_size(data_size: int, ann_size: int, max_message_size: Any) -> None:
+    max_message_size = int(max_message_size or 0)  # (a setting: given as it is configured)
     if data_size > MAX_DATA_SIZE:
         raise ProtocolError(f"payload of {data_size} bytes does not fit a message (max {MAX_DATA_SIZE})")
     if max_message_size and data_size + ann_size > max_message_size:
@@ -384,24 +425,22 @@ def parse_header(header: bytes, max_message_size: int = 0) -> Header:
 
 def parse_header_from(buffer: Any, offset: int = 0, max_message_size: int = 0) -> Header:
     """:func:`parse_header` on the 24 bytes at ``offset`` of any buffer (no copy is made)."""
-    magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, _reserved, header_sum = (
-        HEADER_STRUCT.unpack_from(buffer, offset)
+    tag, msg_type, flags, seq, data_size, ser_id, ann_size, _reserved, header_sum = HEADER_STRUCT.unpack_from(
+        buffer, offset
     )
     if (
-        magic != MAGIC
-        or version != PROTOCOL_VERSION
+        tag != TAG
         or header_sum != checksum(msg_type, flags, seq, data_size, ser_id, ann_size)
         or not 0 < msg_type < 7
         or data_size < 0
         or (max_message_size and data_size + ann_size > max_message_size)
     ):
-        _refuse_header(magic, version, msg_type, flags, seq, data_size, ser_id, ann_size, header_sum, max_message_size)
+        _refuse_header(tag, msg_type, flags, seq, data_size, ser_id, ann_size, header_sum, max_message_size)
     return Header(msg_type, flags, seq, data_size, ser_id, ann_size)
 
 
 def _refuse_header(
-    magic: bytes,
-    version: int,
+    tag: bytes,
     msg_type: int,
     flags: int,
     seq: int,
@@ -411,6 +450,7 @@ def _refuse_header(
     header_sum: int,
     max_message_size: int,
 ) -> None:
+    magic, version = tag[:4], int.from_bytes(tag[4:], "big")
     if magic != MAGIC:
         raise ProtocolError(f"invalid data or unsupported protocol version: bad magic {magic!r} (expected b'PYRO')")
     if version != PROTOCOL_VERSION:
@@ -508,5 +548,4 @@ def finish_message(
         header.flags,
         header.seq,
         annotations,
-        wire_size=HEADER_SIZE + header.annotations_size + header.data_size,
     )

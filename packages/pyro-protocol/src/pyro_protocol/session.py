@@ -119,9 +119,6 @@ class ClientSession:
         ser = serializer or self.serializer
         if expect_reply:
             self.in_flight[seq] = ser
-        settings = self.settings
-        if annotations is None and not (self.hmac_key or settings.COMPRESSION or settings.MAX_MESSAGE_SIZE):
-            return seq, encode(MSG_INVOKE, payload, ser.serializer_id, flags, seq)
         return seq, _encode(self, MSG_INVOKE, payload, ser.serializer_id, flags, seq, annotations)
 
     def abandon(self, seq: int) -> None:
@@ -256,9 +253,6 @@ class ServerSession:
         seq: int,
         annotations: Optional[Mapping[str, bytes]],
     ) -> Frames:
-        settings = self.settings
-        if not (self.hmac_key or settings.COMPRESSION or settings.MAX_MESSAGE_SIZE):
-            return encode(MSG_RESULT, payload, serializer_id, flags, seq, annotations)
         return _encode(self, MSG_RESULT, payload, serializer_id, flags, seq, annotations)
 
     def pong(self, serializer_id: int, seq: int, annotations: Optional[Mapping[str, bytes]]) -> Frames:
@@ -276,11 +270,6 @@ def _encode(
 ) -> Frames:
     """Frame a message with the session's HMAC key and the settings' compression and size limit."""
     settings = session.settings
-    compress = settings.COMPRESSION
-    max_size = settings.MAX_MESSAGE_SIZE
-    hmac_key = session.hmac_key
-    if not (compress or max_size or hmac_key):
-        return encode(msg_type, payload, serializer_id, flags, seq, annotations)
     return encode(
         msg_type,
         payload,
@@ -288,9 +277,9 @@ def _encode(
         flags,
         seq,
         annotations,
-        compress=bool(compress),
-        max_message_size=int(max_size),
-        hmac_key=hmac_key,
+        settings.COMPRESSION,
+        settings.MAX_MESSAGE_SIZE,
+        session.hmac_key,
     )
 
 

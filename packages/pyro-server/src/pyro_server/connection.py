@@ -68,6 +68,7 @@ class ClientConnection:
         self.objectId: Optional[str] = None  # (Pyro4's; only its client-side connections have one)
         self.closed = False
         self.pending: list[Message] = []
+        self.peer_closed = False  # (a worker's blocking session) the peer closed its side
         self.tls_pending = self.tls = isinstance(sock, ssl.SSLSocket)
         # reads never wait, also while a worker has switched the socket to blocking mode
         self.dontwait = 0 if self.tls else _DONTWAIT
@@ -190,12 +191,13 @@ class ClientConnection:
         except OSError:
             pass  # closed meanwhile
 
-    def wait_and_read(self, alone: Callable[[], bool]) -> Optional[bool]:
+    def wait_and_read(self, alone: Callable[[], bool]) -> Optional[list[Message]]:
         """In a blocking session: wait (up to the linger time) for the next request and read it.
 
         ``alone()``: whether this is the server's only session now (so the wait may poll first,
-        see spinwait). None when nothing came in time; False when the peer closed; True
-        otherwise (decoded messages go to ``pending``). Raises ProtocolError for garbage.
+        see spinwait). Returns the messages that arrived (none for part of one), or None when
+        nothing came in time. When the peer closed, ``peer_closed`` is set (after the messages
+        it sent before). Raises ProtocolError for garbage.
         """
         if self.session.decoder.in_message:
             return self._read_rest()
@@ -207,16 +209,24 @@ class ClientConnection:
         except (BlockingIOError, InterruptedError):
             return None  # SO_RCVTIMEO: the linger time is over
         except (ConnectionError, OSError):
-            return False
+            data = b""
         if not data:
-            return False
+            self.peer_closed = True
+            return []
         self.last_activity = time.monotonic()
-        self.pending += self.session.receive(data)
-        if len(data) == _MIN_READ:
-            return self.read_available()  # there may be more
-        return True
+        if len(data) == _MIN_READ:  # there may be more
+            self.pending += self.session.receive(data)
+            self.peer_closed = not self.read_available()
+            return self.take_pending()
+        return self.session.receive(data)
 
-    def _read_rest(self) -> Optional[bool]:
+    def take_pending(self) -> list[Message]:
+        """The messages decoded by earlier reads and not handled yet (``pending`` is emptied)."""
+        pending = self.pending
+        self.pending = []
+        return pending
+
+    def _read_rest(self) -> Optional[list[Message]]:
         """The rest of a message that has begun: a large payload goes straight into its buffer."""
         session = self.session
         target = session.receive_target()
@@ -228,14 +238,16 @@ class ClientConnection:
             except (BlockingIOError, InterruptedError):
                 return None
             except (ConnectionError, OSError):
-                return False
+                count = 0
         if not count:
-            return False
+            self.peer_closed = True
+            return []
         self.last_activity = time.monotonic()
-        self.pending.extend(session.received(count))
+        messages = session.received(count)
         if count < _BULK_PROGRESS and session.decoder.in_message:
+            self.pending += messages
             return None  # trickling in: let the selector wait for the rest
-        return True
+        return messages
 
     def _continue_tls_handshake(self) -> bool:
         """Advance the server side TLS handshake; False if it failed (certificate refused, say)."""

@@ -62,6 +62,8 @@ class Dispatcher:
     def __init__(self, daemon: Any, daemon_class: Any) -> None:
         self.daemon = daemon
         self.daemon_class = daemon_class  # the Daemon class itself: are its hooks overridden?
+        # a subclass's annotations hook (an instance's own is looked for per reply)
+        self.annotations_overridden = type(daemon).annotations is not daemon_class.annotations
         self.objects: dict[str, Any] = daemon.objectsById
         self.handshakes = Handshakes(daemon, self.reply_annotations)
         self.handshake_timeout = HANDSHAKE_TIMEOUT
@@ -120,10 +122,13 @@ class Dispatcher:
             handled = self._not_a_call(conn, msg)
             if handled is not None:
                 return handled
+        serializer = _serializers_by_id.get(msg.serializer_id) or _serializer_for(conn, msg.serializer_id)
+        if serializer is None:
+            return False
+        flags = msg.flags
         annotations = msg.annotations
         corr = annotations.get("CORR") if annotations else None
         correlation = corr if corr is not None and len(corr) == 16 else new_correlation_bytes()
-        flags = msg.flags
         ctx = current_context.state
         ctx.client = conn
         ctx.client_sock_addr = conn.addr
@@ -133,9 +138,6 @@ class Dispatcher:
         ctx.annotations = annotations
         ctx.response_annotations = {}
         ctx.correlation_bytes = correlation
-        serializer = _serializers_by_id.get(msg.serializer_id) or _serializer_for(conn, msg.serializer_id)
-        if serializer is None:
-            return False
         obj = method = None
         try:
             if serializer.name not in config.SERIALIZERS_ACCEPTED:
@@ -151,13 +153,14 @@ class Dispatcher:
                 raise unknown_object(object_id)
             if isinstance(obj, type):
                 obj = self.daemon.instances.instance_for(obj, conn)
-            if flags & (FLAGS_BATCH | FLAGS_ONEWAY) or method[:2] == "__":
+            if flags & (FLAGS_BATCH | FLAGS_ONEWAY) or method[:1] == "_" or config.REQUIRE_EXPOSE:
+                # (get_attribute decides about these names; any other is an attribute lookup)
                 return self._special_call(conn, msg, serializer, obj, method, vargs, kwargs, correlation)
-            function = get_attribute(obj, method)
+            function = getattr(obj, method)
             result = function(*vargs, **kwargs) if kwargs else function(*vargs)
             if type(result) not in VALUE_TYPES and is_streamable(result):
                 return self._start_stream(conn, msg, serializer, result)
-            frames = self._reply(conn, msg, serializer, result, correlation)
+            frames = self._reply(conn, msg, serializer, result, correlation, ctx.response_annotations)
         except Exception as exc:
             if flags & FLAGS_ONEWAY:
                 log.warning("oneway call from %s failed: %s: %s", conn.addr, type(exc).__name__, exc)
@@ -206,11 +209,15 @@ class Dispatcher:
             return True
         if type(result) not in VALUE_TYPES and is_streamable(result) and not flags & FLAGS_BATCH:
             return self._start_stream(conn, msg, serializer, result)
-        conn.send_frames(self._reply(conn, msg, serializer, result, correlation))
+        extra = current_context.state.response_annotations
+        conn.send_frames(self._reply(conn, msg, serializer, result, correlation, extra))
         return True
 
-    def _reply(self, conn: ClientConnection, msg: Message, serializer: Any, result: Any, correlation: bytes) -> Any:
-        """The frames of a call's reply."""
+    def _reply(
+        self, conn: ClientConnection, msg: Message, serializer: Any, result: Any, correlation: bytes, extra: Any
+    ) -> Any:
+        """The frames of a call's reply; ``extra``: the response annotations the method set (read after
+        the call: the method may have put a new dict there, as Pyro4's docs do)."""
         payload: Any = None
         if type(result) is bytes and len(result) >= JOIN_LIMIT:
             around = serializer.bytes_parts(result)  # a large bytes result goes out without a copy
@@ -218,10 +225,7 @@ class Dispatcher:
                 payload = (around[0], result, around[1])
         if payload is None:
             payload = serializer.dumps(result)
-        # read after the call: the method may have put a new dict there (Pyro4's docs do so)
-        extra = current_context.state.response_annotations
-        daemon = self.daemon
-        if extra or type(daemon).annotations is not self.daemon_class.annotations or "annotations" in daemon.__dict__:
+        if extra or self.annotations_overridden or "annotations" in self.daemon.__dict__:
             annotations = self.reply_annotations(correlation, extra)
         else:
             annotations = {"CORR": correlation}

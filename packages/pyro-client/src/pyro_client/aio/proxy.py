@@ -362,11 +362,11 @@ class Proxy:
         if serializer.name != (self._pyroSerializer or config.SERIALIZER):
             serializer = self._pyro_serializer()
         target = objectId or self._pyro_target
-        limit = serializer.call_parts_min
-        if (vargs and isinstance(vargs[0], SerializedBlob)) or (limit and _large_bytes_among(vargs, limit)):
-            payload, serializer, flags = self._pyro_payload(serializer, target, methodname, vargs, kwargs, flags)
+        if vargs and isinstance(vargs[0], SerializedBlob):
+            serializer, payload = sync_proxy._blob_payload(current_context, serializer, target, methodname, vargs, kwargs)
+            flags |= FLAGS_KEEPSERIALIZED
         else:
-            payload = serializer.dumpsCall(target, methodname, vargs, kwargs)
+            payload = serializer.call_payload(target, methodname, vargs, kwargs)
         if methodname in self._pyroOneway:
             flags |= FLAGS_ONEWAY
         ctx = current_context
@@ -406,15 +406,6 @@ class Proxy:
             finally:
                 result = None  # no cycle exception -> traceback -> this frame -> exception
         return result
-
-    def _pyro_payload(
-        self, serializer: Any, target: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]], flags: int
-    ) -> tuple[Any, Any, int]:
-        """The serialized call (a large bytes argument as its own part, a blob as it came): payload, serializer, flags."""
-        if vargs and isinstance(vargs[0], SerializedBlob):
-            serializer, payload = sync_proxy._blob_payload(current_context, serializer, target, method, vargs, kwargs)
-            return payload, serializer, flags | FLAGS_KEEPSERIALIZED
-        return serializer.call_parts(target, method, vargs, kwargs), serializer, flags
 
     def _pyro_special_result(self, msg: Message, result: Any) -> Any:
         if msg.flags & FLAGS_ITEMSTREAMRESULT and msg.annotations.get("STRM"):
@@ -458,11 +449,6 @@ class Proxy:
 
     def _pyroValidateHandshake(self, response: Any) -> Any:  # noqa: N802 - Pyro4's name
         """Override to check the daemon's handshake response; raise to refuse it (it may be a coroutine)."""
-
-
-def _large_bytes_among(vargs: Any, limit: int) -> bool:
-    """Whether a positional argument is a bytes object large enough to go out as its own part."""
-    return type(vargs) is tuple and any(type(value) is bytes and len(value) >= limit for value in vargs)
 
 
 # An aio proxy passed in a call travels as Pyro4's proxy (its sync twin, in every serializer).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import struct
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from ..errors import SecurityError, SerializeError
 from ..message import DEFAULT_MAX_INFLATED_SIZE, compress_payload, inflate
@@ -67,7 +67,7 @@ _ERROR_MESSAGES = {
 
 
 #: The operations a format may do itself for its common values (see SerializerBase.__init_subclass__)
-_OPERATIONS = ("dumps", "loads", "dumpsCall", "loadsCall")
+_OPERATIONS = ("dumps", "loads", "dumpsCall", "loadsCall", "call_payload")
 
 
 def translate_error(exc: Exception, name: str, operation: str, data: Any = None) -> Exception:
@@ -206,6 +206,21 @@ class SerializerBase:
 
     #: :meth:`call_parts` looks for positional bytes arguments at least this long; 0: it never applies
     call_parts_min = 0
+
+    def call_payload(
+        self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]
+    ) -> Union[bytes, tuple[bytes, bytes, bytes]]:
+        """The payload of a call's INVOKE message: :meth:`call_parts` when the call has one large bytes
+        object among its positional arguments (sent without a serialized copy), else :meth:`dumpsCall`."""
+        limit = self.call_parts_min
+        if limit and type(vargs) is tuple:
+            for value in vargs:
+                if type(value) is bytes and len(value) >= limit:
+                    parts = self.call_parts(obj, method, vargs, kwargs)
+                    if parts is not None:
+                        return parts
+                    break
+        return self.dumpsCall(obj, method, vargs, kwargs)
 
     def call_parts(
         self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]

@@ -8,7 +8,7 @@ import decimal
 import marshal
 import struct
 import uuid
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from ..errors import SerializeError
 from .base import CALL_PARTS_MIN, SCALAR_TYPES, CallTuple, SerializerBase
@@ -248,11 +248,14 @@ class MarshalSerializer(SerializerBase):
             pass  # the general path says what is wrong
         return SerializerBase.loads(self, data)
 
-    def dumpsCall(self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]) -> bytes:  # noqa: N802
+    def call_payload(
+        self, obj: str, method: str, vargs: Any, kwargs: Optional[dict[str, Any]]
+    ) -> Union[bytes, tuple[bytes, bytes, bytes]]:
         if type(vargs) is tuple and not kwargs:
             for value in vargs:
-                if type(value) not in _MARSHAL_NATIVE:
-                    break
+                kind = type(value)
+                if kind not in _MARSHAL_NATIVE or (kind is bytes and len(value) >= CALL_PARTS_MIN):
+                    break  # (a large bytes argument: call_parts sends it without a copy)
             else:
                 args = list(vargs)
                 call = (obj, method, args, kwargs)  # (held by names, as in _dumps_call: the same ref flags)
@@ -260,17 +263,13 @@ class MarshalSerializer(SerializerBase):
                     return marshal.dumps(call)
                 except Exception:
                     pass
-        return SerializerBase.dumpsCall(self, obj, method, vargs, kwargs)
+        return SerializerBase.call_payload(self, obj, method, vargs, kwargs)
 
     def loadsCall(self, data: bytes) -> CallTuple:  # noqa: N802
         try:
-            if _is_scalar_call(data):
+            if _is_scalar_call(data):  # (then it holds no reference: every argument is a scalar)
                 call: CallTuple = marshal.loads(data)
-                for value in call[2]:
-                    if type(value) not in SCALAR_TYPES:
-                        break  # (a reference to the call or its list)
-                else:
-                    return call
+                return call
         except Exception:
             pass  # the general path says what is wrong
         return SerializerBase.loadsCall(self, data)

@@ -230,18 +230,21 @@ class ServerBase:
             try:
                 if not self.handler.handle(conn, msg):
                     return False
-            except CommunicationError as exc:
-                log.info("connection %s failed: %s", conn.addr, exc)
-                return False
-            except Exception:
-                log.exception("unexpected error handling a request from %s", conn.addr)
-                return False
-            except (SystemExit, GeneratorExit) as exc:
-                # A remote method called exit() (or the like): as Pyro4, only this connection ends;
-                # sending the exception back would make the client's program exit too.
-                log.warning("a call from %s raised %s; closing that connection", conn.addr, type(exc).__name__)
+            except (Exception, SystemExit, GeneratorExit) as exc:
+                self._handler_failed(conn, exc)
                 return False
         return alive
+
+    def _handler_failed(self, conn: ClientConnection, exc: BaseException) -> None:
+        """Log why handling a message of ``conn`` failed (the connection is closed after)."""
+        if isinstance(exc, CommunicationError):
+            log.info("connection %s failed: %s", conn.addr, exc)
+        elif isinstance(exc, Exception):
+            log.error("unexpected error handling a request from %s", conn.addr, exc_info=exc)
+        else:
+            # A remote method called exit() (or the like): as Pyro4, only this connection ends;
+            # sending the exception back would make the client's program exit too.
+            log.warning("a call from %s raised %s; closing that connection", conn.addr, type(exc).__name__)
 
     def _housekeeping_due(self) -> bool:
         interval = min(float(config.POLLTIMEOUT) or 2.0, 2.0)

@@ -280,17 +280,25 @@ class ThreadServer(ServerBase):
             conn.just_accepted = False  # its handshake is on its way: wait for it below
         elif not self._serve_ready(conn):
             return True
+        handle = self.handler.handle
         while not self.closed:
             if not self.work.empty() and self._pool_full():
                 return False  # others wait for a worker
             try:
-                alive = conn.wait_and_read(self._alone)
+                messages = conn.wait_and_read(self._alone)
             except Exception as exc:  # garbage from the peer
                 self.handler.protocol_failure(conn, exc)
                 return True
-            if alive is None:
+            if messages is None:
                 return False  # nothing within the linger time: back to the selector
-            if not self._handle_pending(conn, alive):
+            for msg in messages:
+                try:
+                    if not handle(conn, msg):
+                        return True
+                except (Exception, SystemExit, GeneratorExit) as exc:
+                    self._handler_failed(conn, exc)
+                    return True
+            if conn.peer_closed:
                 return True
         return False
 
