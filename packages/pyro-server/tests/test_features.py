@@ -287,3 +287,23 @@ def test_message_ping_on_a_proxys_connection(serve, servertype):
         proxy._pyroConnection.sock.shutdown(2)
         with pytest.raises(ConnectionClosedError):
             wire.Message.ping(proxy._pyroConnection)
+
+
+class AsyncService:
+    async def ready(self):
+        return "ready"
+
+    async def ticks(self):
+        yield 1
+
+
+@pytest.mark.parametrize("servertype", ["thread", "multiplex"])
+def test_async_methods_need_the_asyncio_server(run, servertype):
+    config.SERVERTYPE = servertype
+    with run(Daemon(host="127.0.0.1")) as daemon:
+        uri = daemon.register(AsyncService(), "async.service")
+        with Proxy(uri) as proxy:
+            for method in (proxy.ready, proxy.ticks):
+                with pytest.raises(TypeError, match=r"async def .* asyncio server type only .*SERVERTYPE='asyncio'"):
+                    method()
+            assert proxy._pyroBind() is False  # still connected (the error did not end the connection)

@@ -17,9 +17,9 @@ from . import message
 from .errors import ProtocolError
 from .message import (
     CORR_CHUNK_HEAD,
+    CORR_SIZE,
     FLAGS_COMPRESSED,
     HEADER_SIZE,
-    CORR_SIZE,
     HEADER_STRUCT,
     TAG,
     Header,
@@ -114,7 +114,9 @@ class MessageDecoder:
                 if not ann_size:
                     return [Message(msg_type, data[HEADER_SIZE:], ser_id, flags, seq, {})]
                 if ann_size == CORR_SIZE and data.startswith(CORR_CHUNK_HEAD, HEADER_SIZE):
-                    return [Message(msg_type, data[_CORR_END:], ser_id, flags, seq, {"CORR": data[_CORR_START:_CORR_END]})]
+                    return [
+                        Message(msg_type, data[_CORR_END:], ser_id, flags, seq, {"CORR": data[_CORR_START:_CORR_END]})
+                    ]
         try:
             return self._feed(data)
         finally:

@@ -277,7 +277,7 @@ def encode(
     """
     if compress or hmac_key:
         payload, flags, annotations = _sealed(payload, flags, annotations, compress, hmac_key)
-    if type(payload) is tuple:
+    if isinstance(payload, tuple):
         return _encode_parts(msg_type, payload, serializer_id, flags, seq, annotations, max_message_size)
     data_size = len(payload)
     if max_message_size or data_size > MAX_DATA_SIZE:
@@ -298,6 +298,18 @@ def encode(
                 b"CORR",
                 16,
                 corr,
+            )
+        elif not annotations:  # what every call of a proxy without annotations carries
+            start = HEADER_STRUCT.pack(
+                TAG,
+                msg_type,
+                flags,
+                seq,
+                data_size,
+                serializer_id,
+                0,
+                0,
+                checksum(msg_type, flags, seq, data_size, serializer_id, 0),
             )
         else:
             start = _header(msg_type, flags, seq, data_size, serializer_id, annotations)

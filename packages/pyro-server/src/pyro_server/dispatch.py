@@ -9,6 +9,7 @@ ServerSession (``pyro_protocol.session``).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import marshal
 import socket
@@ -158,7 +159,7 @@ class Dispatcher:
                 return self._special_call(conn, msg, serializer, obj, method, vargs, kwargs, correlation)
             function = getattr(obj, method)
             result = function(*vargs, **kwargs) if kwargs else function(*vargs)
-            if type(result) not in VALUE_TYPES and is_streamable(result):
+            if type(result) not in VALUE_TYPES and _served_as_stream(result):
                 return self._start_stream(conn, msg, serializer, result)
             frames = self._reply(conn, msg, serializer, result, correlation, ctx.response_annotations)
         except Exception as exc:
@@ -207,7 +208,7 @@ class Dispatcher:
             result = function(*vargs, **kwargs) if kwargs else function(*vargs)
         if flags & FLAGS_ONEWAY:
             return True
-        if type(result) not in VALUE_TYPES and is_streamable(result) and not flags & FLAGS_BATCH:
+        if type(result) not in VALUE_TYPES and _served_as_stream(result) and not flags & FLAGS_BATCH:
             return self._start_stream(conn, msg, serializer, result)
         extra = current_context.state.response_annotations
         conn.send_frames(self._reply(conn, msg, serializer, result, correlation, extra))
@@ -329,6 +330,20 @@ class Dispatcher:
             if self.oneway_pool is not None:
                 self.oneway_pool.shutdown()
                 self.oneway_pool = None
+
+
+def _served_as_stream(result: Any) -> bool:
+    """Whether a call's result is an iterator to serve as a stream. A coroutine or an async generator
+    (from an ``async def`` method) is refused: only the asyncio server type runs those."""
+    if inspect.iscoroutine(result) or inspect.isasyncgen(result):
+        closing = getattr(result, "close", None)  # (a coroutine never awaited would warn so at exit)
+        if inspect.iscoroutine(result) and closing is not None:
+            closing()
+        raise TypeError(
+            f"the method is an async def (it returned a {type(result).__name__}): "
+            "it runs on the asyncio server type only (config SERVERTYPE='asyncio')"
+        )
+    return is_streamable(result)
 
 
 def _is_callback(obj: Any, method: Optional[str]) -> bool:

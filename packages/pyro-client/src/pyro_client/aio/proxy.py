@@ -363,7 +363,9 @@ class Proxy:
             serializer = self._pyro_serializer()
         target = objectId or self._pyro_target
         if vargs and isinstance(vargs[0], SerializedBlob):
-            serializer, payload = sync_proxy._blob_payload(current_context, serializer, target, methodname, vargs, kwargs)
+            serializer, payload = sync_proxy._blob_payload(
+                current_context, serializer, target, methodname, vargs, kwargs
+            )
             flags |= FLAGS_KEEPSERIALIZED
         else:
             payload = serializer.call_payload(target, methodname, vargs, kwargs)

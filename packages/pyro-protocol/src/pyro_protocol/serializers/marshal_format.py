@@ -6,12 +6,13 @@ import array
 import datetime
 import decimal
 import marshal
+import re
 import struct
 import uuid
 from typing import Any, Optional, Union
 
 from ..errors import SerializeError
-from .base import CALL_PARTS_MIN, SCALAR_TYPES, CallTuple, SerializerBase
+from .base import CALL_PARTS_MIN, CallTuple, SerializerBase
 from .classes import class_to_dict, recreate_classes
 
 __all__ = ["MarshalSerializer", "check_marshal"]
@@ -174,51 +175,44 @@ def _close(refs: list[bool], open_refs: list[int]) -> None:
         refs[index] = True
 
 
-# -- the quick check: the common call's sizes, all trustworthy, found in a few steps -------------
+# -- the quick check: the common call, recognised by one regular expression -----------------------
+
+
+def _scalar_call_pattern() -> re.Pattern[bytes]:
+    """The marshal form of a call whose object id and method name are short strings, whose positional
+    arguments (fewer than 256) are fixed-size scalars or short strings and whose keyword arguments
+    are None or an empty dict. Such data holds every byte its sizes announce, so marshal.loads
+    allocates nothing it has not read, and it holds no reference and no type check_marshal refuses:
+    the full check would pass it. (One expression, matched in C: this runs for every call.)"""
+
+    def flagged(codes: bytes) -> bytes:  # a type code byte, with or without marshal's reference flag
+        return b"[" + re.escape(bytes(c | flag for c in codes for flag in (0, 0x80))) + b"]"
+
+    # a short string: its type code, a 1-byte length and that many bytes
+    short_text = flagged(b"zZ") + b"(?:" + b"|".join(re.escape(bytes([n])) + b".{%d}" % n for n in range(256)) + b")"
+    scalar = b"|".join([flagged(b"NFT"), flagged(b"i") + b".{4}", flagged(b"g") + b".{8}", flagged(b"y") + b".{16}"])
+    return re.compile(
+        flagged(b")")
+        + b"\x04"  # a tuple of 4: object id, method name,
+        + short_text * 2
+        + flagged(b"[")
+        + b".\x00\x00\x00"  # the arguments' list (its count below 256),
+        + b"(?:"
+        + scalar
+        + b"|"
+        + short_text
+        + b")*(?:N|"  # the keyword arguments: None or an empty dict
+        + flagged(b"{")
+        + b"0)",
+        re.DOTALL,
+    )
+
+
+_is_scalar_call = _scalar_call_pattern().fullmatch
 
 #: Type codes (with and without the 0x80 flag) of a single scalar: marshal reads it without allocating
 #: anything it has not read first (None, False, True, int, binary float and complex, and strings).
 _SCALAR_CODES = frozenset(bytes(c | flag for c in b"NFTigyzZaAut" for flag in (0, 0x80)))
-#: type code byte (flagged or not) -> the size of what follows it, for a scalar of a fixed size (None,
-#: False, True, int, reference, binary float and complex); _SHORT_TEXT for a short string (a 1-byte
-#: length, then that many bytes); _OTHER for anything else.
-_SHORT_TEXT, _OTHER = -1, -2
-_SCALAR_SIZE = [_OTHER] * 256
-# (no references, "r": one may point to a container still being read; check_marshal follows them)
-for _code, _size in {**dict(zip(b"NFTigy", (0, 0, 0, 4, 8, 16))), **dict.fromkeys(b"zZ", _SHORT_TEXT)}.items():
-    _SCALAR_SIZE[_code] = _SCALAR_SIZE[_code | 0x80] = _size
-del _code, _size
-_SMALL_TUPLE, _LIST, _DICT, _NONE, _NULL = b")[{N0"
-
-
-def _is_scalar_call(data: Any) -> bool:
-    """Whether ``data`` is a call whose object id and method name are short strings, whose positional
-    arguments (fewer than 256) are fixed-size scalars or short strings and whose keyword arguments
-    are None or an empty dict. Such data holds every byte its sizes announce, so marshal.loads
-    allocates nothing it has not read, and it holds no type check_marshal refuses: the full check
-    would pass it. (One function, in few steps: this runs for every call.) IndexError for data that
-    ends too soon."""
-    sizes = _SCALAR_SIZE
-    if data[0] & 0x7F != _SMALL_TUPLE or data[1] != 4 or sizes[data[2]] != _SHORT_TEXT:
-        return False
-    pos = 4 + data[3]  # after the object id
-    if sizes[data[pos]] != _SHORT_TEXT:
-        return False
-    pos += 2 + data[pos + 1]  # after the method name
-    if data[pos] & 0x7F != _LIST or data[pos + 2] or data[pos + 3] or data[pos + 4]:
-        return False
-    count = data[pos + 1]
-    pos += 5
-    while count:
-        count -= 1
-        step = sizes[data[pos]]
-        if step >= 0:
-            pos += 1 + step
-        elif step == _SHORT_TEXT:
-            pos += 2 + data[pos + 1]
-        else:
-            return False
-    return bool(data[pos] == _NONE or (data[pos] & 0x7F == _DICT and data[pos + 1] == _NULL))
 
 
 class MarshalSerializer(SerializerBase):
@@ -267,9 +261,12 @@ class MarshalSerializer(SerializerBase):
 
     def loadsCall(self, data: bytes) -> CallTuple:  # noqa: N802
         try:
-            if _is_scalar_call(data):  # (then it holds no reference: every argument is a scalar)
+            if _is_scalar_call(data):
+                # marshal reads as many arguments as the list's count says, and ignores what follows:
+                # the keyword arguments may then be any of the scalars (as the general path finds too)
                 call: CallTuple = marshal.loads(data)
-                return call
+                if call[3] is None or type(call[3]) is dict:
+                    return call
         except Exception:
             pass  # the general path says what is wrong
         return SerializerBase.loadsCall(self, data)
