@@ -567,3 +567,36 @@ def test_a_select_loop_of_your_own_steps_the_server():
         stop.set()
         loop.join(5)
         daemon.close()
+
+
+class Gate:
+    def __init__(self):
+        self.opened = threading.Event()
+        self.marked = threading.Event()
+
+    @oneway
+    def hold(self):
+        self.opened.wait(DEADLINE)
+
+    @oneway
+    def mark(self):
+        self.marked.set()
+
+
+def test_a_oneway_call_runs_after_its_client_has_gone(run_daemon):
+    """A oneway call still waiting for a worker when its client hangs up runs all the same."""
+    config.SERVERTYPE = "asyncio"
+    config.THREADPOOL_SIZE = 1
+    gate = Gate()
+    with run_daemon(Daemon(host="127.0.0.1")) as daemon:
+        uri = daemon.register(gate)
+        with Proxy(uri) as proxy:
+            proxy.hold()  # takes the only worker until the gate opens
+            proxy.mark()  # waits for that worker
+        deadline = time.monotonic() + DEADLINE
+        while daemon.transportServer.connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not daemon.transportServer.connections  # the server has seen the client go
+        assert not gate.marked.is_set()
+        gate.opened.set()
+        assert gate.marked.wait(DEADLINE)

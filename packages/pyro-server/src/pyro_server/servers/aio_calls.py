@@ -234,7 +234,7 @@ class Calls:
 
     def _work(self, call: Call, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         server = self.server
-        if call.conn.closed:  # its client is gone: nobody waits for it
+        if call.conn.closed and not call.oneway:  # its client is gone: nobody waits for it (a oneway call still runs)
             server.from_thread(self.finish, call, None, False)
             return
         current_context.state = call.state
