@@ -151,3 +151,26 @@ def test_track_resource_needs_a_server_client():
     assert resource in client.tracked_resources
     context.untrack_resource(resource)
     assert resource not in client.tracked_resources
+
+
+def test_correlation_ids_are_unique_version_4_uuids():
+    import threading
+    import uuid
+
+    from pyro_protocol.context import new_correlation_bytes
+
+    made: list[bytes] = []
+
+    def make() -> None:
+        made.extend(new_correlation_bytes() for _ in range(5000))
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(made) == len(set(made)) == 20000
+    for value in made[:100]:
+        assert len(value) == 16
+        as_uuid = uuid.UUID(bytes=value)
+        assert (as_uuid.version, as_uuid.variant) == (4, uuid.RFC_4122)

@@ -41,7 +41,14 @@ from .exposure import get_attribute, get_exposed_property_value, set_exposed_pro
 from .handshake import MARSHAL_ID, Handshakes, refused_serializer, unknown_object
 from .streams import VALUE_TYPES, is_streamable
 
-__all__ = ["Dispatcher", "format_traceback", "HANDSHAKE_TIMEOUT", "ONEWAY_WORKERS", "BLBI_MAX_SIZE"]
+__all__ = [
+    "Dispatcher",
+    "format_traceback",
+    "request_correlation",
+    "HANDSHAKE_TIMEOUT",
+    "ONEWAY_WORKERS",
+    "BLBI_MAX_SIZE",
+]
 
 log = logging.getLogger("pyro.server")
 
@@ -123,52 +130,61 @@ class Dispatcher:
             handled = self._not_a_call(conn, msg)
             if handled is not None:
                 return handled
-        serializer = _serializers_by_id.get(msg.serializer_id) or _serializer_for(conn, msg.serializer_id)
+        serializer = self.request_serializer(conn, msg)
         if serializer is None:
             return False
         flags = msg.flags
-        annotations = msg.annotations
-        corr = annotations.get("CORR") if annotations else None
-        correlation = corr if corr is not None and len(corr) == 16 else new_correlation_bytes()
+        correlation = request_correlation(msg)
         ctx = current_context.state
         ctx.client = conn
         ctx.client_sock_addr = conn.addr
         ctx.seq = msg.seq
         ctx.msg_flags = flags
         ctx.serializer_id = msg.serializer_id
-        ctx.annotations = annotations
+        ctx.annotations = msg.annotations
         ctx.response_annotations = {}
         ctx.correlation_bytes = correlation
         obj = method = None
         try:
-            if serializer.name not in config.SERIALIZERS_ACCEPTED:
-                raise SerializeError(refused_serializer(msg.serializer_id))
-            if flags & FLAGS_KEEPSERIALIZED:
-                object_id, method, vargs, kwargs = _blob_request(msg)  # (its payload stays as it is)
-            else:
-                object_id, method, vargs, kwargs = serializer.loadsCall(msg.data)
-                if type(msg.data) is memoryview:
-                    conn.session.decoder.recycle(msg.data)  # a large payload's buffer: read, so reusable
-            obj = self.objects.get(object_id)
-            if obj is None:
-                raise unknown_object(object_id)
-            if isinstance(obj, type):
-                obj = self.daemon.instances.instance_for(obj, conn)
+            obj, method, vargs, kwargs = self.call_of(conn, msg, serializer)
             if flags & (FLAGS_BATCH | FLAGS_ONEWAY) or method[:1] == "_" or config.REQUIRE_EXPOSE:
                 # (get_attribute decides about these names; any other is an attribute lookup)
                 return self._special_call(conn, msg, serializer, obj, method, vargs, kwargs, correlation)
             function = getattr(obj, method)
             result = function(*vargs, **kwargs) if kwargs else function(*vargs)
             if type(result) not in VALUE_TYPES and _served_as_stream(result):
-                return self._start_stream(conn, msg, serializer, result)
-            frames = self._reply(conn, msg, serializer, result, correlation, ctx.response_annotations)
+                return self.start_stream(conn, msg, serializer, result)
+            frames = self.reply_frames(conn, msg, serializer, result, correlation, ctx.response_annotations)
         except Exception as exc:
             if flags & FLAGS_ONEWAY:
                 log.warning("oneway call from %s failed: %s: %s", conn.addr, type(exc).__name__, exc)
                 return True
-            return self._send_exception(conn, msg, serializer, exc, _is_callback(obj, method))
+            return self.send_exception(conn, msg, serializer, exc, _is_callback(obj, method))
         conn.send_frames(frames)
         return True
+
+    def request_serializer(self, conn: ClientConnection, msg: Message) -> Any:
+        """The serializer a request came with (None: an id unknown here; the connection ends)."""
+        return _serializers_by_id.get(msg.serializer_id) or _serializer_for(conn, msg.serializer_id)
+
+    def call_of(self, conn: ClientConnection, msg: Message, serializer: Any) -> tuple[Any, str, Any, Any]:
+        """An INVOKE's object, method name and arguments, for any server type. The object is the
+        one to call: for a registered class, the instance its instance mode gives this connection.
+        Raises what the client is to be told (a refused serializer, bad data, an unknown object)."""
+        if serializer.name not in config.SERIALIZERS_ACCEPTED:
+            raise SerializeError(refused_serializer(msg.serializer_id))
+        if msg.flags & FLAGS_KEEPSERIALIZED:
+            object_id, method, vargs, kwargs = _blob_request(msg)  # (its payload stays as it is)
+        else:
+            object_id, method, vargs, kwargs = serializer.loadsCall(msg.data)
+            if type(msg.data) is memoryview:
+                conn.session.decoder.recycle(msg.data)  # a large payload's buffer: read, so reusable
+        obj = self.objects.get(object_id)
+        if obj is None:
+            raise unknown_object(object_id)
+        if isinstance(obj, type):
+            obj = self.daemon.instances.instance_for(obj, conn)
+        return obj, method, vargs, kwargs
 
     def _not_a_call(self, conn: ClientConnection, msg: Message) -> Optional[bool]:
         """A handshake, a PING or a message refused; None for a call to run (with LOGWIRE on)."""
@@ -209,12 +225,12 @@ class Dispatcher:
         if flags & FLAGS_ONEWAY:
             return True
         if type(result) not in VALUE_TYPES and _served_as_stream(result) and not flags & FLAGS_BATCH:
-            return self._start_stream(conn, msg, serializer, result)
+            return self.start_stream(conn, msg, serializer, result)
         extra = current_context.state.response_annotations
-        conn.send_frames(self._reply(conn, msg, serializer, result, correlation, extra))
+        conn.send_frames(self.reply_frames(conn, msg, serializer, result, correlation, extra))
         return True
 
-    def _reply(
+    def reply_frames(
         self, conn: ClientConnection, msg: Message, serializer: Any, result: Any, correlation: bytes, extra: Any
     ) -> Any:
         """The frames of a call's reply; ``extra``: the response annotations the method set (read after
@@ -237,9 +253,7 @@ class Dispatcher:
         if msg.type != MSG_PING:
             log.warning("closing connection from %s: invalid msg type %d received", conn.addr, msg.type)
             return False
-        corr = msg.annotations.get("CORR")
-        correlation = corr if corr is not None and len(corr) == 16 else new_correlation_bytes()
-        current_context.state.correlation_bytes = correlation
+        correlation = current_context.state.correlation_bytes = request_correlation(msg)
         conn.send_frames(conn.session.pong(msg.serializer_id, msg.seq, self.reply_annotations(correlation)))
         return True
 
@@ -255,7 +269,7 @@ class Dispatcher:
             annotations.update(hook)
         return annotations
 
-    def _send_exception(
+    def send_exception(
         self, conn: ClientConnection, msg: Message, serializer: Any, exc: Exception, is_callback: bool
     ) -> bool:
         exc._pyroTraceback = format_traceback(exc, bool(config.DETAILED_TRACEBACK))  # type: ignore[attr-defined]
@@ -282,7 +296,7 @@ class Dispatcher:
             )
         return not (is_callback or isinstance(exc, (CommunicationError, SecurityError)))
 
-    def _start_stream(self, conn: ClientConnection, msg: Message, serializer: Any, iterator: Any) -> bool:
+    def start_stream(self, conn: ClientConnection, msg: Message, serializer: Any, iterator: Any) -> bool:
         marker = ProtocolError("result of call is an iterator")
         marker._pyroTraceback = None  # type: ignore[attr-defined]
         annotations = self.reply_annotations(None)
@@ -330,6 +344,12 @@ class Dispatcher:
             if self.oneway_pool is not None:
                 self.oneway_pool.shutdown()
                 self.oneway_pool = None
+
+
+def request_correlation(msg: Message) -> bytes:
+    """A request's correlation id: the client's (its CORR annotation), else a new one (replies carry it)."""
+    corr = msg.annotations.get("CORR") if msg.annotations else None
+    return corr if corr is not None and len(corr) == 16 else new_correlation_bytes()
 
 
 def _served_as_stream(result: Any) -> bool:

@@ -12,8 +12,9 @@ one in a worker thread, while the loop reads on:
   a task of its own; anything else in the server's worker pool;
 - the reply is framed where the call ended and written by the loop.
 
-The rules of requests are the Dispatcher's: exception replies, streams and
-handshakes go through it; what is framed here follows its ``_request``.
+The rules of requests are the Dispatcher's: the serializer, the correlation id,
+the call's object and arguments (``call_of``), the replies (``reply_frames``),
+exception replies, streams and handshakes all come from it.
 ``current_context`` holds the call's values in its worker thread, and in its
 task at each step (the call's own ``CallState`` is swapped in and out of the
 loop thread's context around them).
@@ -31,15 +32,12 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generator, Optional
 
 from pyro_protocol import serializers
 from pyro_protocol.config import config
-from pyro_protocol.constants import JOIN_LIMIT
-from pyro_protocol.context import CallState, current_context, new_correlation_bytes
-from pyro_protocol.errors import ConnectionClosedError, SerializeError
-from pyro_protocol.message import FLAGS_BATCH, FLAGS_KEEPSERIALIZED, FLAGS_ONEWAY, Frames, Message
+from pyro_protocol.context import CallState, current_context
+from pyro_protocol.errors import ConnectionClosedError
+from pyro_protocol.message import FLAGS_BATCH, FLAGS_ONEWAY, Frames, Message
 
-# (the Dispatcher's own helpers for the parts of a request that do not depend on where it runs)
-from ..dispatch import _blob_request, _serializer_for, _serializers_by_id, format_traceback
+from ..dispatch import format_traceback, request_correlation
 from ..exposure import get_attribute, get_exposed_property_value, set_exposed_property_value
-from ..handshake import refused_serializer, unknown_object
 from ..streams import VALUE_TYPES, is_streamable
 
 if TYPE_CHECKING:
@@ -116,22 +114,14 @@ class Calls:
         #: function -> whether it is a coroutine function (or an async generator function)
         self.is_async: dict[Any, bool] = {}
 
-    def daemon_annotates(self) -> bool:
-        """Whether the daemon's ``annotations`` hook is overridden (by its class or on the instance)."""
-        daemon = self.daemon
-        return type(daemon).annotations is not self.dispatcher.daemon_class.annotations or "annotations" in vars(daemon)
-
     # -- on the loop ------------------------------------------------------------------------
 
     def start(self, conn: AioClientConnection, msg: Message) -> bool:
         """Begin an INVOKE; False: close the connection now."""
-        annotations = msg.annotations
-        corr = annotations.get("CORR") if annotations else None
-        correlation = corr if corr is not None and len(corr) == 16 else new_correlation_bytes()
-        serializer = _serializers_by_id.get(msg.serializer_id) or _serializer_for(conn, msg.serializer_id)
+        serializer = self.dispatcher.request_serializer(conn, msg)
         if serializer is None:
             return False
-        call = Call(conn, msg, serializer, correlation)
+        call = Call(conn, msg, serializer, request_correlation(msg))
         try:
             self._start(call)
         except Exception as exc:
@@ -143,21 +133,7 @@ class Calls:
 
     def _start(self, call: Call) -> None:
         msg = call.msg
-        if call.serializer.name not in config.SERIALIZERS_ACCEPTED:
-            raise SerializeError(refused_serializer(msg.serializer_id))
-        vargs: Any
-        if msg.flags & FLAGS_KEEPSERIALIZED:
-            object_id, method, vargs, kwargs = _blob_request(msg)  # (its payload stays as it is)
-        else:
-            data = msg.data
-            object_id, method, vargs, kwargs = call.serializer.loadsCall(data)
-            if type(data) is memoryview:
-                call.conn.session.decoder.recycle(data)  # a large payload's buffer: read, so reusable
-        obj = self.objects.get(object_id)
-        if obj is None:
-            raise unknown_object(object_id)
-        if isinstance(obj, type):
-            obj = self.daemon.instances.instance_for(obj, call.conn)
+        obj, method, vargs, kwargs = self.dispatcher.call_of(call.conn, msg, call.serializer)
         if msg.flags & FLAGS_BATCH:
             self._in_worker(call, self._batch, obj, vargs)
         elif method == "__getattr__":
@@ -276,27 +252,28 @@ class Calls:
                 result = AsyncItems(result, self.server)
             if is_streamable(result):
                 return self._stream_reply(call, result), True
-        serializer = call.serializer
-        # (a large bytes result goes out as it is, without a serialized copy)
-        large = type(result) is bytes and len(result) >= JOIN_LIMIT and serializer.bytes_parts(result)
-        payload = (large[0], result, large[1]) if large else serializer.dumps(result)
-        extra = call.state.response_annotations
-        if extra or self.daemon_annotates():
-            annotations = self._in_call(call, self.dispatcher.reply_annotations, call.correlation, extra)
-        else:
-            annotations = {"CORR": call.correlation}  # (what reply_annotations gives then, quicker)
-        return call.conn.session.reply(payload, msg.serializer_id, msg.flags & FLAGS_BATCH, msg.seq, annotations), True
+        frames = self._in_call(
+            call,
+            self.dispatcher.reply_frames,
+            call.conn,
+            msg,
+            call.serializer,
+            result,
+            call.correlation,
+            call.state.response_annotations,
+        )
+        return frames, True
 
     def _exception_reply(self, call: Call, exc: Exception) -> tuple[Optional[Frames], bool]:
         """The Dispatcher's exception reply (sent through the connection, which hands it to the loop)."""
         if call.oneway:
             log.warning("oneway call from %s failed: %s: %s", call.conn.addr, type(exc).__name__, exc)
             return None, True
-        send = self.dispatcher._send_exception
+        send = self.dispatcher.send_exception
         return None, bool(self._in_call(call, send, call.conn, call.msg, call.serializer, exc, call.is_callback))
 
     def _stream_reply(self, call: Call, iterator: Any) -> Optional[Frames]:
-        self._in_call(call, self.dispatcher._start_stream, call.conn, call.msg, call.serializer, iterator)
+        self._in_call(call, self.dispatcher.start_stream, call.conn, call.msg, call.serializer, iterator)
         return None
 
     @staticmethod
