@@ -32,9 +32,8 @@ from .message import (
 __all__ = ["MessageDecoder", "iter_messages", "LARGE_PAYLOAD"]
 
 _unpack_header = HEADER_STRUCT.unpack_from
-#: Where a message with just a CORR annotation has the correlation id's 16 bytes.
-_CORR_START = HEADER_SIZE + len(CORR_CHUNK_HEAD)
-_CORR_END = HEADER_SIZE + CORR_SIZE
+#: Where the correlation id's 16 bytes start in the body of a message with just a CORR annotation.
+_CORR_AT = len(CORR_CHUNK_HEAD)
 
 #: Payloads at least this large are received straight into one buffer (kept for reuse:
 #: fresh memory costs a page fault per 4 KiB) instead of a growing message buffer.
@@ -101,22 +100,42 @@ class MessageDecoder:
         self._quick = not self.in_message and not self.hmac_key and not self.max_message_size and self._broken is None
 
     def feed(self, data: Union[bytes, memoryview]) -> list[Message]:
-        if self._quick and type(data) is bytes and len(data) >= HEADER_SIZE:
-            # the usual message: whole in one chunk, at most a CORR annotation; built directly
-            tag, msg_type, flags, seq, data_size, ser_id, ann_size, _, header_sum = _unpack_header(data)
-            if (
-                len(data) == HEADER_SIZE + ann_size + data_size
+        if not (self._quick and type(data) is bytes):
+            return self._feed_in_general(data)
+        # the usual chunk: whole messages, each with at most a CORR annotation; built directly
+        messages = []
+        pos, end = 0, len(data)
+        while end - pos >= HEADER_SIZE:
+            tag, msg_type, flags, seq, data_size, ser_id, ann_size, _, header_sum = _unpack_header(data, pos)
+            body = pos + HEADER_SIZE
+            stop = body + ann_size + data_size
+            if not (
+                stop <= end
                 and tag == TAG
                 and 0 < msg_type < 7
+                and data_size >= 0
                 and not flags & FLAGS_COMPRESSED
                 and header_sum == checksum(msg_type, flags, seq, data_size, ser_id, ann_size)
             ):
-                if not ann_size:
-                    return [Message(msg_type, data[HEADER_SIZE:], ser_id, flags, seq, {})]
-                if ann_size == CORR_SIZE and data.startswith(CORR_CHUNK_HEAD, HEADER_SIZE):
-                    return [
-                        Message(msg_type, data[_CORR_END:], ser_id, flags, seq, {"CORR": data[_CORR_START:_CORR_END]})
-                    ]
+                break
+            if not ann_size:
+                msg = Message(msg_type, data[body:stop], ser_id, flags, seq, {})
+            elif ann_size == CORR_SIZE and data.startswith(CORR_CHUNK_HEAD, body):
+                corr = data[body + _CORR_AT : body + CORR_SIZE]
+                msg = Message(msg_type, data[body + CORR_SIZE : stop], ser_id, flags, seq, {"CORR": corr})
+            else:
+                break
+            if stop == end and not pos:
+                return [msg]  # (the commonest chunk: one message)
+            messages.append(msg)
+            pos = stop
+        if pos == end:
+            return messages
+        # the rest (part of a message, or one the quick way does not read): the general way
+        rest = self._feed_in_general(data[pos:] if pos else data)
+        return messages + rest if messages else rest
+
+    def _feed_in_general(self, data: Union[bytes, memoryview]) -> list[Message]:
         try:
             return self._feed(data)
         finally:
