@@ -352,7 +352,8 @@ class Proxy:
         ``raw``: return the reply as received, ``(message, value)``, an exception reply too
         ((None, None) for a oneway call).
         """
-        current_context.response_annotations = {}
+        state = current_context.state  # (the context's values: reached once, set as plain attributes)
+        state.response_annotations = {}
         conn = self._pyro_conn
         if conn is None or conn.error is not None or conn.loop is not asyncio.get_running_loop():
             await self._pyro_connect()
@@ -371,9 +372,8 @@ class Proxy:
             payload = serializer.call_payload(target, methodname, vargs, kwargs)
         if methodname in self._pyroOneway:
             flags |= FLAGS_ONEWAY
-        ctx = current_context
         annotations = None
-        if ctx.annotations or ctx.correlation_bytes is not None or self._pyro_has_annotation_hook:
+        if state.annotations or state.correlation_bytes is not None or self._pyro_has_annotation_hook:
             annotations = self._pyro_request_annotations(clear=True)
         if not conn.can_write:
             await conn.writable()
@@ -397,7 +397,7 @@ class Proxy:
             if timer is not None:
                 timer.cancel()
         if msg.annotations:
-            ctx.response_annotations = msg.annotations
+            state.response_annotations = msg.annotations
             if self._pyro_has_response_hook:
                 self._pyroResponseAnnotations(msg.annotations, msg.type)
         if raw:
