@@ -285,31 +285,9 @@ def encode(
     corr = annotations.get("CORR") if annotations and len(annotations) == 1 else None
     try:
         if corr is not None and len(corr) == 16:  # what every reply of a daemon carries: one pack
+            header_sum = checksum(msg_type, flags, seq, data_size, serializer_id, CORR_SIZE)
             start = HEADER_CORR_STRUCT.pack(
-                TAG,
-                msg_type,
-                flags,
-                seq,
-                data_size,
-                serializer_id,
-                CORR_SIZE,
-                0,
-                checksum(msg_type, flags, seq, data_size, serializer_id, CORR_SIZE),
-                b"CORR",
-                16,
-                corr,
-            )
-        elif not annotations:  # what every call of a proxy without annotations carries
-            start = HEADER_STRUCT.pack(
-                TAG,
-                msg_type,
-                flags,
-                seq,
-                data_size,
-                serializer_id,
-                0,
-                0,
-                checksum(msg_type, flags, seq, data_size, serializer_id, 0),
+                TAG, msg_type, flags, seq, data_size, serializer_id, CORR_SIZE, 0, header_sum, b"CORR", 16, corr
             )
         else:
             start = _header(msg_type, flags, seq, data_size, serializer_id, annotations)
@@ -326,18 +304,8 @@ def _header(
     """The header and the annotation chunks (struct.error for a field out of range)."""
     ann_blob = encode_annotations(annotations) if annotations else b""
     ann_size = len(ann_blob)
-    header = HEADER_STRUCT.pack(
-        TAG,
-        msg_type,
-        flags,
-        seq,
-        data_size,
-        serializer_id,
-        ann_size,
-        0,
-        checksum(msg_type, flags, seq, data_size, serializer_id, ann_size),
-    )
-    return header + ann_blob
+    header_sum = checksum(msg_type, flags, seq, data_size, serializer_id, ann_size)
+    return HEADER_STRUCT.pack(TAG, msg_type, flags, seq, data_size, serializer_id, ann_size, 0, header_sum) + ann_blob
 
 
 def _encode_parts(
