@@ -133,6 +133,8 @@ class AioConnection(SessionProtocol):
         self._outgoing: list[bytes] = []
         self._writable = asyncio.Event()
         self._writable.set()
+        #: done when the transport is gone (connection_lost)
+        self.lost: asyncio.Future[None] = loop.create_future()
 
     # -- the asyncio protocol ---------------------------------------------------------------
 
@@ -165,6 +167,19 @@ class AioConnection(SessionProtocol):
         reason = f": {exc}" if exc is not None else ""
         self._end(ConnectionClosedError(f"receiving: connection lost{reason}"))
         self._writable.set()  # (writers waiting for room learn that it is gone)
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    async def wait_lost(self, timeout: float) -> None:
+        """Wait, at most ``timeout`` seconds, until the transport is gone after :meth:`close`.
+        A TLS transport takes a few turns of the loop to shut down; a loop that ends before
+        that leaves its socket open."""
+        if self.transport is None or self.lost.done() or self.loop is not asyncio.get_running_loop():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self.lost), timeout)
+        except builtins.TimeoutError:
+            pass
 
     def pause_writing(self) -> None:
         self._writable.clear()

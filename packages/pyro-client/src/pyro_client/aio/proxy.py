@@ -56,6 +56,8 @@ log = logging.getLogger("pyro.client.aio")
 
 #: Pause between connection attempts of ``_pyroReconnect`` (as the sync proxy's).
 RECONNECT_PAUSE = sync_proxy.RECONNECT_PAUSE
+#: ``_pyroRelease`` waits at most this many seconds for the transport to be gone (TLS closes in steps)
+RELEASE_WAIT = 2.0
 #: Dunder names asyncio and its tools look up on objects: answered locally, never remoted.
 ASYNC_PROBES = frozenset(["__await__", "__aiter__", "__anext__", "__aenter__", "__aexit__", "__iter__", "__next__"])
 _SPECIAL_REPLY = FLAGS_ITEMSTREAMRESULT | FLAGS_EXCEPTION
@@ -228,7 +230,10 @@ class Proxy:
 
     async def _pyroRelease(self) -> None:  # noqa: N802 - Pyro4's name
         """Close the connection. The proxy stays usable: the next call reconnects."""
+        conn = self._pyro_conn
         self._pyro_close()
+        if conn is not None:
+            await conn.wait_lost(RELEASE_WAIT)
 
     def _pyro_close(self) -> None:
         conn = self._pyro_conn
