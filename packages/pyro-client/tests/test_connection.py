@@ -86,3 +86,29 @@ def test_the_reply_of_an_abandoned_call_arriving_alone_is_dropped(link):
     assert conn.session.receive(reply(seq, "late")) == []  # (one message in one chunk: the quick path)
     [(msg, value)] = conn.session.receive(reply(second, 4))
     assert (msg.seq, value) == (second, 4)
+
+
+def test_large_replies_reuse_one_receive_buffer():
+    """A large reply is read into one buffer; once its value is loaded, the next large reply goes there too."""
+    marshal = serializers.get_serializer("marshal")
+    session = ClientSession(marshal, handshake_done=True)
+    buffers = []
+    for fill in (1, 2):
+        seq, _frames = session.invoke(marshal.dumpsCall("obj", "echo", (b"",), {}))
+        big = bytes([fill]) * (2 * 1024 * 1024)
+        wire = b"".join(message.encode(message.MSG_RESULT, marshal.dumps(big), marshal.serializer_id, 0, seq))
+        pos = 64 * 1024
+        replies = session.receive(wire[:pos])
+        while not replies:
+            target = session.receive_target()
+            assert target is not None
+            buffers.append(target.obj)
+            count = min(len(target), len(wire) - pos)
+            target[:count] = wire[pos : pos + count]
+            target.release()
+            pos += count
+            replies = session.received(count)
+        ((msg, value),) = replies
+        assert value == big
+        assert msg.data == b""  # (its bytes were the buffer's, which now serves the next reply)
+    assert len(buffers) >= 2 and all(buffer is buffers[0] for buffer in buffers)

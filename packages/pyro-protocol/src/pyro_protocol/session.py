@@ -171,7 +171,11 @@ class ClientSession:
             if msg.serializer_id != serializer.serializer_id:
                 self.state = CLOSED
                 raise SerializeError(f"invalid serializer in response: {msg.serializer_id}")
-            replies.append((msg, serializer.loads(msg.data)))
+            value = serializer.loads(msg.data)
+            if type(msg.data) is memoryview:  # a large payload, read: its buffer takes the next one
+                self.decoder.recycle(msg.data)
+                msg.data = b""
+            replies.append((msg, value))
         return replies
 
     def _handshake_answer(self, msg: Message) -> Any:
