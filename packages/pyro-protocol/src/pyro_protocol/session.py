@@ -172,8 +172,8 @@ class ClientSession:
                 self.state = CLOSED
                 raise SerializeError(f"invalid serializer in response: {msg.serializer_id}")
             value = serializer.loads(msg.data)
-            if type(msg.data) is memoryview:  # a large payload, read: its buffer takes the next one
-                self.decoder.recycle(msg.data)
+            if type(msg.data) is memoryview and not self.settings.LOGWIRE:  # (the wire log shows it after)
+                self.decoder.recycle(msg.data)  # a large payload, read: its buffer takes the next one
                 msg.data = b""
             replies.append((msg, value))
         return replies
