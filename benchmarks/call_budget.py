@@ -56,49 +56,39 @@ run(200)
 run(int(sys.argv[1]))
 """
 
-#: (what, statement, times per call)
-PIECES: list[tuple[str, str, int]] = [
-    ("the empty loop", "pass", 0),
-    # what any program speaking these bytes does, in C
-    ("socket send + receive of one message", "left.send(request); right.recv(65536)", 2),
-    ("marshal.dumps of the call", 'marshal.dumps((objid, "add", [1, 2], {}))', 1),
-    ("marshal.loads of the call", "marshal.loads(call)", 1),
-    ("marshal.dumps of the result", "marshal.dumps(3)", 1),
-    ("marshal.loads of the result", "marshal.loads(result)", 1),
-    ("struct pack of a header", "HEADER_STRUCT.pack(TAG, 5, 0, 7, 5, 3, 0, 0, 99)", 2),
-    ("struct unpack of a header", "HEADER_STRUCT.unpack_from(reply)", 2),
-    # what the wire rules and our standards add
-    ("the header checksum", "checksum(5, 0, 7, 5, 3, 22)", 4),
-    ("a Message object", 'Message(5, result, 3, 0, 7, {"CORR": corr})', 2),
-    ("the check of received marshal data", "_is_scalar_call(call)", 1),
-    # our codec and serializer entry points, whole
-    ("encode a request", "encode(4, call, 3, 0, 7)", 1),
-    ("encode a reply (with its CORR)", 'encode(5, result, 3, 0, 7, {"CORR": corr})', 1),
-    ("decode a request", "decoder.feed(request)", 1),
-    ("decode a reply", "decoder.feed(reply)", 1),
-    ("serializer: call_payload", 'ser.call_payload(objid, "add", (1, 2), {})', 1),
-    ("serializer: loadsCall", "ser.loadsCall(call)", 1),
-    ("serializer: dumps", "ser.dumps(3)", 1),
-    ("serializer: loads", "ser.loads(result)", 1),
-    # what the layering costs
-    ("a Python call with 4 arguments", "layer(1, 2, 3, 4)", 0),
-    ("the thread-local call context", "current_context.state", 2),
-    ("a lock held around the call", "with lock: pass", 1),
-    ("time.monotonic (idle clock)", "time.monotonic()", 2),
+#: (what, statement, times per call, kind): the kinds are summed apart below (``KINDS``)
+PIECES: list[tuple[str, str, int, str]] = [
+    ("socket send + receive of one message", "left.send(request); right.recv(65536)", 2, "sockets"),
+    ("marshal.dumps of the call", 'marshal.dumps((objid, "add", [1, 2], {}))', 1, "c"),
+    ("marshal.loads of the call", "marshal.loads(call)", 1, "c"),
+    ("marshal.dumps of the result", "marshal.dumps(3)", 1, "c"),
+    ("marshal.loads of the result", "marshal.loads(result)", 1, "c"),
+    ("struct pack of a header", "HEADER_STRUCT.pack(TAG, 5, 0, 7, 5, 3, 0, 0, 99)", 2, "c"),
+    ("struct unpack of a header", "HEADER_STRUCT.unpack_from(reply)", 2, "c"),
+    ("the header checksum", "checksum(5, 0, 7, 5, 3, 22)", 4, "rules"),
+    ("a Message object", 'Message(5, result, 3, 0, 7, {"CORR": corr})', 2, "rules"),
+    ("the check of received marshal data", "_is_scalar_call(call)", 1, "rules"),
+    ("encode a request", "encode(4, call, 3, 0, 7)", 1, "ours"),
+    ("encode a reply (with its CORR)", 'encode(5, result, 3, 0, 7, {"CORR": corr})', 1, "ours"),
+    ("decode a request", "decoder.feed(request)", 1, "ours"),
+    ("decode a reply", "decoder.feed(reply)", 1, "ours"),
+    ("serializer: call_payload", 'ser.call_payload(objid, "add", (1, 2), {})', 1, "ours"),
+    ("serializer: loadsCall", "ser.loadsCall(call)", 1, "ours"),
+    ("serializer: dumps", "ser.dumps(3)", 1, "ours"),
+    ("serializer: loads", "ser.loads(result)", 1, "ours"),
+    ("a Python call with 4 arguments", "layer(1, 2, 3, 4)", 0, "layers"),
+    ("the thread-local call context", "current_context.state", 2, "layers"),
+    ("a lock held around the call", "with lock: pass", 1, "layers"),
+    ("time.monotonic (idle clock)", "time.monotonic()", 2, "layers"),
 ]
-
-#: rows whose sum is "our codec and serializers" (they include the C pieces above them)
-WHOLE = {
-    "encode a request",
-    "encode a reply (with its CORR)",
-    "decode a request",
-    "decode a reply",
-    "serializer: call_payload",
-    "serializer: loadsCall",
-    "serializer: dumps",
-    "serializer: loads",
+#: kind -> what its sum is; "ours" holds the "c" and "rules" pieces (all but the sockets) inside it
+KINDS = {
+    "sockets": "the socket sends and receives",
+    "c": "C work any implementation of these bytes does besides them (marshal, struct)",
+    "rules": "what the wire and the hostile-input rules add (checksums, Messages, the marshal check)",
+    "ours": "our codec and serializer entry points (they hold the C work and the rules but the sockets)",
+    "layers": "the context, the lock and the idle clock",
 }
-C_LEVEL = {name for name, _, _ in PIECES[1:8]}
 
 
 def piece_cost(statement: str) -> int:
@@ -108,30 +98,23 @@ def piece_cost(statement: str) -> int:
 
 def main(argv: list[str]) -> int:
     with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:  # (each count is a process)
-        costs = {name: pool.submit(piece_cost, statement) for name, statement, _ in PIECES}
+        empty = pool.submit(piece_cost, "pass")
+        costs = [pool.submit(piece_cost, statement) for _, statement, _, _ in PIECES]
         whole = pool.submit(callgrind.per_call, callgrind.OURS, "marshal", "thread")
-        empty = costs["the empty loop"].result()
         print("instructions of the pieces of one add(1, 2) call, marshal, thread server (callgrind)")
         print(f"{'piece':<40}{'each':>10}{'times':>7}{'per call':>10}")
-        totals = {"c": 0, "ours": 0, "layer": 0}
-        for name, _, times in PIECES[1:]:
-            each = costs[name].result() - empty
+        totals = dict.fromkeys(KINDS, 0)
+        for (name, _, times, kind), cost in zip(PIECES, costs):
+            each = cost.result() - empty.result()
             print(f"{name:<40}{each:>10,}{times:>7}{each * times:>10,}")
-            if name in C_LEVEL:
-                totals["c"] += each * times
-            elif name in WHOLE:
-                totals["ours"] += each * times
-            elif times:
-                totals["layer"] += each * times
+            totals[kind] += each * times
         call = whole.result()
-    # the socket and the context pieces are outside the codec; the rest of the C pieces are inside it
-    sockets = (costs["socket send + receive of one message"].result() - empty) * 2
-    print(f"\nC work any implementation of these bytes does (sockets, marshal, struct): {totals['c']:,}")
-    print(f"our codec and serializer entry points (they hold that C work but the sockets): {totals['ours']:,}")
-    print(f"sockets + codec + serializers + context, lock and clock: {sockets + totals['ours'] + totals['layer']:,}")
+    print()
+    for kind, what in KINDS.items():
+        print(f"{what}: {totals[kind]:,}")
+    accounted = totals["sockets"] + totals["ours"] + totals["layers"]
     print(f"the whole call (bench:callgrind): {call:,}")
-    rest = call - sockets - totals["ours"] - totals["layer"]
-    print(f"left for the proxy, the sessions, the dispatcher and the server loop: {rest:,}")
+    print(f"left for the proxy, the sessions, the dispatcher and the server loop: {call - accounted:,}")
     return 0
 
 

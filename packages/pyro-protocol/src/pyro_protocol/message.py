@@ -280,8 +280,8 @@ def encode(
     if isinstance(payload, tuple):
         return _encode_parts(msg_type, payload, serializer_id, flags, seq, annotations, max_message_size)
     data_size = len(payload)
-    if max_message_size or data_size > MAX_DATA_SIZE:
-        _check_size(data_size, _annotations_size(annotations), max_message_size)
+    if data_size > MAX_DATA_SIZE:
+        _check_size(data_size, 0, 0)
     corr = annotations.get("CORR") if annotations and len(annotations) == 1 else None
     try:
         if corr is not None and len(corr) == 16:  # what every reply of a daemon carries: one pack
@@ -293,6 +293,8 @@ def encode(
             start = _header(msg_type, flags, seq, data_size, serializer_id, annotations)
     except struct.error:
         raise ProtocolError(_field_error(msg_type, flags, seq, serializer_id)) from None
+    if max_message_size:
+        _check_size(data_size, len(start) - HEADER_SIZE, max_message_size)  # (the annotations, as encoded)
     if data_size < JOIN_LIMIT:
         return (start + payload,)
     return (start, payload)
@@ -320,17 +322,16 @@ def _encode_parts(
     """:func:`encode` of a payload given as (prefix, a large value, suffix): the value is not copied."""
     prefix, value, suffix = payload
     data_size = len(prefix) + len(value) + len(suffix)
-    _check_size(data_size, _annotations_size(annotations), max_message_size)
+    if data_size > MAX_DATA_SIZE:
+        _check_size(data_size, 0, 0)
     try:
-        start = _header(msg_type, flags, seq, data_size, serializer_id, annotations) + prefix
+        header = _header(msg_type, flags, seq, data_size, serializer_id, annotations)
     except struct.error:
         raise ProtocolError(_field_error(msg_type, flags, seq, serializer_id)) from None
+    if max_message_size:
+        _check_size(data_size, len(header) - HEADER_SIZE, max_message_size)
+    start = header + prefix
     return (start, value, suffix) if suffix else (start, value)
-
-
-def _annotations_size(annotations: Optional[Mapping[str, bytes]]) -> int:
-    """How many bytes the annotation chunks take (checked: ProtocolError for a bad one)."""
-    return len(encode_annotations(annotations)) if annotations else 0
 
 
 def _check_size(data_size: int, ann_size: int, max_message_size: Any) -> None:

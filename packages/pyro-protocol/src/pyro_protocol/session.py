@@ -134,7 +134,10 @@ class ClientSession:
                 msg = messages[0]
                 serializer = self.in_flight.pop(msg.seq, False)
                 if serializer and msg.type == MSG_RESULT and msg.serializer_id == serializer.serializer_id:
-                    return [(msg, serializer.loads(msg.data))]
+                    value = serializer.loads(msg.data)
+                    if type(msg.data) is memoryview:
+                        self._recycle(msg)
+                    return [(msg, value)]
                 if serializer is not False:  # (an abandoned call's None too: the general path drops its reply)
                     self.in_flight[msg.seq] = serializer  # (the general checks below say what is wrong)
         else:
@@ -172,11 +175,17 @@ class ClientSession:
                 self.state = CLOSED
                 raise SerializeError(f"invalid serializer in response: {msg.serializer_id}")
             value = serializer.loads(msg.data)
-            if type(msg.data) is memoryview and not self.settings.LOGWIRE:  # (the wire log shows it after)
-                self.decoder.recycle(msg.data)  # a large payload, read: its buffer takes the next one
-                msg.data = b""
+            if type(msg.data) is memoryview:
+                self._recycle(msg)
             replies.append((msg, value))
         return replies
+
+    def _recycle(self, msg: Message) -> None:
+        """A large reply's value is loaded: its receive buffer takes the next large one (its data is
+        then empty). Not while LOGWIRE is on: the wire log shows the payload after this."""
+        if not self.settings.LOGWIRE:
+            self.decoder.recycle(msg.data)
+            msg.data = b""
 
     def _handshake_answer(self, msg: Message) -> Any:
         if self.state is not CONNECTING or msg.type not in (MSG_CONNECTOK, MSG_CONNECTFAIL):

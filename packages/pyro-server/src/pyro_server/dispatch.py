@@ -356,9 +356,8 @@ def _served_as_stream(result: Any) -> bool:
     """Whether a call's result is an iterator to serve as a stream. A coroutine or an async generator
     (from an ``async def`` method) is refused: only the asyncio server type runs those."""
     if inspect.iscoroutine(result) or inspect.isasyncgen(result):
-        closing = getattr(result, "close", None)  # (a coroutine never awaited would warn so at exit)
-        if inspect.iscoroutine(result) and closing is not None:
-            closing()
+        if inspect.iscoroutine(result):
+            result.close()  # (a coroutine never awaited would warn so at exit)
         raise TypeError(
             f"the method is an async def (it returned a {type(result).__name__}): "
             "it runs on the asyncio server type only (config SERVERTYPE='asyncio')"
