@@ -300,6 +300,20 @@ def test_every_async_call_sees_its_own_context():
     arun(main())
 
 
+def test_a_handshake_leaves_the_loop_threads_context_as_it_was():
+    """The daemon answers a handshake on the loop: what it sets in the context (the client, a
+    correlation id) must not stay there for a client on the same loop to send with its calls."""
+
+    async def main():
+        async with serving(Service()) as (_daemon, (uri,)), aio.Proxy(uri) as proxy:
+            await proxy._pyroBind()
+            assert current_context.client is None and current_context.correlation_bytes is None
+            first, second = [await proxy.context_after_awaits(0) for _ in range(2)]
+            assert first[0] != second[0]  # no correlation id was set: each call got a new one
+
+    arun(main())
+
+
 def test_session_instances_stay_one_per_connection_under_pipelined_calls():
     async def main():
         PerConnection.created = 0

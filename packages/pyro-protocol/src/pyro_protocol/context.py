@@ -53,15 +53,25 @@ class CallState:
         "uuid_cache",
     )
 
-    def __init__(self) -> None:
-        self.client: Any = None
-        self.client_sock_addr: Any = None
-        self.seq = 0
-        self.msg_flags = 0
-        self.serializer_id = 0
-        self.annotations: dict[str, bytes] = {}
+    def __init__(
+        self,
+        client: Any = None,
+        client_sock_addr: Any = None,
+        seq: int = 0,
+        msg_flags: int = 0,
+        serializer_id: int = 0,
+        annotations: Optional[dict[str, bytes]] = None,
+        correlation_bytes: Optional[bytes] = None,
+    ) -> None:
+        """Empty, or (on a server) a request's values, given positionally (the cheapest call)."""
+        self.client = client
+        self.client_sock_addr = client_sock_addr
+        self.seq = seq
+        self.msg_flags = msg_flags
+        self.serializer_id = serializer_id
+        self.annotations: dict[str, bytes] = {} if annotations is None else annotations
         self.response_annotations: dict[str, bytes] = {}
-        self.correlation_bytes: Optional[bytes] = None
+        self.correlation_bytes = correlation_bytes
         self.uuid_cache: Optional[tuple[bytes, uuid.UUID]] = None
 
 

@@ -38,6 +38,7 @@ from pyro_client.aio.connection import SessionProtocol
 from pyro_client.futures import WorkerPool
 from pyro_protocol import wirelog
 from pyro_protocol.config import config
+from pyro_protocol.context import CallState, current_context
 from pyro_protocol.errors import PyroError
 from pyro_protocol.message import MSG_INVOKE, Frames, Message
 from pyro_protocol.session import READY, ServerSession
@@ -399,8 +400,15 @@ class AsyncioServer(ServerBase):
         return self.calls.start(conn, msg)
 
     def _handle(self, conn: AioClientConnection, msg: Message) -> bool:
+        """A handshake or a PING: the dispatcher (and the other server types' error rules) in a
+        context of its own, so what it sets there does not stay in the loop thread's context."""
         conn.pending.append(msg)
-        return self._handle_pending(conn, True, 1)  # (the dispatcher, and the other server types' error rules)
+        ctx = current_context
+        outside, ctx.state = ctx.state, CallState()
+        try:
+            return self._handle_pending(conn, True, 1)
+        finally:
+            ctx.state = outside
 
     def _handshake_in_worker(self, conn: AioClientConnection, msg: Message) -> None:
         ok = self._handle(conn, msg)

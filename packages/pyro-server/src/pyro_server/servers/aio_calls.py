@@ -93,14 +93,7 @@ class Call:
         self.holds = False  # the connection's next requests wait for this one (a oneway call, ONEWAY_THREADED off)
         self.task: Optional[asyncio.Task[None]] = None  # an async call's task, while it runs
         #: what current_context shows during the call (and what the call left in it): see in_context
-        state = self.state = CallState()
-        state.client = conn
-        state.client_sock_addr = conn.addr
-        state.seq = msg.seq
-        state.msg_flags = msg.flags
-        state.serializer_id = msg.serializer_id
-        state.annotations = msg.annotations
-        state.correlation_bytes = correlation
+        self.state = CallState(conn, conn.addr, msg.seq, msg.flags, msg.serializer_id, msg.annotations, correlation)
 
 
 class Calls:
@@ -165,7 +158,7 @@ class Calls:
     def _on_loop(self, call: Call, work: Any) -> None:
         """An async method's coroutine (or async generator) runs in a task on the loop."""
         self._begin(call)
-        if inspect.isasyncgen(work):  # nothing to await: the result is a stream
+        if type(work) is not types.CoroutineType and inspect.isasyncgen(work):  # nothing to await: a stream
             frames, keep = self._result_reply(call, work)
             self.finish(call, frames, keep)
             return
@@ -197,10 +190,10 @@ class Calls:
             conn.held = False
         if frames is not None:
             conn.write(frames)
-        if keep:
-            self.server.run(conn)
-        else:
+        if not keep:
             self.server.drop(conn)
+        elif conn.queue or not conn.reading:  # (else: nothing waits to start, and reading goes on)
+            self.server.run(conn)
 
     # -- in a worker thread -----------------------------------------------------------------
 
