@@ -78,22 +78,21 @@ def in_context(coro: Coroutine[Any, Any, Any], state: CallState) -> Generator[An
             sent, error = None, exc
 
 
-class Call:
-    """One INVOKE on its way: where it came from and what its reply needs."""
+class Call(CallState):
+    """One INVOKE on its way: the call context it runs with (what ``current_context`` shows
+    during the call, and what the call left in it: see in_context), and what its reply needs.
+    Its ``client`` is the connection, its ``correlation_bytes`` the id its reply carries."""
 
-    __slots__ = ("conn", "msg", "serializer", "correlation", "state", "is_callback", "oneway", "holds", "task")
+    __slots__ = ("msg", "serializer", "oneway", "is_callback", "holds", "task")
 
-    def __init__(self, conn: AioClientConnection, msg: Message, serializer: Any, correlation: bytes) -> None:
-        self.conn = conn
-        self.msg = msg
-        self.serializer = serializer
-        self.correlation = correlation
-        self.is_callback = False
-        self.oneway = bool(msg.flags & FLAGS_ONEWAY)
-        self.holds = False  # the connection's next requests wait for this one (a oneway call, ONEWAY_THREADED off)
-        self.task: Optional[asyncio.Task[None]] = None  # an async call's task, while it runs
-        #: what current_context shows during the call (and what the call left in it): see in_context
-        self.state = CallState(conn, conn.addr, msg.seq, msg.flags, msg.serializer_id, msg.annotations, correlation)
+    client: AioClientConnection
+    correlation_bytes: bytes
+    msg: Message
+    serializer: Any
+    oneway: bool
+    is_callback: bool
+    holds: bool  # the connection's next requests wait for this one (a oneway call, ONEWAY_THREADED off)
+    task: Optional[asyncio.Task[None]]  # an async call's task, while it runs
 
 
 class Calls:
@@ -104,8 +103,8 @@ class Calls:
         self.dispatcher = handler  # the daemon's Dispatcher: reply annotations, exception replies, streams
         self.daemon = handler.daemon
         self.objects: dict[str, Any] = handler.objects
-        #: function -> whether it is a coroutine function (or an async generator function)
-        self.is_async: dict[Any, bool] = {}
+        #: function -> (whether it is a coroutine or async generator function, whether it is a callback)
+        self.kinds: dict[Any, tuple[bool, bool]] = {}
 
     # -- on the loop ------------------------------------------------------------------------
 
@@ -114,7 +113,10 @@ class Calls:
         serializer = self.dispatcher.request_serializer(conn, msg)
         if serializer is None:
             return False
-        call = Call(conn, msg, serializer, request_correlation(msg))
+        call = Call(conn, conn.addr, msg.seq, msg.flags, msg.serializer_id, msg.annotations, request_correlation(msg))
+        call.msg, call.serializer, call.oneway = msg, serializer, bool(msg.flags & FLAGS_ONEWAY)
+        call.is_callback = call.holds = False
+        call.task = None
         try:
             self._start(call)
         except Exception as exc:
@@ -126,7 +128,7 @@ class Calls:
 
     def _start(self, call: Call) -> None:
         msg = call.msg
-        obj, method, vargs, kwargs = self.dispatcher.call_of(call.conn, msg, call.serializer)
+        obj, method, vargs, kwargs = self.dispatcher.call_of(call.client, msg, call.serializer)
         if msg.flags & FLAGS_BATCH:
             self._in_worker(call, self._batch, obj, vargs)
         elif method == "__getattr__":
@@ -136,42 +138,41 @@ class Calls:
         else:
             function = get_attribute(obj, method)
             bare = function.__func__ if type(function) is MethodType else function
-            call.is_callback = bool(getattr(bare, "_pyroCallback", False))
-            is_async = self.is_async.get(bare)
-            if is_async is None:
-                if len(self.is_async) >= _KINDS_KEPT:
-                    self.is_async.clear()  # (objects that make functions on the fly must not grow it)
-                is_async = self.is_async[bare] = inspect.iscoroutinefunction(bare) or inspect.isasyncgenfunction(bare)
-            if is_async:
-                self._on_loop(call, function(*vargs, **kwargs) if kwargs else function(*vargs))
-            elif kwargs:
+            kind = self.kinds.get(bare) or self._kind_of(bare)
+            is_async, call.is_callback = kind
+            if not is_async:
                 self._in_worker(call, function, *vargs, **kwargs)
-            else:
-                self._in_worker(call, function, *vargs)
+                return
+            work = function(*vargs, **kwargs) if kwargs else function(*vargs)
+            self._begin(call)
+            if type(work) is types.CoroutineType:
+                self._task(call, work)
+            else:  # an async generator: nothing to await, the result is a stream
+                frames, keep = self._result_reply(call, work)
+                self.finish(call, frames, keep)
+
+    def _kind_of(self, function: Any) -> tuple[bool, bool]:
+        if len(self.kinds) >= _KINDS_KEPT:
+            self.kinds.clear()  # (objects that make functions on the fly must not grow it)
+        is_async = inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
+        kind = self.kinds[function] = (is_async, bool(getattr(function, "_pyroCallback", False)))
+        return kind
 
     def _begin(self, call: Call) -> None:
-        conn = call.conn
+        conn = call.client
         conn.in_progress += 1
         if call.oneway and not config.ONEWAY_THREADED:
             call.holds = conn.held = True  # (as on the other server types: the next request waits for it)
 
-    def _on_loop(self, call: Call, work: Any) -> None:
-        """An async method's coroutine (or async generator) runs in a task on the loop."""
-        self._begin(call)
-        if type(work) is not types.CoroutineType and inspect.isasyncgen(work):  # nothing to await: a stream
-            frames, keep = self._result_reply(call, work)
-            self.finish(call, frames, keep)
-            return
-        self._task(call, work)
-
     def _task(self, call: Call, coro: Coroutine[Any, Any, Any]) -> None:
-        call.task = self.server.aio_loop.create_task(self._run(call, coro))  # type: ignore[union-attr]
+        """An async method's coroutine runs in a task of its own on the loop."""
+        task = call.task = self.server.aio_loop.create_task(self._run(call, coro))  # type: ignore[union-attr]
         if not call.oneway:  # (a oneway call goes on when its client is gone)
-            call.conn.tasks.add(call.task)
+            call.client.tasks.add(task)
 
     async def _run(self, call: Call, coro: Coroutine[Any, Any, Any]) -> None:
         try:
-            result = await in_context(coro, call.state)
+            result = await in_context(coro, call)
         except Exception as exc:
             frames, keep = self._exception_reply(call, exc)
         except (SystemExit, GeneratorExit) as exc:
@@ -179,12 +180,12 @@ class Calls:
         else:
             frames, keep = self._result_reply(call, result)
         finally:
-            call.conn.tasks.discard(call.task)
+            call.client.tasks.discard(call.task)
         self.finish(call, frames, keep)
 
     def finish(self, call: Call, frames: Optional[Frames], keep: bool) -> None:
         """A call is over (on the loop): write its reply, let the connection's next requests in."""
-        conn = call.conn
+        conn = call.client
         conn.in_progress -= 1
         if call.holds:
             conn.held = False
@@ -203,10 +204,10 @@ class Calls:
 
     def _work(self, call: Call, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         server = self.server
-        if call.conn.closed and not call.oneway:  # its client is gone: nobody waits for it (a oneway call still runs)
+        if call.client.closed and not call.oneway:  # its client is gone: nobody waits for it (a oneway call still runs)
             server.from_thread(self.finish, call, None, False)
             return
-        current_context.state = call.state
+        current_context.state = call
         try:
             result = function(*args, **kwargs) if kwargs else function(*args)
             if inspect.iscoroutine(result):  # a plain function that returned a coroutine: it runs on the loop
@@ -245,35 +246,32 @@ class Calls:
                 result = AsyncItems(result, self.server)
             if is_streamable(result):
                 return self._stream_reply(call, result), True
-        frames = self._in_call(
-            call,
-            self.dispatcher.reply_frames,
-            call.conn,
-            msg,
-            call.serializer,
-            result,
-            call.correlation,
-            call.state.response_annotations,
-        )
-        return frames, True
+        ctx = current_context  # (the daemon's hooks that reply_frames runs may look at the call's context)
+        outside, ctx.state = ctx.state, call
+        try:
+            extra = call.response_annotations  # (read after the call: the method may have put a new dict there)
+            reply_frames, correlation = self.dispatcher.reply_frames, call.correlation_bytes
+            return reply_frames(call.client, msg, call.serializer, result, correlation, extra), True
+        finally:
+            ctx.state = outside
 
     def _exception_reply(self, call: Call, exc: Exception) -> tuple[Optional[Frames], bool]:
         """The Dispatcher's exception reply (sent through the connection, which hands it to the loop)."""
         if call.oneway:
-            log.warning("oneway call from %s failed: %s: %s", call.conn.addr, type(exc).__name__, exc)
+            log.warning("oneway call from %s failed: %s: %s", call.client.addr, type(exc).__name__, exc)
             return None, True
         send = self.dispatcher.send_exception
-        return None, bool(self._in_call(call, send, call.conn, call.msg, call.serializer, exc, call.is_callback))
+        return None, bool(self._in_call(call, send, call.client, call.msg, call.serializer, exc, call.is_callback))
 
     def _stream_reply(self, call: Call, iterator: Any) -> Optional[Frames]:
-        self._in_call(call, self.dispatcher.start_stream, call.conn, call.msg, call.serializer, iterator)
+        self._in_call(call, self.dispatcher.start_stream, call.client, call.msg, call.serializer, iterator)
         return None
 
     @staticmethod
     def _in_call(call: Call, function: Callable[..., Any], *args: Any) -> Any:
         """``function(*args)`` with the call's context (the daemon's hooks it runs may look at it)."""
         ctx = current_context
-        outside, ctx.state = ctx.state, call.state
+        outside, ctx.state = ctx.state, call
         try:
             return function(*args)
         finally:
@@ -281,7 +279,7 @@ class Calls:
 
     def _exit(self, call: Call, exc: BaseException) -> tuple[Optional[Frames], bool]:
         # as on the other server types: only this connection ends (sending it back would end the client)
-        log.warning("a call from %s raised %s; closing that connection", call.conn.addr, type(exc).__name__)
+        log.warning("a call from %s raised %s; closing that connection", call.client.addr, type(exc).__name__)
         return None, False
 
 
