@@ -1,9 +1,10 @@
 """The asyncio benchmarks: ``hatch run bench:aio`` (``python -m benchmarks.aio [--quick | --smoke]``).
 
 - pipelined: one aio proxy with 1,000 calls in flight against our asyncio server (an ``async
-  def`` method on its loop, and a plain one in its worker threads), against genuine Pyro4 4.82
-  with 8 threads each holding its own proxy against Pyro4's thread server; server on one CPU,
-  client on the other, the repetitions of the three taken in turns;
+  def`` method on its loop, and a plain one in its worker threads; the ``async def`` one again
+  with uvloop's event loop in both processes), against genuine Pyro4 4.82 with 8 threads each
+  holding its own proxy against Pyro4's thread server; server on one CPU, client on the
+  other, the repetitions of the four taken in turns;
 - clients: 1,000 connected aio clients (a connection each) calling at once against one asyncio
   server: every reply is checked; latency per call;
 - instructions: instructions per small call (client + server in one process, callgrind) through
@@ -109,6 +110,7 @@ class AioBench(Bench):
         cfg = self.cfg
         with (
             server(kind="bench", impl="ours", servertype="asyncio", cpu=SERVER_CPU) as ours,
+            server(kind="bench", impl="ours", servertype="asyncio", loop="uvloop", cpu=SERVER_CPU) as ours_uv,
             server(kind="bench", impl="pyro4", servertype="thread", cpu=SERVER_CPU) as pyro4,
         ):
             for serializer in cfg["serializers"]:
@@ -124,6 +126,7 @@ class AioBench(Bench):
                 runs = {
                     "async": functools.partial(aio, method="aadd"),
                     "plain": functools.partial(aio, method="add"),
+                    "uvloop": functools.partial(aio, method="aadd", uri=ours_uv["uri"], loop="uvloop"),
                     "pyro4": functools.partial(
                         workload,
                         workload="threads",
@@ -135,13 +138,14 @@ class AioBench(Bench):
                         cpu=OTHER_CPU,
                     ),
                 }
-                pids = {"async": ours["pid"], "plain": ours["pid"], "pyro4": pyro4["pid"]}
+                pids = {"async": ours["pid"], "plain": ours["pid"], "uvloop": ours_uv["pid"], "pyro4": pyro4["pid"]}
                 runs = {kind: _with_server_cpu(run, pids[kind]) for kind, run in runs.items()}
                 results = _in_turns(runs, cfg["reps"])
                 base = f"Pyro4: {PYRO4_THREADS} threads, a proxy each, its thread server"
                 for kind, what in (
                     ("async", "async def method (on the loop)"),
                     ("plain", "plain method (worker pool)"),
+                    ("uvloop", "async def method, uvloop's event loop on both sides"),
                 ):
                     metric = f"one aio proxy, {cfg['inflight']} calls in flight, {what}, {serializer}"
                     self.add(
@@ -152,7 +156,7 @@ class AioBench(Bench):
                         results[kind],
                         results["pyro4"],
                         "calls_per_s",
-                        target=5.0,
+                        target=None if kind == "uvloop" else 5.0,  # (the target is for asyncio's own loop)
                         note=base,
                     )
                     self.add(

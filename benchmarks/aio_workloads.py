@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any, Callable
 
-from .common import percentile
+from .common import percentile, use_event_loop
 
 perf = time.perf_counter
 
@@ -90,7 +90,11 @@ async def _clients(spec: dict[str, Any]) -> list[dict[str, float]]:
 
 
 def _sync(workload: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
-    return lambda spec: _run(workload(spec))
+    def run(spec: dict[str, Any]) -> Any:
+        use_event_loop(spec.get("loop"))
+        return _run(workload(spec))
+
+    return run
 
 
 AIO_WORKLOADS: dict[str, Callable[[dict[str, Any]], Any]] = {

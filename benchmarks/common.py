@@ -18,6 +18,16 @@ def pin(cpu: int | None) -> None:
         os.sched_setaffinity(0, {cpu % (os.cpu_count() or 1)})
 
 
+def use_event_loop(kind: str | None) -> None:
+    """Have every asyncio loop made in this process be of ``kind``: "uvloop", else asyncio's own."""
+    if kind == "uvloop":
+        import asyncio
+
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 def raise_nofile() -> int:
     """Raise the open-file soft limit to the hard limit; returns the new soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from .common import SERIALIZERS, Counter, pin, raise_nofile
+from .common import SERIALIZERS, Counter, pin, raise_nofile, use_event_loop
 
 OBJECT_ID = "bench"
 NS_NAME = "bench.obj"
@@ -62,6 +62,7 @@ def _ours(spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     config.SERVERTYPE = spec.get("servertype", "thread")
     config.SERIALIZERS_ACCEPTED = set(SERIALIZERS)
     config.COMMTIMEOUT = 0.0
+    use_event_loop(spec.get("loop"))
     bench = _bench_class(pyro_server.expose, pyro_server.oneway)()
     return _publish(pyro_server, pyro_naming.startNS, bench, spec["kind"])
 

@@ -13,6 +13,9 @@ from pyro_client import NamingError, aio
 from pyro_protocol.config import config
 from pyro_server import Daemon
 
+# every test here runs on asyncio's own event loop and on uvloop's (the root conftest.py)
+pytestmark = pytest.mark.usefixtures("event_loop_kind")
+
 
 class Greeter:
     async def greet(self, name):

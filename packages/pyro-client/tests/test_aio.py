@@ -22,6 +22,9 @@ from pyro_client import (
     getPyroTraceback,
 )
 
+# every test here runs on asyncio's own event loop and on uvloop's (the root conftest.py)
+pytestmark = pytest.mark.usefixtures("event_loop_kind")
+
 #: Every coroutine of a test gets at most this long (a hang fails the test instead of the suite).
 DEADLINE = 30.0
 ALL_SERIALIZERS = ["serpent", "json", "marshal", "msgpack", "pickle"]

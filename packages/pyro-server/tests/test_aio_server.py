@@ -21,6 +21,9 @@ from pyro_protocol.errors import PyroError, TimeoutError
 from pyro_server import Daemon, behavior, expose, oneway
 from pyro_server.servers.aio import MAX_CALLS_IN_PROGRESS
 
+# every test here runs on asyncio's own event loop and on uvloop's (the root conftest.py)
+pytestmark = pytest.mark.usefixtures("event_loop_kind")
+
 SERIALIZERS = ["serpent", "json", "marshal", "msgpack", "pickle"]
 #: Every coroutine of a test gets at most this long (a hang fails the test instead of the suite).
 DEADLINE = 30.0
@@ -83,6 +86,9 @@ class Service:
         ctx.response_annotations["XTRA"] = before[1].get("USER", b"-")
         await asyncio.sleep(0)
         return [before[0], str(ctx.correlation_id), before[1] == dict(ctx.annotations), ctx.client is not None]
+
+    async def loop_module(self):
+        return type(asyncio.get_running_loop()).__module__
 
     async def current_task_name(self):
         async with asyncio.timeout(5):  # (needs a task of its own)
@@ -298,6 +304,23 @@ def test_every_async_call_sees_its_own_context():
             assert len({result[0] for result, _ in results}) == 30  # a correlation id each
 
     arun(main())
+
+
+def test_the_server_and_the_client_run_on_the_kind_of_loop_in_use(event_loop_kind, run_daemon):
+    """await serve() uses the running loop, requestLoop() makes one by the policy (uvloop's too)."""
+    uvloop = event_loop_kind == "uvloop"
+
+    async def on_the_running_loop():
+        assert type(asyncio.get_running_loop()).__module__.startswith("uvloop") == uvloop
+        async with serving(Service()) as (_daemon, (uri,)), aio.Proxy(uri) as proxy:
+            assert (await proxy.loop_module()).startswith("uvloop") == uvloop
+
+    arun(on_the_running_loop())
+    config.SERVERTYPE = "asyncio"
+    daemon = Daemon(host="127.0.0.1")
+    uri = daemon.register(Service())
+    with run_daemon(daemon), Proxy(uri) as proxy:
+        assert proxy.loop_module().startswith("uvloop") == uvloop
 
 
 def test_a_handshake_leaves_the_loop_threads_context_as_it_was():
