@@ -323,6 +323,30 @@ def test_the_server_and_the_client_run_on_the_kind_of_loop_in_use(event_loop_kin
         assert proxy.loop_module().startswith("uvloop") == uvloop
 
 
+def test_results_of_plain_methods_reach_the_loop_in_runs():
+    """The workers hand their results to the loop through a queue: one wake-up of the loop (a
+    call_soon_threadsafe, a system call) carries all that came while the loop was busy."""
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        wakeups = []
+        call_soon_threadsafe = loop.call_soon_threadsafe
+
+        def counted(*args, **kwargs):
+            wakeups.append(1)
+            return call_soon_threadsafe(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted
+        async with serving(Service()) as (_daemon, (uri,)), aio.Proxy(uri) as proxy:
+            await proxy._pyroBind()
+            wakeups.clear()
+            results = await asyncio.gather(*(proxy.plain(n) for n in range(300)))
+            assert [result[0] for result in results] == list(range(300))
+            assert len(wakeups) < 100  # (one each: 300)
+
+    arun(main())
+
+
 def test_a_handshake_leaves_the_loop_threads_context_as_it_was():
     """The daemon answers a handshake on the loop: what it sets in the context (the client, a
     correlation id) must not stay there for a client on the same loop to send with its calls."""

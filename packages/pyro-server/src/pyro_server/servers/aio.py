@@ -182,6 +182,9 @@ class AsyncioServer(ServerBase):
         self.foreign: dict[int, Any] = {}  # fd -> socket of a combined daemon, watched by the loop
         self.partners: list[tuple[AsyncioServer, asyncio.Task[None]]] = []  # combined asyncio daemons
         self.stepping = False
+        #: callbacks from the workers for the loop to run, and whether a run of them is due there
+        self.handed_over: collections.deque[tuple[Callable[..., Any], tuple[Any, ...]]] = collections.deque()
+        self.hand_over_due = False
 
     def __repr__(self) -> str:
         return f"<asyncio server {self.location_str}, {len(self.connections)} connections>"
@@ -261,6 +264,7 @@ class AsyncioServer(ServerBase):
                 self._deactivate()
                 self._close_connections()
                 _finish_loop(self.own_loop, close=False)
+                self._drop_handed_over()  # (for those connections; a run of them due there may never come)
             self.aio_loop = loop
 
     def _activate(self) -> None:
@@ -468,16 +472,40 @@ class AsyncioServer(ServerBase):
         function(*args)
 
     def from_thread(self, callback: Callable[..., Any], *args: Any) -> None:
-        """Have the loop run ``callback(*args)`` (from a worker); a loop that is gone drops it."""
+        """Have the loop run ``callback(*args)`` (from a worker); a loop that is gone drops it.
+
+        What the workers hand over while a run of them is due goes with that run: one wake-up
+        of the loop (a system call) for all of them, not one each.
+        """
         loop = self.aio_loop
         if loop is None:
             return
+        self.handed_over.append((callback, args))
+        if self.hand_over_due:
+            return  # (the due run has not begun taking them: it takes this one too)
+        self.hand_over_due = True
         try:
-            loop.call_soon_threadsafe(callback, *args)
+            loop.call_soon_threadsafe(self._run_handed_over)
         except RuntimeError:  # the loop is closed: so are its connections
+            self._drop_handed_over()
             return
         if not self.serving:
             self.waker.wake()  # (a select loop of the user's steps this one: make it look)
+
+    def _run_handed_over(self) -> None:
+        """On the loop: the callbacks the workers handed over, in the order they came."""
+        self.hand_over_due = False  # (before counting them: a later one asks for a run of its own)
+        handed_over = self.handed_over
+        for _ in range(len(handed_over)):
+            callback, args = handed_over.popleft()
+            try:
+                callback(*args)
+            except Exception:  # (one failing must not keep the others from running)
+                log.exception("error in %r, handed over by a worker to the loop", callback)
+
+    def _drop_handed_over(self) -> None:
+        self.handed_over.clear()
+        self.hand_over_due = False
 
     def await_from_worker(self, coro: Any) -> Any:
         """Run a coroutine on the loop and wait for its result (in a worker thread)."""
