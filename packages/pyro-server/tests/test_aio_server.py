@@ -8,6 +8,7 @@ import contextlib
 import socket
 import threading
 import time
+import types
 
 import pytest
 
@@ -343,6 +344,54 @@ def test_results_of_plain_methods_reach_the_loop_in_runs():
             results = await asyncio.gather(*(proxy.plain(n) for n in range(300)))
             assert [result[0] for result in results] == list(range(300))
             assert len(wakeups) < 100  # (one each: 300)
+
+    arun(main())
+
+
+@types.coroutine
+def _go_on(coro, step):
+    """The rest of a coroutine whose first step was taken (it yielded ``step``), for a Task."""
+    while True:
+        try:
+            sent = yield step
+        except BaseException as exc:
+            try:
+                step = coro.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                step = coro.send(sent)
+            except StopIteration as done:
+                return done.value
+
+
+def _eager_task_factory(loop, coro, **kwargs):
+    """As Python 3.12's asyncio.eager_task_factory: a task's first step runs at once, and a
+    coroutine that finishes in it gives a done future without ever being scheduled."""
+    try:
+        step = coro.send(None)
+    except StopIteration as done:
+        future = loop.create_future()
+        future.set_result(done.value)
+        return future
+    return asyncio.Task(_go_on(coro, step), loop=loop, **kwargs)
+
+
+def test_a_loop_whose_task_factory_runs_first_steps_at_once():
+    """Calls that finish in their first step leave nothing behind on their connection."""
+
+    async def main():
+        async with serving(Service()) as (daemon, (uri,)), aio.Proxy(uri) as proxy:
+            await proxy._pyroBind()
+            asyncio.get_running_loop().set_task_factory(_eager_task_factory)
+            try:
+                assert await asyncio.gather(*(proxy.aadd(n, 1) for n in range(50))) == list(range(1, 51))
+                assert await proxy.asleep(0.01, "slept") == "slept"  # (one that waits: a task of its own)
+            finally:
+                asyncio.get_running_loop().set_task_factory(None)
+            (conn,) = daemon.transportServer.connections
+            assert not conn.tasks and not conn.in_progress
 
     arun(main())
 

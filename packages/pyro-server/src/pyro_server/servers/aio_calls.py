@@ -167,7 +167,9 @@ class Calls:
     def _task(self, call: Call, coro: Coroutine[Any, Any, Any]) -> None:
         """An async method's coroutine runs in a task of its own on the loop."""
         task = call.task = self.server.aio_loop.create_task(self._run(call, coro))  # type: ignore[union-attr]
-        if not call.oneway:  # (a oneway call goes on when its client is gone)
+        # (a oneway call goes on when its client is gone; a task factory that runs a task's first
+        # step at once, as Python 3.12's eager one, may have finished it already)
+        if not call.oneway and not task.done():
             call.client.tasks.add(task)
 
     async def _run(self, call: Call, coro: Coroutine[Any, Any, Any]) -> None:
