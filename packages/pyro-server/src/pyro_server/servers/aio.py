@@ -38,13 +38,13 @@ from pyro_client.aio.connection import SessionProtocol
 from pyro_client.futures import WorkerPool
 from pyro_protocol import wirelog
 from pyro_protocol.config import config
-from pyro_protocol.context import CallState, current_context
+from pyro_protocol.context import CallState
 from pyro_protocol.errors import PyroError
 from pyro_protocol.message import MSG_INVOKE, Frames, Message
 from pyro_protocol.session import READY, ServerSession
 
 from ..connection import ClientConnection
-from .aio_calls import Calls, wait_for
+from .aio_calls import Calls, in_state, wait_for
 from .base import ACCEPT_BACKOFF, EXPIRY_SLACK, ServerBase
 
 __all__ = ["AsyncioServer", "AioClientConnection", "MAX_CALLS_IN_PROGRESS", "CLOSE_GRACE", "EVENT_STEPS"]
@@ -407,12 +407,7 @@ class AsyncioServer(ServerBase):
         """A handshake or a PING: the dispatcher (and the other server types' error rules) in a
         context of its own, so what it sets there does not stay in the loop thread's context."""
         conn.pending.append(msg)
-        ctx = current_context
-        outside, ctx.state = ctx.state, CallState()
-        try:
-            return self._handle_pending(conn, True, 1)
-        finally:
-            ctx.state = outside
+        return bool(in_state(CallState(), self._handle_pending, conn, True, 1))
 
     def _handshake_in_worker(self, conn: AioClientConnection, msg: Message) -> None:
         ok = self._handle(conn, msg)

@@ -43,7 +43,7 @@ from ..streams import VALUE_TYPES, is_streamable
 if TYPE_CHECKING:
     from .aio import AioClientConnection, AsyncioServer
 
-__all__ = ["Calls", "in_context"]
+__all__ = ["Calls", "in_context", "in_state"]
 
 log = logging.getLogger("pyro.server")
 
@@ -76,6 +76,17 @@ def in_context(coro: Coroutine[Any, Any, Any], state: CallState) -> Generator[An
             raise
         except BaseException as exc:  # (cancellation): the coroutine decides what it means
             sent, error = None, exc
+
+
+def in_state(state: CallState, function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` with ``current_context`` showing ``state`` (the daemon's hooks that it
+    runs may look at the context), the loop thread's own put back after."""
+    ctx = current_context
+    outside, ctx.state = ctx.state, state
+    try:
+        return function(*args)
+    finally:
+        ctx.state = outside
 
 
 class Call(CallState):
@@ -248,14 +259,9 @@ class Calls:
                 result = AsyncItems(result, self.server)
             if is_streamable(result):
                 return self._stream_reply(call, result), True
-        ctx = current_context  # (the daemon's hooks that reply_frames runs may look at the call's context)
-        outside, ctx.state = ctx.state, call
-        try:
-            extra = call.response_annotations  # (read after the call: the method may have put a new dict there)
-            reply_frames, correlation = self.dispatcher.reply_frames, call.correlation_bytes
-            return reply_frames(call.client, msg, call.serializer, result, correlation, extra), True
-        finally:
-            ctx.state = outside
+        extra = call.response_annotations  # (read after the call: the method may have put a new dict there)
+        reply_frames, correlation = self.dispatcher.reply_frames, call.correlation_bytes
+        return in_state(call, reply_frames, call.client, msg, call.serializer, result, correlation, extra), True
 
     def _exception_reply(self, call: Call, exc: Exception) -> tuple[Optional[Frames], bool]:
         """The Dispatcher's exception reply (sent through the connection, which hands it to the loop)."""
@@ -263,21 +269,11 @@ class Calls:
             log.warning("oneway call from %s failed: %s: %s", call.client.addr, type(exc).__name__, exc)
             return None, True
         send = self.dispatcher.send_exception
-        return None, bool(self._in_call(call, send, call.client, call.msg, call.serializer, exc, call.is_callback))
+        return None, bool(in_state(call, send, call.client, call.msg, call.serializer, exc, call.is_callback))
 
     def _stream_reply(self, call: Call, iterator: Any) -> Optional[Frames]:
-        self._in_call(call, self.dispatcher.start_stream, call.client, call.msg, call.serializer, iterator)
+        in_state(call, self.dispatcher.start_stream, call.client, call.msg, call.serializer, iterator)
         return None
-
-    @staticmethod
-    def _in_call(call: Call, function: Callable[..., Any], *args: Any) -> Any:
-        """``function(*args)`` with the call's context (the daemon's hooks it runs may look at it)."""
-        ctx = current_context
-        outside, ctx.state = ctx.state, call
-        try:
-            return function(*args)
-        finally:
-            ctx.state = outside
 
     def _exit(self, call: Call, exc: BaseException) -> tuple[Optional[Frames], bool]:
         # as on the other server types: only this connection ends (sending it back would end the client)
